@@ -1,0 +1,56 @@
+# trainlib: `make demo` sets everything up and runs a real training report; `make test` runs the tests.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test test-all lab export clean-nbs readme
+
+# One venv with the package (editable) and the dev tools, and a `trainlib` Jupyter kernel that
+# papermill and JupyterLab both use.
+$(STAMP): setup.py settings.ini
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m ipykernel install --sys-prefix --name trainlib --display-name "trainlib"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# A real training report on the shipped GunPoint data: dataset -> ResNet -> test evaluation,
+# written as an executed notebook + HTML in runs/demo/<run>/.
+demo: install
+	$(BIN)/trainlib report train -p config_path nbs/reports/gunpoint_demo.yaml --output-dir runs --experiment demo
+
+# Notebook tests (nbdev_test), then pytest; `make test-all` includes the slow ones.
+test: install
+	$(BIN)/nbdev_test --n_workers 2 --timing
+	$(BIN)/pytest tests
+
+test-all: install
+	$(BIN)/nbdev_test --n_workers 2 --flags slow
+	$(BIN)/pytest tests --slow
+
+lab: install
+	$(BIN)/jupyter lab --notebook-dir=nbs
+
+export: install
+	$(BIN)/nbdev_export
+
+clean-nbs: install
+	$(BIN)/nbdev_clean
+
+# README.md is generated from nbs/index.ipynb: nbdev_readme where Quarto exists, otherwise nbconvert's
+# Markdown of the notebook without its hidden cells.
+define README_PY
+import nbformat
+from nbconvert import MarkdownExporter
+nb = nbformat.read("nbs/index.ipynb", as_version=4)
+nb.cells = [c for c in nb.cells if not c.source.startswith("#| hide")]
+body, _ = MarkdownExporter().from_notebook_node(nb)
+open("README.md", "w").write("<!-- generated from nbs/index.ipynb by make readme: edit the notebook -->\n\n" + body.strip() + "\n")
+endef
+export README_PY
+
+readme: install
+	if command -v quarto >/dev/null; then $(BIN)/nbdev_readme; else $(BIN)/python -c "$$README_PY"; fi
