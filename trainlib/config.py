@@ -124,6 +124,8 @@ class TrainParams(Section):
     experiment: str = param("default", "runs are stored under <output_dir>/<experiment>/<run-id>")
     run_name: str|None = param(None, "run id; None: derived from time and model")
     steps_per_execution: int = param(1, "batches run per compiled call (speeds up small batches)", gt=0)
+    jit_compile: bool|None = param(None, "compile the training step with XLA; None: Keras decides (off on CPU)")
+    checkpoint_interval: float = param(30.0, "seconds between writes of best.keras and the resume backup (0: every epoch)", ge=0)
 
 # %% ../nbs/00_config.ipynb
 @section

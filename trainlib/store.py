@@ -177,7 +177,7 @@ def _build(config, sources, split_file, inputs, version, out:Path) -> DatasetVer
     "Build the version in a temporary folder and rename it to `out` when complete."
     skipped = Counter()
     samples = [x for role, files in sources.items() for x in _scan(files, config.etl, role, skipped)]
-    if not samples: raise ValueError(f"no data rows in {', '.join(map(str, sources['data']))}")
+    if not any(x.split == "data" for x in samples): raise ValueError(f"no data rows in {', '.join(map(str, sources['data']))}")
     leaks = _check_duplicates(samples)
     classes = sort_labels(x.label for x in samples if x.split == "data")
     unknown = sorted({x.label for x in samples if x.split == "test"} - set(classes))
