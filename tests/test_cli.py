@@ -1,0 +1,63 @@
+"""The CLI round trip: create-train-config -> train-model -> artifacts that exist and load."""
+import json
+
+import keras
+import pytest
+
+from conftest import GUNPOINT
+
+
+def test_help_lists_every_subcommand(cli):
+    out = cli("--help").stdout
+    for cmd in ("create-train-config", "make-dataset", "train-model", "evaluate", "report"):
+        assert cmd in out
+    for cmd in ("create-train-config", "make-dataset", "train-model", "evaluate", "report"):
+        r = cli(cmd, "--help")
+        assert r.returncode == 0 and "usage: trainlib" in r.stdout
+
+
+def test_round_trip(cli, tmp_path):
+    cfg = tmp_path/"cfg.json"
+    r = cli("create-train-config", "--file", cfg)
+    assert r.returncode == 0, r.stderr
+    default = json.loads(cfg.read_text())
+    assert default["train"]["max_epochs"] == 300 and default["shared"]["target_length"] == 500
+    sets = [f"etl.data_path={GUNPOINT/'train.csv'}", f"etl.test_path={GUNPOINT/'test.csv'}",
+            f"etl.dataset_dir={tmp_path/'datasets'}", f"shared.output_dir={tmp_path/'runs'}",
+            "shared.num_classes=2", "shared.target_length=150", "shared.model_type=fcn",
+            "train.max_epochs=2", "train.batch_size=16", "train.model_hp={filters: [8, 16, 8]}"]
+    args = ["train-model", "--config", cfg, *[a for s in sets for a in ("--set", s)]]
+    r = cli(*args)
+    assert r.returncode == 0, r.stderr
+    assert "test accuracy:" in r.stdout
+    run = next((tmp_path/"runs"/"default").iterdir())
+    for name in ("model.keras", "model.h5", "labels.txt", "metrics.json", "history.csv", "confusion_matrix.png",
+                 "curves.png", "config.json", "dataset.json", "env.json", "checkpoints/best.keras", "checkpoints/last.keras"):
+        assert (run/name).is_file(), name
+    model = keras.saving.load_model(run/"model.keras")
+    assert model.input_shape == (None, 150, 1) and model.output_shape == (None, 2)
+    legacy = keras.saving.load_model(run/"model.h5", compile=False)
+    assert legacy.count_params() == model.count_params()
+    metrics = json.loads((run/"metrics.json").read_text())
+    assert metrics["n"] == 150 and 0 <= metrics["accuracy"] <= 1
+    assert json.loads((run/"run.json").read_text())["status"] == "complete"
+    assert (run/"labels.txt").read_text().split() == ["1", "2"]
+    # the same command again returns the finished run instead of training again
+    r2 = cli(*args)
+    assert r2.returncode == 0 and f"{run}: already" in r2.stdout + r2.stderr
+    assert len(list((tmp_path/"runs"/"default").iterdir())) == 1
+
+
+def test_capfinder_config_is_accepted(cli, tmp_path):
+    cap = {"etl_params": {"use_remote_dataset_version": "", "caps_data_dir": "data", "examples_per_class": 1000,
+                          "comet_project_name": "dataset"},
+           "shared_params": {"num_classes": 2, "model_type": "fcn", "batch_size": 16, "target_length": 150,
+                             "dtype": "float32", "train_test_fraction": 0.95, "train_val_fraction": 0.8,
+                             "use_augmentation": False, "output_dir": "runs"}}
+    (tmp_path/"cap.json").write_text(json.dumps(cap))
+    (tmp_path/"data").mkdir()
+    (tmp_path/"data"/"signals.csv").write_text((GUNPOINT/"train.csv").read_text())
+    r = cli("make-dataset", "--config", "cap.json")
+    assert r.returncode == 0, r.stderr
+    assert "Comet ML setting" in r.stderr
+    assert "DatasetVersion" in r.stdout

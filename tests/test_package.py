@@ -1,0 +1,37 @@
+"""Package hygiene: imports flow down by notebook number; the runtime needs no dev tools."""
+import ast, json, re, subprocess, sys
+from pathlib import Path
+
+from conftest import ROOT
+
+MODULES = {json.loads(Path(nb).read_text())["cells"][0]["source"].split("default_exp")[1].strip(): Path(nb).stem
+           for nb in sorted((ROOT/"nbs").glob("[0-9]*.ipynb"))}
+
+
+def _order(stem):
+    m = re.match(r"(\d+)([a-z]?)_", stem)
+    return (int(m.group(1)), m.group(2))
+
+
+def test_imports_flow_down_by_number():
+    for module, stem in MODULES.items():
+        tree = ast.parse((ROOT/"trainlib"/f"{module}.py").read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("trainlib."):
+                target = node.module.split(".", 1)[1]
+                assert target in MODULES, f"{module} imports unknown trainlib.{target}"
+                assert _order(MODULES[target]) < _order(stem), f"{module} ({stem}) imports {target} ({MODULES[target]}): upward edge"
+
+
+def test_runtime_imports_without_dev_tools():
+    code = ("import sys, importlib\n"
+            f"for m in {sorted(MODULES)!r}: importlib.import_module('trainlib.' + m)\n"
+            "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('fastcore', 'nbdev', 'execnb'))\n"
+            "print(bad); sys.exit(1 if bad else 0)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr[-2000:]
+
+
+def test_every_notebook_module_is_exported():
+    for module in MODULES:
+        assert (ROOT/"trainlib"/f"{module}.py").is_file(), module
