@@ -10,12 +10,14 @@ cfg.read(Path(__file__).parent / "settings.ini", encoding="utf-8")
 cfg = cfg["DEFAULT"]
 
 # TensorFlow: the CPU-only wheel on Linux x86_64 (small, no CUDA), the full wheel elsewhere.
-# Pinned to 2.21 because keras-tuner needs the matching tensorboard and the tests run on it.
+# Pinned to 2.21: the version the tests run on, and TensorBoard must match it.
 if platform.system() == "Linux" and platform.machine() in ("x86_64", "AMD64"):
     tensorflow = "tensorflow-cpu>=2.21,<2.22"
 else:
     tensorflow = "tensorflow>=2.21,<2.22"
-requirements = [tensorflow, *cfg.get("requirements", "").split()]
+# tensorflow-cpu does not pull in TensorBoard, which the TensorBoard callback (and keras-tuner) need;
+# it must match TensorFlow's minor version.
+requirements = [tensorflow, "tensorboard>=2.21,<2.22", *cfg.get("requirements", "").split()]
 dev_requirements = cfg.get("dev_requirements", "").split()
 
 setuptools.setup(
