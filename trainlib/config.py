@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_config.ipynb 3
 from __future__ import annotations
-import dataclasses, json, typing, warnings
+import dataclasses, json, os, tempfile, typing, warnings
 from dataclasses import dataclass, field, fields, asdict
 from pathlib import Path
 
@@ -234,9 +234,10 @@ def write_atomic(path, data:str|bytes):
     "Write `data` to `path` via a temporary file and a rename, so `path` is complete or absent."
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{id(data)}")
-    tmp.write_bytes(data.encode() if isinstance(data, str) else data)
-    tmp.replace(path)
+    with tempfile.NamedTemporaryFile("wb", dir=path.parent, prefix=f".tmp-{path.name}.", delete=False) as f:
+        f.write(data.encode() if isinstance(data, str) else data)
+        f.flush(); os.fsync(f.fileno())
+    os.replace(f.name, path)
     return path
 
 # %% ../nbs/00_config.ipynb
