@@ -108,6 +108,9 @@ class TuneConfig(Section):
     strategy: str = param("hyperband", "search strategy (Capfinder: tuning_strategy)",
                           choices=("hyperband", "random_search", "bayesian_optimization"))
     overwrite: bool = param(False, "start the search afresh instead of resuming it")
+    objective: str = param("val_loss", "metric the search optimises", choices=("val_loss", "val_accuracy", "loss", "accuracy"))
+    executions_per_trial: int = param(1, "models trained per trial (the score is their mean)", gt=0)
+    max_consecutive_failed_trials: int = param(3, "the search stops after this many failed trials in a row", gt=0)
 
 # %% ../nbs/00_config.ipynb
 @section

@@ -10,8 +10,9 @@ import keras
 from keras import layers, ops
 
 # %% auto 0
-__all__ = ['MODELS', 'register_model', 'build_cnn_lstm', 'attention_pooling', 'build_attention_cnn_lstm', 'padding_mask',
-           'masked_average', 'transformer_block', 'build_encoder', 'resnet_block', 'build_resnet', 'build_fcn',
+__all__ = ['MODELS', 'SEARCH_SPACES', 'register_model', 'register_search_space', 'build_cnn_lstm', 'cnn_lstm_space',
+           'attention_pooling', 'build_attention_cnn_lstm', 'padding_mask', 'masked_average', 'transformer_block',
+           'build_encoder', 'encoder_space', 'resnet_block', 'build_resnet', 'resnet_space', 'build_fcn', 'fcn_space',
            'build_model']
 
 # %% ../nbs/04_models.ipynb
@@ -24,6 +25,16 @@ def register_model(name:str): # name used in configs (`shared.model_type`)
         if old is not None and (old.__module__, old.__qualname__) != (fn.__module__, fn.__qualname__):
             raise ValueError(f"model {name!r} is already registered to {old.__qualname__}")
         MODELS[name] = fn
+        return fn
+    return deco
+
+# %% ../nbs/04_models.ipynb
+SEARCH_SPACES: dict = {}
+
+def register_search_space(name:str): # the registered model this space belongs to
+    "Decorator adding a search space `fn(hp) -> builder kwargs` to `SEARCH_SPACES` under `name`."
+    def deco(fn):
+        SEARCH_SPACES[name] = fn
         return fn
     return deco
 
@@ -66,6 +77,18 @@ def build_cnn_lstm(input_shape:tuple, n_classes:int, *,
         x = layers.BatchNormalization()(layers.Dropout(dropout)(x))
     x = layers.Dropout(dense_dropout)(layers.Dense(dense_units, activation="relu")(x))
     return keras.Model(inputs, _head(x, n_classes), name="cnn_lstm")
+
+# %% ../nbs/04_models.ipynb
+@register_search_space("cnn_lstm")
+@register_search_space("attention_cnn_lstm")
+def cnn_lstm_space(hp) -> dict:
+    "Capfinder-style ranges: 1-3 conv blocks of 32-128 filters, LSTM 32-128 units, dropout 0.1-0.5."
+    blocks = hp.Int("conv_blocks", 1, 3)
+    return dict(filters=[hp.Int(f"filters_{i}", 32, 128, step=32) for i in range(blocks)],
+                kernel_sizes=[hp.Choice("kernel_size", [3, 5, 7])] * blocks,
+                lstm_units=[hp.Int("lstm_units", 32, 128, step=32)],
+                dropout=hp.Float("dropout", 0.1, 0.5, step=0.1),
+                dense_units=hp.Int("dense_units", 16, 128, step=16))
 
 # %% ../nbs/04_models.ipynb
 def attention_pooling(x, # (batch, steps, features) sequence
@@ -142,6 +165,15 @@ def build_encoder(input_shape:tuple, n_classes:int, *,
     return keras.Model(inputs, _head(x, n_classes), name="encoder")
 
 # %% ../nbs/04_models.ipynb
+@register_search_space("encoder")
+def encoder_space(hp) -> dict:
+    "Head size, heads, feed-forward width, depth and dropouts of the transformer encoder."
+    return dict(head_size=hp.Choice("head_size", [32, 64, 128, 256]), num_heads=hp.Choice("num_heads", [2, 4]),
+                ff_dim=hp.Choice("ff_dim", [4, 8, 16]), num_transformer_blocks=hp.Int("num_transformer_blocks", 1, 4),
+                mlp_units=[hp.Choice("mlp_units", [64, 128])], dropout=hp.Float("dropout", 0.1, 0.5, step=0.1),
+                mlp_dropout=hp.Float("mlp_dropout", 0.1, 0.5, step=0.1))
+
+# %% ../nbs/04_models.ipynb
 def resnet_block(x, # (batch, length, channels) sequence
                  filters:int, # conv filters of the block
                  kernel_sizes:tuple=(8, 5, 3), # kernel sizes of the block's convolutions
@@ -169,6 +201,12 @@ def build_resnet(input_shape:tuple, n_classes:int, *,
     return keras.Model(inputs, _head(x, n_classes), name="resnet")
 
 # %% ../nbs/04_models.ipynb
+@register_search_space("resnet")
+def resnet_space(hp) -> dict:
+    "Width of the first block (the others are twice as wide) and the dropout before the output."
+    return dict(filters=hp.Choice("filters", [32, 64, 128]), dropout=hp.Float("dropout", 0.0, 0.5, step=0.1))
+
+# %% ../nbs/04_models.ipynb
 @register_model("fcn")
 def build_fcn(input_shape:tuple, n_classes:int, *,
               filters:tuple=(128, 256, 128), # filters of each convolution
@@ -182,6 +220,13 @@ def build_fcn(input_shape:tuple, n_classes:int, *,
         x = layers.Activation("relu")(layers.BatchNormalization()(layers.Conv1D(f, k, padding="same")(x)))
     x = layers.Dropout(dropout)(layers.GlobalAveragePooling1D()(x))
     return keras.Model(inputs, _head(x, n_classes), name="fcn")
+
+# %% ../nbs/04_models.ipynb
+@register_search_space("fcn")
+def fcn_space(hp) -> dict:
+    "Width multiplier of the (128, 256, 128) filters, and the dropout before the output."
+    width = hp.Choice("width", [0.25, 0.5, 1.0])
+    return dict(filters=[int(128 * width), int(256 * width), int(128 * width)], dropout=hp.Float("dropout", 0.0, 0.5, step=0.1))
 
 # %% ../nbs/04_models.ipynb
 def _check_input_shape(input_shape):
