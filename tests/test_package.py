@@ -35,3 +35,18 @@ def test_runtime_imports_without_dev_tools():
 def test_every_notebook_module_is_exported():
     for module in MODULES:
         assert (ROOT/"trainlib"/f"{module}.py").is_file(), module
+
+
+def test_cells_with_imports_hold_only_imports():
+    "nbdev's docs build executes every cell containing an import, so such a cell must contain nothing else."
+    bad = []
+    for nb in sorted((ROOT/"nbs").rglob("*.ipynb")):
+        for i, cell in enumerate(json.loads(nb.read_text())["cells"]):
+            src = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+            if cell["cell_type"] != "code" or "#| export" in src or "nbdev_export()" in src: continue
+            try: tree = ast.parse(src)
+            except SyntaxError: continue
+            nodes = list(ast.walk(tree))
+            if any(isinstance(n, (ast.Import, ast.ImportFrom)) for n in nodes) and any(isinstance(n, (ast.Expr, ast.Assign)) for n in nodes):
+                bad.append(f"{nb.relative_to(ROOT)} cell {i}")
+    assert not bad, bad

@@ -34,3 +34,13 @@ def test_report_rejects_unknown_or_mistyped_parameter_before_running(cli, tmp_pa
     assert not (tmp_path/"runs").exists()
     r = cli("report", "trian")
     assert r.returncode == 1 and "unknown report 'trian'; available: train" in r.stderr
+
+
+def test_report_tune_shows_trials_plot_and_best_config(cli, tmp_path):
+    r = cli("report", "tune", "-p", "max_trials", "2", "-p", "run_name", "search", "--output-dir", tmp_path/"runs")
+    assert r.returncode == 0, r.stderr[-3000:]
+    nb = nbformat.read(tmp_path/"runs"/"report"/"search"/"report.ipynb", as_version=4)
+    outputs = "".join(str(o) for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
+    assert "best_config.json" in outputs and "image/png" in outputs and "| trial | status | score |" in outputs
+    assert (tmp_path/"runs"/"report"/"search"/"report.html").is_file()
+    assert len(list((tmp_path/"runs"/"report").glob("tune-fcn-random_search-*/trials.csv"))) == 1

@@ -18,7 +18,7 @@ from .train import make_optimizer
 
 # %% auto 0
 __all__ = ['STRATEGIES', 'make_hypermodel', 'best_config', 'tune_dir', 'trial_rows', 'write_trials_csv', 'make_tuner',
-           'TuneResult', 'tune']
+           'TuneResult', 'tune', 'plot_trials', 'trials_markdown']
 
 # %% ../nbs/07_tune.ipynb
 def make_hypermodel(config:TrainConfig, dataset:DatasetVersion):
@@ -137,3 +137,38 @@ def _result(config:TrainConfig, tuner, interrupted:bool) -> TuneResult:
     if not best: return TuneResult(path, trial_rows(tuner), {}, None, None, interrupted)
     cfg_path = save_config(best_config(config, best[0].hyperparameters), path/"best_config.json")
     return TuneResult(path, trial_rows(tuner), dict(best[0].hyperparameters.values), best[0].score, cfg_path, interrupted)
+
+# %% ../nbs/07_tune.ipynb
+def plot_trials(rows:list[dict], objective:str="val_loss", axes=None):
+    "Score per trial (with the best so far) and a parallel-coordinates plot of the hyperparameters; return the figure."
+    import matplotlib.pyplot as plt, numpy as np
+    done = [r for r in rows if r.get("score") not in (None, "")]
+    if axes is None: _, axes = plt.subplots(1, 2, figsize=(11, 3.5), gridspec_kw={"width_ratios": [1, 2]})
+    scores = np.array([float(r["score"]) for r in done])
+    best = np.minimum.accumulate(scores) if "loss" in objective else np.maximum.accumulate(scores)
+    axes[0].plot(scores, "o", label="trial"); axes[0].plot(best, "-", label="best so far")
+    axes[0].set(xlabel="trial", ylabel=objective, title="score per trial"); axes[0].legend()
+    skip = {"trial", "status", "score", "epochs", "seconds"}
+    names = [k for k in done[0] if k not in skip and all(_num(r.get(k)) is not None for r in done)] if done else []
+    if names:
+        vals = np.array([[_num(r[k]) for k in names] for r in done])
+        lo, hi = vals.min(0), vals.max(0)
+        scaled = (vals - lo) / np.where(hi > lo, hi - lo, 1)
+        colors = plt.cm.viridis((scores - scores.min()) / (np.ptp(scores) or 1))
+        for row, c in zip(scaled, colors): axes[1].plot(range(len(names)), row, color=c, alpha=0.8)
+        axes[1].set_xticks(range(len(names)), names, rotation=20)
+    axes[1].set(title=f"hyperparameters of {len(done)} trials (colour: {objective})", yticks=[])
+    axes[0].figure.tight_layout()
+    return axes[0].figure
+
+def _num(v):
+    try: return float(v)
+    except (TypeError, ValueError): return None
+
+# %% ../nbs/07_tune.ipynb
+def trials_markdown(rows:list[dict], digits:int=4) -> str:
+    "The trials as a Markdown table (for reports)."
+    cols = list(dict.fromkeys(k for r in rows for k in r))
+    fmt = lambda v: f"{v:.{digits}g}" if isinstance(v, float) else ("" if v is None else str(v))
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    return "\n".join(lines + ["| " + " | ".join(fmt(r.get(c)) for c in cols) + " |" for r in rows])
