@@ -17,19 +17,27 @@ from .models import SEARCH_SPACES, build_model
 from .train import make_optimizer
 
 # %% auto 0
-__all__ = ['STRATEGIES', 'make_hypermodel', 'best_config', 'tune_dir', 'trial_rows', 'write_trials_csv', 'make_tuner',
-           'TuneResult', 'tune', 'plot_trials', 'trials_markdown']
+__all__ = ['STRATEGIES', 'search_space', 'make_hypermodel', 'best_config', 'tune_dir', 'trial_rows', 'write_trials_csv',
+           'make_tuner', 'TuneResult', 'tune', 'plot_trials', 'trials_markdown', 'sample_hyperparameters',
+           'grid_search']
 
 # %% ../nbs/07_tune.ipynb
-def make_hypermodel(config:TrainConfig, dataset:DatasetVersion):
-    "keras-tuner `build(hp)` for `shared.model_type`: its search space plus the learning rate."
-    name = config.shared.model_type
+def search_space(name:str):
+    "The full search space of model `name`: its own (`SEARCH_SPACES`) plus the learning rate."
     if name not in SEARCH_SPACES:
         raise ValueError(f"shared.model_type {name!r} has no search space; models with one: {', '.join(sorted(SEARCH_SPACES))}")
+    def space(hp) -> dict:
+        kwargs = SEARCH_SPACES[name](hp)
+        hp.Float("learning_rate", 1e-4, 1e-2, sampling="log")
+        return kwargs
+    return space
+
+def make_hypermodel(config:TrainConfig, dataset:DatasetVersion):
+    "keras-tuner `build(hp)` for `shared.model_type`: its search space plus the learning rate."
+    name, space = config.shared.model_type, search_space(config.shared.model_type)
     def build(hp):
-        model = build_model(name, dataset.input_shape, dataset.n_classes, **SEARCH_SPACES[name](hp))
-        lr = hp.Float("learning_rate", 1e-4, 1e-2, sampling="log")
-        model.compile(optimizer=make_optimizer(config.update({"train.learning_rate": lr})),
+        model = build_model(name, dataset.input_shape, dataset.n_classes, **space(hp))
+        model.compile(optimizer=make_optimizer(config.update({"train.learning_rate": hp.get("learning_rate")})),
                       loss="sparse_categorical_crossentropy", metrics=["accuracy"])
         return model
     return build
@@ -172,3 +180,65 @@ def trials_markdown(rows:list[dict], digits:int=4) -> str:
     fmt = lambda v: f"{v:.{digits}g}" if isinstance(v, float) else ("" if v is None else str(v))
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     return "\n".join(lines + ["| " + " | ".join(fmt(r.get(c)) for c in cols) + " |" for r in rows])
+
+# %% ../nbs/07_tune.ipynb
+def sample_hyperparameters(space, seed:int, fixed:dict|None=None) -> kt.HyperParameters:
+    "A random draw from search space `space` (values in `fixed` held), reproducible for `seed`."
+    values, known = dict(fixed or {}), -1
+    for step in range(10):
+        hp = kt.HyperParameters()
+        for name, v in (fixed or {}).items(): hp.Fixed(name, v)
+        for name, v in values.items():
+            if name not in (fixed or {}): hp.values[name] = v
+        space(hp)
+        new = [p for p in hp.space if p.name not in values]
+        for i, p in enumerate(new): values[p.name] = p.random_sample(seed * 1000 + step * 100 + i)
+        if not new: return hp
+    return hp
+
+# %% ../nbs/07_tune.ipynb
+def grid_search(config:TrainConfig, dataset:DatasetVersion, meta:dict, *, n_random:int=2, num_replicas:int=3,
+                verbose=0) -> TuneResult:
+    "Train every meta combination x `n_random` draws x `num_replicas` seeds; choose the best by mean score."
+    import itertools, statistics
+    from trainlib.train import train, read_history
+    if n_random < 1: raise ValueError(f"n_random must be >= 1, got {n_random}")
+    if num_replicas < 1: raise ValueError(f"num_replicas must be >= 1, got {num_replicas}")
+    if not meta or any(not isinstance(v, (list, tuple)) or not v for v in meta.values()):
+        raise ValueError(f"meta must map each parameter to a non-empty list of values, got {meta!r}")
+    folder = Path(config.shared.output_dir)/config.train.experiment/f"grid-{dataset.version}"
+    monitor, rows, summary = config.train.monitor, [], []
+    for ci, combo in enumerate(itertools.product(*meta.values())):
+        setting = dict(zip(meta, combo))
+        base = config.update({k: v for k, v in setting.items() if "." in k})
+        space = search_space(base.shared.model_type)
+        for r in range(n_random):
+            hp = sample_hyperparameters(space, seed=config.tune.seed + 7919 * r, fixed={k: v for k, v in setting.items() if "." not in k})
+            drawn, scores = best_config(base, hp), []
+            for rep in range(num_replicas):
+                name = f"grid-{dataset.version}-{ci}-{r}-{rep}"
+                run = train(drawn.update({"train.seed": config.train.seed + rep, "train.run_name": name}), dataset, verbose=verbose)
+                values = read_history(run).get(monitor, [])
+                score = (max if _better_is_max(monitor) else min)(values) if values else None
+                scores.append(score)
+                rows.append({"setting": ci, "draw": r, "replica": rep, "run": name, "score": score, **setting, **hp.values})
+            ok = [x for x in scores if x is not None]
+            summary.append({"setting": ci, "draw": r, **setting, **hp.values, "mean": statistics.fmean(ok) if ok else None,
+                            "std": statistics.stdev(ok) if len(ok) > 1 else 0.0, "replicas": len(ok), "_config": drawn})
+    return _grid_result(folder, rows, summary, monitor)
+
+def _better_is_max(monitor): return "accuracy" in monitor
+
+# %% ../nbs/07_tune.ipynb
+def _grid_result(folder:Path, rows:list, summary:list, monitor:str) -> TuneResult:
+    "Write grid_runs.csv, grid_summary.csv and best_config.json; return the result."
+    def to_csv(rs, name):
+        cols = list(dict.fromkeys(k for r in rs for k in r if not k.startswith("_")))
+        buf = io.StringIO(); w = csv.DictWriter(buf, cols, extrasaction="ignore"); w.writeheader(); w.writerows(rs)
+        write_atomic(folder/name, buf.getvalue())
+    to_csv(rows, "grid_runs.csv"); to_csv(summary, "grid_summary.csv")
+    scored = [s for s in summary if s["mean"] is not None]
+    best = (max if _better_is_max(monitor) else min)(scored, key=lambda s: s["mean"])
+    cfg_path = save_config(best["_config"], folder/"best_config.json")
+    trials = [{k: v for k, v in s.items() if not k.startswith("_")} for s in summary]
+    return TuneResult(folder, trials, {k: v for k, v in best.items() if not k.startswith("_")}, best["mean"], cfg_path)
