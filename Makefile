@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-all lab export clean-nbs readme
+.PHONY: install demo test test-all lab export clean-nbs readme docs
 
 # One venv with the package (editable) and the dev tools, and a `trainlib` Jupyter kernel that
 # papermill and JupyterLab both use.
@@ -30,6 +30,11 @@ test: install
 test-all: install
 	$(BIN)/nbdev_test --n_workers 2 --flags slow
 	$(BIN)/pytest tests --slow
+
+# The docs site in _docs/: nbdev_docs where Quarto exists, otherwise trainlib.docs renders the executed,
+# nbdev-processed notebooks to static HTML (sidebar, search, API entries, plots).
+docs: install
+	$(BIN)/python -c "from trainlib.docs import build_docs; print(build_docs('nbs', '_docs'))"
 
 lab: install
 	$(BIN)/jupyter lab --notebook-dir=nbs

@@ -4,8 +4,9 @@
 
 # %% ../nbs/13_docs.ipynb 3
 from __future__ import annotations
-import html, json, os, re, shutil, subprocess, sys, tempfile, warnings
-from concurrent.futures import ThreadPoolExecutor
+import configparser, html, json, multiprocessing, os, re, shutil, subprocess, sys, tempfile, warnings
+from concurrent.futures import ProcessPoolExecutor
+from fnmatch import fnmatch
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import yaml
 
 # %% auto 0
 __all__ = ['page_name', 'find_notebooks', 'docs_processors', 'process_notebook', 'process_notebooks', 'notebook_html', 'nav_html',
-           'search_entries', 'page_html', 'build_site', 'build_docs']
+           'search_entries', 'page_html', 'write_site', 'build_site', 'build_docs']
 
 # %% ../nbs/13_docs.ipynb
 def page_name(nb, nbs_path=None) -> str:
@@ -45,10 +46,11 @@ def docs_processors(execute:bool=True, skip_flags=("slow",)) -> list:
             self.k.run_cell("from nbdev.showdoc import show_doc")
         def __call__(self, cell):
             d = getattr(cell, "directives_", None) or {}
-            if cell.cell_type != "code" or "nbdev_export(" in cell.source: return
+            if cell.cell_type != "code" or "nbdev_export" + "(" in cell.source: return
             if d.get("eval:", [""])[0].lower() == "false" or set(skip_flags) & d.keys(): return
             self.k.cell(cell)
-            if self.k.exc: raise RuntimeError(f"cell {cell.idx_} failed:\n{cell.source}\n{self.k.prettytb()}")
+            if self.k.exc:
+                raise RuntimeError(f"cell {cell.idx_} failed:\n{cell.source}\n{self.k.prettytb(fname=self.nb.path_)}")
 
     def rm_hidden(cell):
         "Remove `#| hide` and `default_exp` cells; exported source stays."
@@ -73,28 +75,39 @@ def process_notebook(src, dst, *, execute:bool=True, skip_flags=("slow",)) -> Pa
     return dst
 
 # %% ../nbs/13_docs.ipynb
-_WORKER = ("import sys; from trainlib.docs import process_notebook as p; "
-           "p(sys.argv[1], sys.argv[2], execute=sys.argv[3] == '1', skip_flags=tuple(sys.argv[4:]))")
+def _init_worker():
+    "Environment of a worker process, set before anything imports TensorFlow."
+    os.environ["IN_TEST"] = "1"
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-def _run_worker(src, dst, execute, skip_flags, timeout) -> str:
-    "Process one notebook in a new Python process; return '' or the end of its error output."
-    env = {**os.environ, "IN_TEST": "1", "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}
-    cmd = [sys.executable, "-c", _WORKER, str(src), str(dst), "1" if execute else "0", *skip_flags]
-    try: r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout)
-    except subprocess.TimeoutExpired: return f"timed out after {timeout} s"
-    return "" if r.returncode == 0 else "\n".join(r.stderr.strip().splitlines()[-25:])
+def _error_text(e:BaseException, lines:int=40) -> str:
+    "The end of a worker's error: its remote traceback (when there is one) and the message."
+    return "\n".join(f"{e.__cause__ or ''}\n{type(e).__name__}: {e}".strip().splitlines()[-lines:])
 
 # %% ../nbs/13_docs.ipynb
-def process_notebooks(nbs:list, dest, *, nbs_path, execute:bool=True, skip_flags=("slow",),
-                      n_workers:int|None=None, timeout:int=600) -> dict:
-    "Process `nbs` in parallel, one fresh process each, into `dest` (mirroring `nbs_path`); return {nb: processed}."
-    out = {nb: Path(dest)/Path(nb).resolve().relative_to(Path(nbs_path).resolve()) for nb in nbs}
-    order = sorted(nbs, key=lambda nb: -Path(nb).stat().st_size)  # big notebooks first
-    with ThreadPoolExecutor(n_workers or os.cpu_count() or 1) as ex:
-        errors = dict(zip(order, ex.map(lambda nb: _run_worker(nb, out[nb], execute, skip_flags, timeout), order)))
-    failed = {nb: e for nb, e in errors.items() if e}
+def _executes(execute, rel:str) -> bool:
+    "Whether notebook `rel` (path under nbs) is executed: `execute` is a bool or a list of glob patterns."
+    return execute if isinstance(execute, bool) else any(fnmatch(rel, pat) for pat in execute)
+
+# %% ../nbs/13_docs.ipynb
+def process_notebooks(nbs:list, dest, *,
+                      nbs_path, # the folder `nbs` are in; `dest` mirrors it
+                      execute:bool|list=True, # run every cell (True), only what nbdev_docs runs (False), or True for notebooks matching these globs
+                      skip_flags=("slow",), # cells with these flags are not run (settings.ini's tst_flags)
+                      n_workers:int|None=None, # worker processes; None: one per CPU
+                     ) -> dict:
+    "Process `nbs` into `dest` with `process_notebook` in parallel worker processes; return {notebook: processed notebook}."
+    import trainlib.docs as mod  # workers import the functions by module name, also when this runs in the notebook
+    rel = {nb: Path(nb).resolve().relative_to(Path(nbs_path).resolve()) for nb in nbs}
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    n_workers = min(n_workers or cpus, len(nbs))
+    with ProcessPoolExecutor(n_workers, mp_context=multiprocessing.get_context("spawn"), initializer=mod._init_worker) as ex:
+        futures = {nb: ex.submit(mod.process_notebook, nb, Path(dest)/rel[nb], execute=_executes(execute, rel[nb].as_posix()),
+                                 skip_flags=tuple(skip_flags))
+                   for nb in sorted(nbs, key=lambda nb: -Path(nb).stat().st_size)}  # big notebooks first
+        failed = {nb: _error_text(e) for nb, f in futures.items() if (e := f.exception())}
     if failed: raise RuntimeError("docs build failed:\n" + "\n\n".join(f"{nb}:\n{e}" for nb, e in failed.items()))
-    return out
+    return {nb: Path(dest)/rel[nb] for nb in nbs}
 
 # %% ../nbs/13_docs.ipynb
 def _cell_options(source:str) -> tuple[dict, str]:
@@ -105,14 +118,9 @@ def _cell_options(source:str) -> tuple[dict, str]:
     return opts, "\n".join(lines)
 
 # %% ../nbs/13_docs.ipynb
-def notebook_html(path) -> tuple[dict, str]:
-    "Frontmatter (title, description) and HTML body of the processed notebook at `path`."
-    import nbformat
-    from nbconvert import HTMLExporter
-    from nbconvert.preprocessors import TagRemovePreprocessor
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # execnb writes cells without ids
-        nb, fm, cells = nbformat.read(path, as_version=4), {}, []
+def _prepare_cells(nb) -> dict:
+    "Drop `nb`'s frontmatter cell, apply Quarto's `include`, `echo`, `output` cell options; return the frontmatter."
+    fm, cells = {}, []
     for c in nb.cells:
         m = re.match(r"^---\s*\n(.*?)\n---$", c.source.strip(), re.S) if c.cell_type == "raw" else None
         if m: fm.update(yaml.safe_load(m[1]) or {}); continue
@@ -120,13 +128,33 @@ def notebook_html(path) -> tuple[dict, str]:
             opts, c.source = _cell_options(c.source)
             if opts.get("include") == "false": continue
             if opts.get("output") == "false": c.outputs = []
+            for o in c.outputs:  # show_doc names the notebook's own classes `__main__.X`
+                if "text/markdown" in o.get("data", {}): o.data["text/markdown"] = o.data["text/markdown"].replace("__main__.", "")
             c.metadata["tags"] = ["remove_input"] if opts.get("echo") == "false" or not c.source.strip() else []
         cells.append(c)
     nb.cells = cells
-    exporter = HTMLExporter(template_name="basic", exclude_input_prompt=True, exclude_output_prompt=True)
-    exporter.register_preprocessor(TagRemovePreprocessor(remove_input_tags={"remove_input"}), enabled=True)
-    body = exporter.from_notebook_node(nb)[0]
-    return fm, re.sub(r'(<h[1-6] id=")([^"]*)', lambda m: m[1] + m[2].lower(), body)  # nbdev's anchors are lowercase
+    return fm
+
+# %% ../nbs/13_docs.ipynb
+def _fix_html(body:str) -> str:
+    "Lowercase heading anchors as nbdev does; turn Quarto's `[text](url){attrs}` leftovers into link attributes."
+    body = re.sub(r'(<h[1-6] id="|<a class="anchor-link" href="#)([^"]*)', lambda m: m[1] + m[2].lower(), body)
+    return re.sub(r'(<a [^>]*)>([^<]*)</a>\{([^{}]*)\}', r'\1 \3>\2</a>', body)
+
+# %% ../nbs/13_docs.ipynb
+def notebook_html(path) -> tuple[dict, str]:
+    "Frontmatter (title, description) and HTML body of the processed notebook at `path`."
+    import nbformat
+    from nbconvert import HTMLExporter
+    from nbconvert.preprocessors import TagRemovePreprocessor
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # execnb writes notebooks without cell ids
+        nb = nbformat.read(path, as_version=4)
+        fm = _prepare_cells(nb)
+        exporter = HTMLExporter(template_name="basic", exclude_input_prompt=True, exclude_output_prompt=True)
+        exporter.register_preprocessor(TagRemovePreprocessor(remove_input_tags={"remove_input"}), enabled=True)
+        body = exporter.from_notebook_node(nb)[0]
+    return fm, _fix_html(body)
 
 # %% ../nbs/13_docs.ipynb
 def nav_html(pages:list[dict], current:str="", root:str="") -> str:
@@ -213,20 +241,21 @@ main { margin-left: 260px; padding: 2rem 3rem 4rem; max-width: 1040px; }
 h2 { margin-top: 2.2rem; border-bottom: 1px solid var(--line); padding-bottom: .2rem; }
 .anchor-link { visibility: hidden; margin-left: .3rem; font-size: .8em; }
 h1:hover .anchor-link, h2:hover .anchor-link, h3:hover .anchor-link { visibility: visible; }
-pre, code { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: .88rem; }
-p code, li code, td code { background: var(--code); padding: .1em .3em; border-radius: 4px; }
-.jp-InputArea .highlight, .jp-RenderedMarkdown pre { background: var(--code); border: 1px solid var(--line);
-  border-radius: 6px; padding: .6rem .9rem; overflow-x: auto; margin: .6rem 0; }
-.jp-InputArea pre, .highlight pre { margin: 0; }
-.jp-OutputArea pre { margin: .3rem 0 .8rem; padding: .4rem .9rem; border-left: 3px solid var(--line); overflow-x: auto;
+pre, code { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: .86rem; }
+p code, li code, td code, .description code { background: var(--code); padding: .1em .3em; border-radius: 4px; }
+.input_area .highlight, .rendered_html pre { background: var(--code); border: 1px solid var(--line);
+  border-radius: 6px; padding: .6rem .9rem; overflow-x: auto; margin: .8rem 0; }
+.input_area pre, .highlight pre { margin: 0; background: none; border: 0; padding: 0; }
+.output_text pre { margin: .2rem 0 .8rem; padding: .4rem .9rem; border-left: 3px solid var(--line); overflow: auto;
   max-height: 30rem; }
-.jp-OutputArea img { max-width: 100%; height: auto; }
-[data-mime-type="application/vnd.jupyter.stderr"] pre { background: #fff5f5; border-left-color: #f0b4b4; }
+.output_stderr pre { background: #fff5f5; border-left-color: #f0b4b4; }
+.output_png img { max-width: 100%; height: auto; margin: .4rem 0 .8rem; }
+.output_markdown > hr:first-child { margin-top: 2.4rem; }
+.output_markdown blockquote pre { border: 0; padding: 0; margin: 0; background: none; }
 table { border-collapse: collapse; margin: .6rem 0 1rem; font-size: .9rem; }
 th, td { border: 1px solid var(--line); padding: .3rem .6rem; text-align: left; vertical-align: top; }
 th { background: #f1f4f7; }
 blockquote { margin: .6rem 0; padding: .5rem .9rem; background: var(--code); border-left: 4px solid var(--accent); }
-blockquote pre { margin: 0; white-space: pre-wrap; }
 hr { border: 0; border-top: 1px solid var(--line); margin: 2rem 0 1rem; }
 @media (max-width: 800px) { .sidebar { position: static; width: auto; } main { margin-left: 0; padding: 1rem; } }
 """
@@ -267,47 +296,20 @@ def page_html(body:str, *, title:str, nav:str, description:str="", root:str="", 
 _MARK = ".docs-built-by-trainlib"
 
 def _project_settings(nbs_path) -> dict:
-    "Site title, test flags and the doc-link prefix from the settings.ini above `nbs_path` (defaults without one)."
-    from nbdev.config import get_config
-    cfg = get_config(path=Path(nbs_path).resolve())
-    if not cfg.config_file.exists(): return dict(site="Docs", skip_flags=(), link_prefix=None)
-    prefix = "/".join(s for s in (cfg.doc_host.rstrip("/"), cfg.doc_baseurl.strip("/")) if s) + "/"
-    return dict(site=cfg.get("title", cfg.lib_name), skip_flags=tuple(cfg.get("tst_flags", "").split()), link_prefix=prefix)
+    "Project folder, site title, test flags, docs folder and doc-link prefix from the settings.ini above `nbs_path`."
+    start = Path(nbs_path).resolve()
+    ini = next((d/"settings.ini" for d in (start, *start.parents) if (d/"settings.ini").is_file()), None)
+    if ini is None: return dict(root=None, site="Docs", skip_flags=(), doc_path=None, link_prefix=None)
+    cp = configparser.ConfigParser(); cp.read(ini, encoding="utf-8")
+    d, host = cp["DEFAULT"], cp["DEFAULT"].get("doc_host", "").rstrip("/")
+    prefix = "/".join(s for s in (host, d.get("doc_baseurl", "").strip("/")) if s) + "/" if host else None
+    return dict(root=ini.parent, site=d.get("title", d.get("lib_name", "Docs")), skip_flags=tuple(d.get("tst_flags", "").split()),
+                doc_path=ini.parent/d.get("doc_path", "_docs"), link_prefix=prefix)
 
 def _check_dest(dest:Path) -> Path:
     "Raise unless `dest` is absent, empty, or an earlier site (which `build_site` replaces)."
     if dest.is_file() or (dest.is_dir() and any(dest.iterdir()) and not (dest/_MARK).exists()):
         raise ValueError(f"dest {str(dest)!r} exists and was not made by build_docs; remove it or choose another folder")
-    return dest
-
-# %% ../nbs/13_docs.ipynb
-def build_site(nbs_path="nbs", dest="_docs", *, execute:bool=True, n_workers:int|None=None, timeout:int=600) -> Path:
-    "Render every notebook under `nbs_path` to a static HTML site in `dest` without Quarto; return `dest`."
-    nbs_path, dest, cfg = Path(nbs_path), _check_dest(Path(dest)), _project_settings(nbs_path)
-    nbs = find_notebooks(nbs_path)
-    if not nbs: raise FileNotFoundError(f"no notebooks found under {nbs_path}")
-    names = {nb: page_name(nb, nbs_path) for nb in nbs}
-    if len(set(names.values())) < len(nbs): raise ValueError(f"two notebooks map to the same page: {sorted(names.values())}")
-    with tempfile.TemporaryDirectory() as tmp:
-        done = process_notebooks(nbs, tmp, nbs_path=nbs_path, execute=execute, skip_flags=cfg["skip_flags"],
-                                 n_workers=n_workers, timeout=timeout)
-        rendered = {names[nb]: notebook_html(done[nb]) for nb in nbs}
-    pages = [dict(url=u, title=str(fm.get("title") or Path(u).stem), description=str(fm.get("description") or ""),
-                  group=Path(u).parent.name.title() or None) for u, (fm, _) in rendered.items()]
-    shutil.rmtree(dest, ignore_errors=True)
-    dest.mkdir(parents=True)
-    index = []
-    for p in pages:
-        root, body = "../" * p["url"].count("/"), rendered[p["url"]][1]
-        if cfg["link_prefix"]: body = body.replace(cfg["link_prefix"], root)
-        index += search_entries(body, p["url"], p["title"])
-        out = dest/p["url"]
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(page_html(body, title=p["title"], description=p["description"], nav=nav_html(pages, p["url"], root),
-                                 root=root, site=cfg["site"]), encoding="utf-8")
-    (dest/"style.css").write_text(_CSS.lstrip() + _pygments_css())
-    (dest/"search.js").write_text(f"const SEARCH_INDEX = {json.dumps(index)};\n{_SEARCH_JS}", encoding="utf-8")
-    for name in (_MARK, ".nojekyll"): (dest/name).touch()
     return dest
 
 # %% ../nbs/13_docs.ipynb
@@ -317,14 +319,53 @@ def _pygments_css() -> str:
     return HtmlFormatter(style="default").get_style_defs(".highlight")
 
 # %% ../nbs/13_docs.ipynb
-def build_docs(nbs_path="nbs", dest="_docs", *, use_quarto:bool|None=None, execute:bool=True,
-               n_workers:int|None=None) -> Path:
+def write_site(rendered:dict, dest, *, site:str="Docs", link_prefix:str|None=None) -> Path:
+    "Write `rendered` pages {url: (frontmatter, body)} to `dest` with one sidebar, `search.js` and `style.css`."
+    dest, index = Path(dest), []
+    pages = [dict(url=u, title=str(fm.get("title") or Path(u).stem), description=str(fm.get("description") or ""),
+                  group=Path(u).parent.name.title() or None) for u, (fm, _) in rendered.items()]
+    for p in pages:
+        root, body = "../" * p["url"].count("/"), rendered[p["url"]][1]
+        if link_prefix: body = body.replace(link_prefix, root)
+        index += search_entries(body, p["url"], p["title"])
+        out = dest/p["url"]
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(page_html(body, title=p["title"], description=p["description"], nav=nav_html(pages, p["url"], root),
+                                 root=root, site=site), encoding="utf-8")
+    (dest/"style.css").write_text(_CSS.lstrip() + _pygments_css(), encoding="utf-8")
+    (dest/"search.js").write_text(f"const SEARCH_INDEX = {json.dumps(index)};\n{_SEARCH_JS}", encoding="utf-8")
+    return dest
+
+# %% ../nbs/13_docs.ipynb
+def build_site(nbs_path="nbs", dest="_docs", *, execute:bool|list=True, n_workers:int|None=None) -> Path:
+    "Process, execute and render every notebook under `nbs_path` into a static site in `dest`, without Quarto."
+    nbs_path, dest, cfg = Path(nbs_path), _check_dest(Path(dest)), _project_settings(nbs_path)
+    nbs = find_notebooks(nbs_path)
+    if not nbs: raise FileNotFoundError(f"no notebooks found under {nbs_path}")
+    names = {nb: page_name(nb, nbs_path) for nb in nbs}
+    if len(set(names.values())) < len(nbs): raise ValueError(f"two notebooks map to the same page: {sorted(names.values())}")
+    with tempfile.TemporaryDirectory() as tmp:
+        done = process_notebooks(nbs, tmp, nbs_path=nbs_path, execute=execute, skip_flags=cfg["skip_flags"], n_workers=n_workers)
+        rendered = {names[nb]: notebook_html(done[nb]) for nb in nbs}
+    shutil.rmtree(dest, ignore_errors=True)
+    write_site(rendered, dest, site=cfg["site"], link_prefix=cfg["link_prefix"])
+    for name in (_MARK, ".nojekyll"): (dest/name).touch()
+    return dest
+
+# %% ../nbs/13_docs.ipynb
+def build_docs(nbs_path="nbs", # the notebooks
+               dest="_docs", # the site's folder, replaced by each build
+               *, use_quarto:bool|None=None, # None: use Quarto (nbdev_docs) when `quarto` is on the PATH
+               execute:bool|list=True, # see `process_notebooks`; True puts every output and plot on the pages
+               n_workers:int|None=None, # notebooks processed at once; None: one per CPU
+              ) -> Path:
     "The docs site in `dest`: `nbdev_docs` when Quarto is installed (or `use_quarto`), else `build_site`."
     if use_quarto is None: use_quarto = shutil.which("quarto") is not None
     if not use_quarto: return build_site(nbs_path, dest, execute=execute, n_workers=n_workers)
-    from nbdev.config import get_config
-    cfg = get_config(path=Path(nbs_path).resolve())
+    if not shutil.which("quarto"): raise FileNotFoundError("use_quarto=True but quarto is not on the PATH; pass use_quarto=False")
+    cfg = _project_settings(nbs_path)
+    if cfg["root"] is None: raise FileNotFoundError(f"no settings.ini in {nbs_path} or above; nbdev_docs needs an nbdev project")
     nbdev_docs = shutil.which("nbdev_docs", path=str(Path(sys.executable).parent)) or "nbdev_docs"
-    subprocess.run([nbdev_docs, "--path", str(Path(nbs_path).resolve())], cwd=cfg.config_path, check=True)
-    if Path(dest).resolve() != cfg.doc_path.resolve(): shutil.copytree(cfg.doc_path, dest, dirs_exist_ok=True)
+    subprocess.run([nbdev_docs, "--path", str(Path(nbs_path).resolve())], cwd=cfg["root"], check=True)
+    if Path(dest).resolve() != cfg["doc_path"].resolve(): shutil.copytree(cfg["doc_path"], dest, dirs_exist_ok=True)
     return Path(dest)
