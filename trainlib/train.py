@@ -16,7 +16,7 @@ from .models import build_model
 
 # %% auto 0
 __all__ = ['cyclic_lr', 'sgdr_lr', 'ScheduleLR', 'make_lr_callback', 'GracefulInterrupt', 'Run', 'load_model', 'read_history',
-           'run_id', 'run_for', 'save_model_atomic', 'Checkpoints', 'PeriodicBackup', 'make_callbacks',
+           'run_id', 'run_for', 'monitor_mode', 'save_model_atomic', 'Checkpoints', 'PeriodicBackup', 'make_callbacks',
            'make_optimizer', 'compile_model', 'train']
 
 # %% ../nbs/06_train.ipynb
@@ -140,7 +140,9 @@ def run_for(config:TrainConfig, dataset:DatasetVersion) -> Run:
     return Run(Path(config.shared.output_dir)/config.train.experiment/run_id(config, dataset))
 
 # %% ../nbs/06_train.ipynb
-def _mode(monitor): return "max" if "accuracy" in monitor else "min"
+def monitor_mode(monitor:str) -> str:
+    "'max' for an accuracy metric, 'min' for a loss: the direction in which `monitor` improves."
+    return "max" if "accuracy" in monitor else "min"
 
 def save_model_atomic(model:keras.Model, path):
     "`model.save(path)` via a temporary file and a rename."
@@ -158,7 +160,7 @@ class Checkpoints(keras.callbacks.Callback):
     def __init__(self, folder, monitor:str="val_loss", interval:float=30.0, history=None):
         super().__init__()
         self.folder, self.monitor, self.interval, self.history = Path(folder), monitor, interval, history
-        self.better = (lambda a, b: a > b) if _mode(monitor) == "max" else (lambda a, b: a < b)
+        self.better = (lambda a, b: a > b) if monitor_mode(monitor) == "max" else (lambda a, b: a < b)
         self.best, self.best_epoch, self.best_weights, self.dirty = None, None, None, False
 
     def on_train_begin(self, logs=None):
@@ -166,7 +168,7 @@ class Checkpoints(keras.callbacks.Callback):
         self._written = time.monotonic()
         previous = (self.history or {}).get(self.monitor)
         if previous and (self.folder/"best.keras").is_file():       # resuming: keep the earlier best
-            self.best = max(previous) if _mode(self.monitor) == "max" else min(previous)
+            self.best = max(previous) if monitor_mode(self.monitor) == "max" else min(previous)
             self.best_weights = _load(self.folder/"best.keras").get_weights()
 
     def on_epoch_end(self, epoch, logs=None):
@@ -206,7 +208,7 @@ def make_callbacks(config:TrainConfig, run:Run, steps_per_epoch:int) -> list:
     t, m = config.train, config.train.monitor
     cbs = [PeriodicBackup(run.file("backup"), t.checkpoint_interval),
            Checkpoints(run.file("checkpoints"), m, t.checkpoint_interval, history=read_history(run)),
-           keras.callbacks.EarlyStopping(monitor=m, mode=_mode(m), patience=t.patience),
+           keras.callbacks.EarlyStopping(monitor=m, mode=monitor_mode(m), patience=t.patience),
            make_lr_callback(config, steps_per_epoch),
            keras.callbacks.CSVLogger(str(run.file("history.csv")), append=True),
            keras.callbacks.TensorBoard(str(run.file("tensorboard")), write_graph=False, profile_batch=0),

@@ -14,7 +14,7 @@ import keras_tuner as kt
 from .config import TrainConfig, save_config, write_atomic
 from .store import DatasetVersion, to_tf_dataset
 from .models import SEARCH_SPACES, build_model
-from .train import make_optimizer
+from .train import make_optimizer, monitor_mode
 
 # %% auto 0
 __all__ = ['STRATEGIES', 'search_space', 'make_hypermodel', 'best_config', 'tune_dir', 'trial_rows', 'write_trials_csv',
@@ -219,15 +219,13 @@ def grid_search(config:TrainConfig, dataset:DatasetVersion, meta:dict, *, n_rand
                 name = f"grid-{dataset.version}-{ci}-{r}-{rep}"
                 run = train(drawn.update({"train.seed": config.train.seed + rep, "train.run_name": name}), dataset, verbose=verbose)
                 values = read_history(run).get(monitor, [])
-                score = (max if _better_is_max(monitor) else min)(values) if values else None
+                score = (max if monitor_mode(monitor) == "max" else min)(values) if values else None
                 scores.append(score)
                 rows.append({"setting": ci, "draw": r, "replica": rep, "run": name, "score": score, **setting, **hp.values})
             ok = [x for x in scores if x is not None]
             summary.append({"setting": ci, "draw": r, **setting, **hp.values, "mean": statistics.fmean(ok) if ok else None,
                             "std": statistics.stdev(ok) if len(ok) > 1 else 0.0, "replicas": len(ok), "_config": drawn})
     return _grid_result(folder, rows, summary, monitor)
-
-def _better_is_max(monitor): return "accuracy" in monitor
 
 # %% ../nbs/07_tune.ipynb
 def _grid_result(folder:Path, rows:list, summary:list, monitor:str) -> TuneResult:
@@ -238,7 +236,7 @@ def _grid_result(folder:Path, rows:list, summary:list, monitor:str) -> TuneResul
         write_atomic(folder/name, buf.getvalue())
     to_csv(rows, "grid_runs.csv"); to_csv(summary, "grid_summary.csv")
     scored = [s for s in summary if s["mean"] is not None]
-    best = (max if _better_is_max(monitor) else min)(scored, key=lambda s: s["mean"])
+    best = (max if monitor_mode(monitor) == "max" else min)(scored, key=lambda s: s["mean"])
     cfg_path = save_config(best["_config"], folder/"best_config.json")
     trials = [{k: v for k, v in s.items() if not k.startswith("_")} for s in summary]
     return TuneResult(folder, trials, {k: v for k, v in best.items() if not k.startswith("_")}, best["mean"], cfg_path)
