@@ -12,8 +12,9 @@ import yaml
 from .config import TrainConfig, load_config, save_config
 
 # %% auto 0
-__all__ = ['train_model', 'parse_overrides', 'cmd_create_train_config', 'cmd_make_dataset', 'cmd_train_model', 'cmd_evaluate',
-           'cmd_tune', 'cmd_report', 'make_parser', 'main']
+__all__ = ['COMMANDS', 'CONFIG_ARGS', 'train_model', 'parse_overrides', 'command', 'arg', 'config_from_args',
+           'cmd_create_train_config', 'cmd_make_dataset', 'cmd_train_model', 'cmd_evaluate', 'cmd_tune', 'cmd_report',
+           'make_parser', 'main']
 
 # %% ../nbs/12_cli.ipynb
 def train_model(config:TrainConfig, *, overwrite:bool=False, verbose="auto"):
@@ -37,24 +38,52 @@ def parse_overrides(items:list[str]) -> dict:
     return out
 
 # %% ../nbs/12_cli.ipynb
+COMMANDS = {}
+
+def command(name:str, help:str, aliases:tuple=(), args=()):
+    "Register the decorated `fn(args)` as subcommand `name`; `args` is a list of `(flags, kwargs)` for `add_argument`."
+    def deco(fn):
+        COMMANDS[name] = dict(fn=fn, help=help, aliases=list(aliases), args=list(args))
+        return fn
+    return deco
+
+def arg(*flags, **kwargs):
+    "One `add_argument` call for `command(args=...)`."
+    return (flags, kwargs)
+
+CONFIG_ARGS = [arg("--config", "--config_file", required=True, help="config file (.json, .yaml, or Capfinder's)"),
+               arg("--set", action="append", metavar="KEY=VALUE", help="override a config value, e.g. train.max_epochs=5")]
+
+def config_from_args(args) -> TrainConfig:
+    "The config named by `--config`, with the `--set` overrides applied."
+    return load_config(args.config).update(parse_overrides(args.set))
+
+# %% ../nbs/12_cli.ipynb
+@command("create-train-config", "write a complete default config file (.json or .yaml)",
+         args=[arg("--file", "--file_path", required=True, help="where to write it")])
 def cmd_create_train_config(args):
     "Write a complete default config."
     path = save_config(TrainConfig(), args.file)
     print(f"wrote default config to {path}")
 
+@command("make-dataset", "make (or reuse) the dataset version of a config", args=CONFIG_ARGS)
 def cmd_make_dataset(args):
     "Make (or reuse) the dataset version of a config."
     from trainlib.store import make_dataset
-    dataset = make_dataset(load_config(args.config).update(parse_overrides(args.set)))
+    dataset = make_dataset(config_from_args(args))
     print(dataset); print(dataset.path)
 
+@command("train-model", "ETL, training and evaluation from a config", aliases=["train"], args=CONFIG_ARGS + [
+    arg("--overwrite", action="store_true", help="train again even if this run already finished"),
+    arg("--verbose", type=int, default=2, choices=(0, 1, 2), help="Keras fit verbosity (2: a line per epoch)")])
 def cmd_train_model(args):
     "ETL, training and evaluation from a config."
-    config = load_config(args.config).update(parse_overrides(args.set))
-    run, metrics = train_model(config, overwrite=args.overwrite, verbose=args.verbose)
+    run, metrics = train_model(config_from_args(args), overwrite=args.overwrite, verbose=args.verbose)
     print(f"run: {run.path}\ntest accuracy: {metrics['accuracy']:.4f} ({metrics['n']} examples, {metrics['epochs']} epochs)")
     return 130 if metrics["status_before_evaluation"] == "interrupted" else 0
 
+@command("evaluate", "evaluate a run on a split of its dataset", args=[
+    arg("--run", required=True, help="run folder"), arg("--split", default="test", choices=("train", "val", "test"))])
 def cmd_evaluate(args):
     "Evaluate a finished run on a split of its dataset."
     from trainlib.store import DatasetVersion
@@ -66,11 +95,15 @@ def cmd_evaluate(args):
     print(f"{args.split} accuracy: {metrics['accuracy']:.4f} ({metrics['n']} examples)")
 
 # %% ../nbs/12_cli.ipynb
+@command("tune", "hyperparameter search (tune.strategy); writes trials.csv and best_config.json", args=CONFIG_ARGS + [
+    arg("--overwrite", action="store_true", help="start the search afresh instead of continuing it"),
+    arg("--then-train", action="store_true", help="train and evaluate the final model with the best hyperparameters"),
+    arg("--verbose", type=int, default=1, choices=(0, 1, 2), help="keras-tuner verbosity")])
 def cmd_tune(args):
     "Hyperparameter search; optionally the final training with the best hyperparameters."
     from trainlib.store import make_dataset
     from trainlib.tune import tune
-    config = load_config(args.config).update(parse_overrides(args.set))
+    config = config_from_args(args)
     result = tune(config, make_dataset(config), overwrite=True if args.overwrite else None, verbose=args.verbose)
     print(result)
     if result.best_config_path is None: raise ValueError(f"no trial of the search in {result.path} completed")
@@ -81,6 +114,11 @@ def cmd_tune(args):
     return 130 if result.interrupted else 0
 
 # %% ../nbs/12_cli.ipynb
+@command("report", "run a report notebook with papermill (.ipynb + .html in the run folder)", args=[
+    arg("name", help="report name (train, ...) or path to a notebook"),
+    arg("-p", nargs=2, action="append", metavar=("NAME", "VALUE"), help="set a report parameter"),
+    arg("--output-dir", default="runs", help="folder of run folders"), arg("--experiment", default="report"),
+    arg("--list-params", action="store_true", help="list the report's parameters and exit")])
 def cmd_report(args):
     "Run a report notebook with papermill into a run folder."
     from trainlib.report import find_report, report_parameters, run_report
@@ -101,37 +139,14 @@ def cmd_report(args):
 
 # %% ../nbs/12_cli.ipynb
 def make_parser() -> argparse.ArgumentParser:
-    "The `trainlib` argument parser."
+    "The `trainlib` argument parser, one subparser per registered command."
     p = argparse.ArgumentParser(prog="trainlib", description="Train deep-learning models on scientific data.")
     p.add_argument("--debug", action="store_true", help="show full tracebacks")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    c = sub.add_parser("create-train-config", help="write a complete default config file (.json or .yaml)")
-    c.add_argument("--file", "--file_path", required=True, help="where to write it"); c.set_defaults(fn=cmd_create_train_config)
-    for name, fn, aliases, helptext in (("make-dataset", cmd_make_dataset, [], "make (or reuse) the dataset version of a config"),
-                                        ("train-model", cmd_train_model, ["train"], "ETL, training and evaluation from a config")):
-        c = sub.add_parser(name, aliases=aliases, help=helptext)
-        c.add_argument("--config", "--config_file", required=True, help="config file (.json, .yaml, or Capfinder's)")
-        c.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config value, e.g. train.max_epochs=5")
-        if fn is cmd_train_model:
-            c.add_argument("--overwrite", action="store_true", help="train again even if this run already finished")
-            c.add_argument("--verbose", type=int, default=2, choices=(0, 1, 2), help="Keras fit verbosity (2: a line per epoch)")
-        c.set_defaults(fn=fn)
-    c = sub.add_parser("tune", help="hyperparameter search (tune.strategy); writes trials.csv and best_config.json")
-    c.add_argument("--config", "--config_file", required=True, help="config file (.json, .yaml, or Capfinder's)")
-    c.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config value, e.g. tune.max_trials=10")
-    c.add_argument("--overwrite", action="store_true", help="start the search afresh instead of continuing it")
-    c.add_argument("--then-train", action="store_true", help="train and evaluate the final model with the best hyperparameters")
-    c.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2), help="keras-tuner verbosity")
-    c.set_defaults(fn=cmd_tune)
-    c = sub.add_parser("evaluate", help="evaluate a run on a split of its dataset")
-    c.add_argument("--run", required=True, help="run folder"); c.add_argument("--split", default="test", choices=("train", "val", "test"))
-    c.set_defaults(fn=cmd_evaluate)
-    c = sub.add_parser("report", help="run a report notebook with papermill (.ipynb + .html in the run folder)")
-    c.add_argument("name", help="report name (train, ...) or path to a notebook")
-    c.add_argument("-p", nargs=2, action="append", metavar=("NAME", "VALUE"), help="set a report parameter")
-    c.add_argument("--output-dir", default="runs", help="folder of run folders"); c.add_argument("--experiment", default="report")
-    c.add_argument("--list-params", action="store_true", help="list the report's parameters and exit")
-    c.set_defaults(fn=cmd_report)
+    for name, c in COMMANDS.items():
+        sp = sub.add_parser(name, aliases=c["aliases"], help=c["help"], description=c["fn"].__doc__)
+        for flags, kwargs in c["args"]: sp.add_argument(*flags, **kwargs)
+        sp.set_defaults(fn=c["fn"])
     return p
 
 # %% ../nbs/12_cli.ipynb
