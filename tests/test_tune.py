@@ -37,3 +37,54 @@ def test_best_config_round_trips_through_train_model(cli, write_config, tmp_path
 def test_bad_tuning_config(override, message, cli, write_config):
     r = cli("tune", "--config", write_config(), "--set", override)
     assert r.returncode == 1 and message in r.stderr, r.stderr[-2000:]
+
+
+def test_sigint_keeps_finished_trials_and_the_same_command_continues(write_config, tmp_path):
+    import os, signal, subprocess, time
+    from conftest import TRAINLIB
+    cfg = write_config(tune={"strategy": "random_search", "max_trials": 50, "max_epochs": 2})
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    log = open(tmp_path/"log.txt", "w")
+    p = subprocess.Popen([str(TRAINLIB), "tune", "--config", str(cfg), "--verbose", "0"], stdout=log, stderr=subprocess.STDOUT,
+                         env=env, cwd=tmp_path)
+    try:
+        deadline = time.time() + 300
+        while time.time() < deadline:
+            found = list((tmp_path/"runs"/"default").glob("tune-*/trials.csv"))
+            if found and len(list(csv.DictReader(open(found[0])))) >= 2: break
+            assert p.poll() is None, (tmp_path/"log.txt").read_text()[-3000:]
+            time.sleep(0.3)
+        p.send_signal(signal.SIGINT)
+        assert p.wait(timeout=120) == 130, (tmp_path/"log.txt").read_text()[-3000:]
+    finally:
+        if p.poll() is None: p.kill()
+    folder = found[0].parent
+    rows = list(csv.DictReader(open(folder/"trials.csv")))
+    done = [r for r in rows if r["status"] == "COMPLETED"]
+    assert 2 <= len(done) < 50 and (folder/"best_config.json").is_file()
+    assert "Interrupted: keeping the finished trials" in (tmp_path/"log.txt").read_text()
+    # the same command, now capped just above what already ran, continues without redoing finished trials
+    r = subprocess.run([str(TRAINLIB), "tune", "--config", str(cfg), "--verbose", "0", "--set", f"tune.max_trials={len(rows) + 1}"],
+                       capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    again = {x["trial"]: x for x in csv.DictReader(open(folder/"trials.csv"))}
+    assert len(again) == len(rows) + 1 and all(again[d["trial"]]["seconds"] == d["seconds"] for d in done)
+    assert all(x["status"] == "COMPLETED" for x in again.values())
+
+
+def test_grid_cli_trains_settings_times_replicas(cli, write_config, tmp_path):
+    cfg = write_config(train={"max_epochs": 1})
+    r = cli("grid", "--config", cfg, "--meta", "{width: [0.25, 0.5]}", "--n-random", "1", "--replicas", "2")
+    assert r.returncode == 0, r.stderr[-3000:]
+    folder = next(p for p in (tmp_path/"runs"/"default").glob("grid-*") if (p/"grid_summary.csv").is_file())
+    runs = list(csv.DictReader(open(folder/"grid_runs.csv")))
+    summary = list(csv.DictReader(open(folder/"grid_summary.csv")))
+    assert len(runs) == 4 and len(summary) == 2 and all(s["replicas"] == "2" for s in summary)
+    for s in summary:
+        scores = [float(x["score"]) for x in runs if x["setting"] == s["setting"]]
+        assert abs(float(s["mean"]) - sum(scores) / 2) < 1e-9
+    best = min(summary, key=lambda s: float(s["mean"]))
+    cfg_best = json.loads((folder/"best_config.json").read_text())
+    assert cfg_best["train"]["model_hp"]["filters"][0] == int(128 * float(best["width"]))
+    r = cli("grid", "--config", cfg, "--meta", "[1, 2]")
+    assert r.returncode == 1 and "--meta must be a mapping" in r.stderr

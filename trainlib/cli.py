@@ -13,8 +13,8 @@ from .config import TrainConfig, load_config, save_config
 
 # %% auto 0
 __all__ = ['COMMANDS', 'CONFIG_ARGS', 'train_model', 'parse_overrides', 'command', 'arg', 'config_from_args',
-           'cmd_create_train_config', 'cmd_make_dataset', 'cmd_train_model', 'cmd_evaluate', 'cmd_tune', 'cmd_report',
-           'make_parser', 'main']
+           'cmd_create_train_config', 'cmd_make_dataset', 'cmd_train_model', 'cmd_evaluate', 'cmd_grid', 'cmd_tune',
+           'cmd_report', 'make_parser', 'main']
 
 # %% ../nbs/12_cli.ipynb
 def train_model(config:TrainConfig, *, overwrite:bool=False, verbose="auto"):
@@ -95,16 +95,47 @@ def cmd_evaluate(args):
     print(f"{args.split} accuracy: {metrics['accuracy']:.4f} ({metrics['n']} examples)")
 
 # %% ../nbs/12_cli.ipynb
+@command("grid", "Aptamer-style grid: meta parameters x random draws x replicas; mean ± std table and best_config.json",
+         args=CONFIG_ARGS + [
+    arg("--meta", required=True, help="YAML/JSON file (or inline YAML) mapping each meta parameter to its values, "
+                                      "e.g. '{shared.model_type: [fcn, resnet], dropout: [0.1, 0.3]}'"),
+    arg("--n-random", type=int, default=2, help="random draws of the other hyperparameters per meta setting"),
+    arg("--replicas", type=int, default=3, help="trainings per draw, each with its own seed")])
+def cmd_grid(args):
+    "Grid of meta parameters crossed with random hyperparameter draws, each trained several times."
+    from trainlib.store import make_dataset
+    from trainlib.tune import grid_search
+    config = config_from_args(args)
+    meta = yaml.safe_load(Path(args.meta).read_text()) if Path(args.meta).is_file() else yaml.safe_load(args.meta)
+    if not isinstance(meta, dict): raise ValueError(f"--meta must be a mapping of parameter -> list of values, got {args.meta!r}")
+    result = grid_search(config, make_dataset(config), meta, n_random=args.n_random, num_replicas=args.replicas)
+    print(f"{len(result.trials)} settings; best mean {config.train.monitor} {result.best_score:.4g}: {result.best_hyperparameters}")
+    print(f"summary: {result.path/'grid_summary.csv'}\nbest config: {result.best_config_path}")
+
 @command("tune", "hyperparameter search (tune.strategy); writes trials.csv and best_config.json", args=CONFIG_ARGS + [
     arg("--overwrite", action="store_true", help="start the search afresh instead of continuing it"),
     arg("--then-train", action="store_true", help="train and evaluate the final model with the best hyperparameters"),
-    arg("--verbose", type=int, default=1, choices=(0, 1, 2), help="keras-tuner verbosity")])
+    arg("--verbose", type=int, default=1, choices=(0, 1, 2), help="keras-tuner verbosity"),
+    arg("--distributed", choices=("chief", "worker"), help="run as the chief (serves the oracle) or a worker of a search"),
+    arg("--oracle", metavar="HOST:PORT", help="the chief's address (default: KERASTUNER_ORACLE_IP/PORT)"),
+    arg("--tuner-id", help="this worker's unique id (default: KERASTUNER_TUNER_ID, else worker-<host>-<pid>)")])
 def cmd_tune(args):
-    "Hyperparameter search; optionally the final training with the best hyperparameters."
+    "Hyperparameter search, in one process or as the chief/a worker of a distributed one; optionally the final training."
     from trainlib.store import make_dataset
     from trainlib.tune import tune
+    from trainlib.distribute import distributed_tune
     config = config_from_args(args)
-    result = tune(config, make_dataset(config), overwrite=True if args.overwrite else None, verbose=args.verbose)
+    overwrite = True if args.overwrite else None
+    if args.distributed is None and (args.oracle or args.tuner_id):
+        raise ValueError("--oracle and --tuner-id need --distributed chief|worker")
+    dataset = make_dataset(config)
+    if args.distributed:
+        result = distributed_tune(config, dataset, args.distributed, args.oracle, tuner_id=args.tuner_id,
+                                  overwrite=overwrite, verbose=args.verbose)
+        if args.distributed == "worker":
+            print(f"worker ran {len(result.trials)} trials: {', '.join(r['trial'] for r in result.trials)}")
+            return 130 if result.interrupted else 0
+    else: result = tune(config, dataset, overwrite=overwrite, verbose=args.verbose)
     print(result)
     if result.best_config_path is None: raise ValueError(f"no trial of the search in {result.path} completed")
     print(f"trials: {result.path/'trials.csv'}\nbest config: {result.best_config_path}")

@@ -231,14 +231,15 @@ def compile_model(config:TrainConfig, dataset:DatasetVersion) -> keras.Model:
     return model
 
 # %% ../nbs/06_train.ipynb
-def _datasets(config:TrainConfig, dataset:DatasetVersion):
-    "Training and validation `tf.data` pipelines (validation None when the split is empty)."
+def _datasets(config:TrainConfig, dataset:DatasetVersion, *, for_tuning:bool=False):
+    "Training and validation `tf.data` pipelines (validation None when the split is empty); tuning: `tune.objective`, `tune.seed`, no augmentation."
     t, s = config.train, config.shared
-    if dataset.count("val") == 0 and t.monitor.startswith("val_"):
-        raise ValueError(f"train.monitor is {t.monitor!r} but dataset {dataset.version} has no validation split; "
-                         "set shared.train_val_fraction < 1 or train.monitor to 'loss'")
-    train_ds = to_tf_dataset(dataset, "train", batch_size=t.batch_size, shuffle=True, seed=t.seed,
-                             augment=s.use_augmentation, augment_multiplier=config.etl.augment_multiplier)
+    key, monitor = ("tune.objective", config.tune.objective) if for_tuning else ("train.monitor", t.monitor)
+    if dataset.count("val") == 0 and monitor.startswith("val_"):
+        raise ValueError(f"{key} is {monitor!r} but dataset {dataset.version} has no validation split; "
+                         f"set shared.train_val_fraction < 1 or {key} to 'loss'")
+    train_ds = to_tf_dataset(dataset, "train", batch_size=t.batch_size, shuffle=True, seed=config.tune.seed if for_tuning else t.seed,
+                             augment=s.use_augmentation and not for_tuning, augment_multiplier=config.etl.augment_multiplier)
     val_ds = to_tf_dataset(dataset, "val", batch_size=t.batch_size) if dataset.count("val") else None
     return train_ds, val_ds
 

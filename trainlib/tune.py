@@ -4,7 +4,7 @@
 
 # %% ../nbs/07_tune.ipynb 3
 from __future__ import annotations
-import csv, io, json, time
+import csv, io, json, os, signal, sys, threading, time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -12,14 +12,14 @@ import keras
 import keras_tuner as kt
 
 from .config import TrainConfig, save_config, write_atomic
-from .store import DatasetVersion, to_tf_dataset
-from .models import SEARCH_SPACES, build_model
-from .train import make_optimizer, monitor_mode
+from .store import DatasetVersion
+from .models import SEARCH_SPACES
+from .train import _datasets, compile_model, monitor_mode
 
 # %% auto 0
-__all__ = ['STRATEGIES', 'search_space', 'make_hypermodel', 'best_config', 'tune_dir', 'trial_rows', 'write_trials_csv',
-           'make_tuner', 'TuneResult', 'tune', 'plot_trials', 'trials_markdown', 'sample_hyperparameters',
-           'grid_search']
+__all__ = ['STRATEGIES', 'search_space', 'make_hypermodel', 'best_config', 'tune_dir', 'tuner_role', 'trial_rows',
+           'write_trials_csv', 'make_tuner', 'TuneResult', 'tune', 'plot_trials', 'trials_markdown',
+           'sample_hyperparameters', 'grid_search']
 
 # %% ../nbs/07_tune.ipynb
 def search_space(name:str):
@@ -34,12 +34,11 @@ def search_space(name:str):
 
 def make_hypermodel(config:TrainConfig, dataset:DatasetVersion):
     "keras-tuner `build(hp)` for `shared.model_type`: its search space plus the learning rate."
-    name, space = config.shared.model_type, search_space(config.shared.model_type)
+    space = search_space(config.shared.model_type)
     def build(hp):
-        model = build_model(name, dataset.input_shape, dataset.n_classes, **space(hp))
-        model.compile(optimizer=make_optimizer(config.update({"train.learning_rate": hp.get("learning_rate")})),
-                      loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-        return model
+        kwargs = space(hp)
+        return compile_model(config.update({"train.model_hp": json.loads(json.dumps(kwargs)),
+                                            "train.learning_rate": float(hp.get("learning_rate"))}), dataset)
     return build
 
 # %% ../nbs/07_tune.ipynb
@@ -56,30 +55,43 @@ def tune_dir(config:TrainConfig, dataset:DatasetVersion) -> Path:
     return Path(config.shared.output_dir)/config.train.experiment/f"tune-{config.shared.model_type}-{config.tune.strategy}-{dataset.version}"
 
 # %% ../nbs/07_tune.ipynb
+def tuner_role() -> str|None:
+    "This process's part in a distributed search, from keras-tuner's environment: 'chief', 'worker' or None."
+    if "KERASTUNER_ORACLE_IP" not in os.environ: return None
+    return "chief" if "chief" in os.environ.get("KERASTUNER_TUNER_ID", "") else "worker"
+
 class _TrialLog:
-    "Mixin for a keras-tuner `Tuner`: time every trial and rewrite `trials.csv` after each one."
+    "Mixin for a keras-tuner `Tuner`: time every trial; rewrite `trials.csv` after each one (unless a worker)."
     def on_trial_begin(self, trial):
         self._started = time.time()
         super().on_trial_begin(trial)
     def on_trial_end(self, trial):
         super().on_trial_end(trial)
         times = _read_json(self._times_path)
-        times[trial.trial_id] = round(time.time() - self._started, 2)
+        times[trial.trial_id] = {"seconds": round(time.time() - self._started, 2), "status": trial.status}
         write_atomic(self._times_path, json.dumps(times))
-        write_trials_csv(self)
+        if tuner_role() != "worker": write_trials_csv(self)
 
 def _read_json(path): return json.loads(Path(path).read_text()) if Path(path).is_file() else {}
 
+def _trial_times(folder:Path) -> dict:
+    "trial id -> {'seconds', 'status', 'tuner'} from every tuner's `trial_seconds-<id>.json` in `folder`."
+    out = {}
+    for f in sorted(Path(folder).glob("trial_seconds-*.json")):
+        for tid, v in _read_json(f).items(): out[tid] = {**v, "tuner": f.stem.split("-", 1)[1]}
+    return out
+
 # %% ../nbs/07_tune.ipynb
 def trial_rows(tuner) -> list[dict]:
-    "One dict per trial: id, status, score, epochs, seconds, then its hyperparameters."
-    times = _read_json(tuner._times_path)
+    "One dict per trial: id, status, score, epochs, seconds, the tuner that ran it, then its hyperparameters."
+    times = _trial_times(tuner.project_dir)
     rows = []
     for tid, trial in sorted(tuner.oracle.trials.items()):
         obj = tuner.oracle.objective.name
         epochs = len(trial.metrics.get_history(obj)) if trial.metrics.exists(obj) else 0
         rows.append({"trial": tid, "status": trial.status, "score": trial.score, "epochs": epochs,
-                     "seconds": times.get(tid), **trial.hyperparameters.values})
+                     "seconds": times.get(tid, {}).get("seconds"), "tuner": times.get(tid, {}).get("tuner"),
+                     **trial.hyperparameters.values})
     return rows
 
 def write_trials_csv(tuner):
@@ -91,8 +103,9 @@ def write_trials_csv(tuner):
 
 # %% ../nbs/07_tune.ipynb
 def make_tuner(config:TrainConfig, dataset:DatasetVersion, *, overwrite:bool|None=None):
-    "The keras-tuner tuner for `tune.strategy`, resuming a previous search unless `overwrite`."
+    "The keras-tuner tuner for `tune.strategy`, resuming a previous search unless `overwrite` (never on a worker)."
     t, folder = config.tune, tune_dir(config, dataset)
+    if tuner_role() == "worker": overwrite = False    # the chief owns the folder; a worker must not delete it
     cls = type(f"Logged{STRATEGIES[t.strategy].__name__}", (_TrialLog, STRATEGIES[t.strategy]), {})
     kw = dict(objective=t.objective, seed=t.seed, executions_per_trial=t.executions_per_trial,
               max_consecutive_failed_trials=t.max_consecutive_failed_trials,
@@ -102,7 +115,7 @@ def make_tuner(config:TrainConfig, dataset:DatasetVersion, *, overwrite:bool|Non
     else: kw |= dict(max_trials=t.max_trials)
     tuner = cls(make_hypermodel(config, dataset), **kw)
     tuner.oracle.max_trials = t.max_trials
-    tuner._times_path = Path(tuner.project_dir)/"trial_seconds.json"
+    tuner._times_path = Path(tuner.project_dir)/f"trial_seconds-{tuner.tuner_id}.json"
     return tuner
 
 # %% ../nbs/07_tune.ipynb
@@ -120,20 +133,39 @@ class TuneResult:
         return f"TuneResult: {done}/{len(self.trials)} trials completed, best score {self.best_score}, at {self.path}"
 
 # %% ../nbs/07_tune.ipynb
+class _SearchInterrupt(keras.callbacks.Callback):
+    "First SIGINT sets a flag that the next batch end, epoch end or trial start turns into `KeyboardInterrupt`; the second raises."
+    def __init__(self):
+        super().__init__()
+        self.requested = False
+    def __deepcopy__(self, memo): return self        # keras-tuner deep-copies callbacks for each trial; share the flag
+    def handle(self, signum, frame):
+        if self.requested: raise KeyboardInterrupt
+        self.requested = True
+        print("\nInterrupted: stopping the search after this batch (press Ctrl+C again to abort)", file=sys.stderr, flush=True)
+    def check(self, *args, **kwargs):
+        if self.requested: raise KeyboardInterrupt
+    on_train_batch_end = on_test_batch_end = on_epoch_end = on_train_begin = check
+
+# %% ../nbs/07_tune.ipynb
 def tune(config:TrainConfig, dataset:DatasetVersion, *, overwrite:bool|None=None, verbose=1) -> TuneResult:
     "Search `shared.model_type`'s hyperparameters on `dataset`; write trials.csv and best_config.json."
     t = config.tune
-    if dataset.count("val") == 0 and t.objective.startswith("val_"):
-        raise ValueError(f"tune.objective is {t.objective!r} but dataset {dataset.version} has no validation split")
+    train_ds, val_ds = _datasets(config, dataset, for_tuning=True)
     tuner = make_tuner(config, dataset, overwrite=overwrite)
-    train_ds = to_tf_dataset(dataset, "train", batch_size=config.train.batch_size, shuffle=True, seed=t.seed)
-    val_ds = to_tf_dataset(dataset, "val", batch_size=config.train.batch_size) if dataset.count("val") else None
     stop = [keras.callbacks.EarlyStopping(monitor=t.objective, patience=t.patience)] if t.patience > 0 else []
-    interrupted = False
-    try: tuner.search(train_ds, validation_data=val_ds, epochs=t.max_epochs, callbacks=stop, verbose=verbose)
+    guard, interrupted, previous = _SearchInterrupt(), False, None
+    if threading.current_thread() is threading.main_thread() and tuner_role() != "chief":
+        previous = signal.signal(signal.SIGINT, guard.handle)
+    try: tuner.search(train_ds, validation_data=val_ds, epochs=t.max_epochs, callbacks=stop + [guard], verbose=verbose)
     except KeyboardInterrupt:
         interrupted = True
         print("Interrupted: keeping the finished trials; run the same command again to continue the search")
+    finally:
+        if previous is not None: signal.signal(signal.SIGINT, previous)
+    if tuner_role() == "worker":      # the chief's oracle has the trials; report the ones this worker ran
+        rows = [{"trial": tid, **v} for tid, v in sorted(_read_json(tuner._times_path).items())]
+        return TuneResult(Path(tuner.project_dir), rows, {}, None, None, interrupted)
     return _result(config, tuner, interrupted)
 
 # %% ../nbs/07_tune.ipynb
