@@ -14,7 +14,7 @@ import yaml
 
 from .config import Section, param, section, write_atomic
 from .sequences import SequenceData, load_dataset
-from .models import build_model, output_heads
+from .models import build_feedforward, output_heads
 from .train import Checkpoints, GracefulInterrupt, Run, read_history, save_model_atomic
 
 # %% auto 0
@@ -30,7 +30,7 @@ class FeedforwardConfig(Section):
     dataset: str = param("aptamers_demo", "registered dataset name (see `trainlib.sequences.DATASETS`)")
     input_path: str|None = param(None, "read the dataset from this file instead of its registered path (Aptamer: input_dir)")
     sequence_length: int|None = param(None, "pad every sequence to this length; None: the longest in the dataset", gt=0)
-    target: str = param("binder", "class target predicted by the main `predictions` head")
+    target: str = param("binder", "target (class or numeric) predicted by the main `predictions` head")
     additional_output: list|str = param([], "more targets, each predicted by its own named head (a list or comma-joined names)")
     losses: dict = param({}, "loss per head; default sparse_categorical_crossentropy (class) / mse (numeric)")
     loss_weights: dict = param({}, "loss weight per head; default 1.0")
@@ -90,8 +90,8 @@ class Prepared:
 # %% ../nbs/06b_feedforward.ipynb
 def _heads(config:FeedforwardConfig, data:SequenceData) -> tuple[dict, dict]:
     "Head name -> units and head name -> target, checked against the dataset's targets."
-    if config.target not in data.classes:
-        raise ValueError(f"target must be a class target of dataset {config.dataset!r} ({', '.join(data.classes) or 'none'}), got {config.target!r}")
+    if config.target not in data.targets:
+        raise ValueError(f"target must be a target of dataset {config.dataset!r} ({', '.join(data.targets) or 'none'}), got {config.target!r}")
     extra = output_heads(config.additional_output)
     for name in extra:
         if name not in data.targets or name == config.target:
@@ -136,8 +136,8 @@ def prepare(config:FeedforwardConfig) -> Prepared:
 def compile_feedforward(config:FeedforwardConfig, prep:Prepared) -> keras.Model:
     "The `feedforward` model for `prep`'s heads, compiled with a loss, weight and metric per head."
     extra = {h: u for h, u in prep.heads.items() if h != "predictions"}
-    model = build_model("feedforward", (prep.length, 4), prep.heads["predictions"], num_fc_layers=config.num_fc_layers,
-                        units=config.units, dropout=config.dropout, activation=config.activation, additional_output=extra or None)
+    model = build_feedforward((prep.length, 4), prep.heads["predictions"], num_fc_layers=config.num_fc_layers,
+                              units=config.units, dropout=config.dropout, activation=config.activation, additional_output=extra or None)
     kind = lambda h: "class" if h in prep.classes else "numeric"
     losses = {h: config.losses.get(h, HEAD_LOSSES[kind(h)][0]) for h in prep.heads}
     weights = {h: float(config.loss_weights.get(h, 1.0)) for h in prep.heads}

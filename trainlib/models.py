@@ -206,9 +206,11 @@ def build_feedforward(input_shape:tuple, n_classes:int, *,
                       activation:str="relu", # nonlinearity of the layers (Aptamer also uses tanh)
                       additional_output:dict|list|str|None=None, # extra named heads: names (numeric) or name -> units
                      ) -> keras.Model:
-    "Aptamer's feed-forward network on the flattened input, with optional extra named output heads."
+    "Aptamer's feed-forward network on the flattened input (`n_classes=1`: numeric output), with optional extra named heads."
     if isinstance(num_fc_layers, bool) or not isinstance(num_fc_layers, int) or num_fc_layers < 0:
         raise ValueError(f"num_fc_layers must be an int >= 0, got {num_fc_layers!r}")
+    if isinstance(n_classes, bool) or not isinstance(n_classes, int) or n_classes < 1:
+        raise ValueError(f"n_classes must be >= 1 (1: numeric output), got {n_classes!r}")
     if activation not in ("relu", "tanh", "elu", "sigmoid"):
         raise ValueError(f"activation must be one of relu, tanh, elu, sigmoid, got {activation!r}")
     units, dropout = _per_layer("units", units, num_fc_layers), _per_layer("dropout", dropout, num_fc_layers)
@@ -217,7 +219,7 @@ def build_feedforward(input_shape:tuple, n_classes:int, *,
     x = layers.Flatten()(inputs)
     for i, (u, d) in enumerate(zip(units, dropout)):
         x = layers.Dropout(d)(layers.Dense(u, activation=activation, name=f"fc_{i}")(x))
-    outputs = {"predictions": _head(x, n_classes)}
+    outputs = {"predictions": _head(x, n_classes) if n_classes > 1 else layers.Dense(1, dtype="float32", name="predictions")(x)}
     for name, k in heads.items():
         outputs[name] = layers.Dense(k, activation="softmax" if k > 1 else None, dtype="float32", name=name)(x)
     return keras.Model(inputs, outputs if heads else outputs["predictions"], name="feedforward")
