@@ -14,7 +14,7 @@ from .config import TrainConfig, load_config, save_config
 # %% auto 0
 __all__ = ['COMMANDS', 'CONFIG_ARGS', 'train_model', 'parse_overrides', 'command', 'arg', 'config_from_args',
            'cmd_create_train_config', 'cmd_make_dataset', 'cmd_train_model', 'cmd_evaluate', 'cmd_grid', 'cmd_tune',
-           'cmd_report', 'make_parser', 'main']
+           'cmd_train_sequences', 'cmd_report', 'make_parser', 'main']
 
 # %% ../nbs/12_cli.ipynb
 def train_model(config:TrainConfig, *, overwrite:bool=False, verbose="auto"):
@@ -143,6 +143,23 @@ def cmd_tune(args):
         run, metrics = train_model(load_config(result.best_config_path), verbose=2 if args.verbose else 0)
         print(f"run: {run.path}\ntest accuracy: {metrics['accuracy']:.4f} ({metrics['n']} examples, {metrics['epochs']} epochs)")
     return 130 if result.interrupted else 0
+
+# %% ../nbs/12_cli.ipynb
+@command("train-sequences", "feed-forward (Aptamer) training on a registered sequence dataset", args=[
+    arg("--config", help="feed-forward config (.json or .yaml); default: the built-in defaults"),
+    arg("--set", action="append", metavar="KEY=VALUE", help="override a config value, e.g. epochs=5 or additional_output=[affinity]"),
+    arg("--overwrite", action="store_true", help="train again even if this run already finished"),
+    arg("--verbose", type=int, default=2, choices=(0, 1, 2), help="Keras fit verbosity (2: a line per epoch)")])
+def cmd_train_sequences(args):
+    "Train the `feedforward` model on a registered sequence dataset, as Aptamer's train_feedforward does."
+    from trainlib.feedforward_train import FeedforwardConfig, load_feedforward_config, train_feedforward
+    config = (load_feedforward_config(args.config) if args.config else FeedforwardConfig()).update(parse_overrides(args.set))
+    run = train_feedforward(config, overwrite=args.overwrite, verbose=args.verbose)
+    test = json.loads(run.file("metrics.json").read_text())["test"]
+    print(f"run: {run.path}")
+    for head, scores in test.items():
+        if head != "n": print(f"test {head}: " + ", ".join(f"{k} {v:.4f}" for k, v in scores.items()) + f" ({test['n']} examples)")
+    return 130 if run.status == "interrupted" else 0
 
 # %% ../nbs/12_cli.ipynb
 @command("report", "run a report notebook with papermill (.ipynb + .html in the run folder)", args=[

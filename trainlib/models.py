@@ -12,8 +12,8 @@ from keras import layers, ops
 # %% auto 0
 __all__ = ['MODELS', 'SEARCH_SPACES', 'register_model', 'register_search_space', 'build_cnn_lstm', 'cnn_lstm_space',
            'attention_pooling', 'build_attention_cnn_lstm', 'padding_mask', 'masked_average', 'transformer_block',
-           'build_encoder', 'encoder_space', 'resnet_block', 'build_resnet', 'resnet_space', 'build_fcn', 'fcn_space',
-           'build_model']
+           'build_encoder', 'encoder_space', 'output_heads', 'build_feedforward', 'feedforward_space', 'resnet_block',
+           'build_resnet', 'resnet_space', 'build_fcn', 'fcn_space', 'build_model']
 
 # %% ../nbs/04_models.ipynb
 MODELS: dict = {}
@@ -172,6 +172,64 @@ def encoder_space(hp) -> dict:
                 ff_dim=hp.Choice("ff_dim", [4, 8, 16]), num_transformer_blocks=hp.Int("num_transformer_blocks", 1, 4),
                 mlp_units=[hp.Choice("mlp_units", [64, 128])], dropout=hp.Float("dropout", 0.1, 0.5, step=0.1),
                 mlp_dropout=hp.Float("mlp_dropout", 0.1, 0.5, step=0.1))
+
+# %% ../nbs/04_models.ipynb
+def _per_layer(name:str, value, n:int) -> tuple:
+    "`value` (one value, or a list with one per layer) as a tuple of `n` values."
+    values = tuple(value) if isinstance(value, (list, tuple)) else (value,) * n
+    if len(values) != n: raise ValueError(f"{name} must be one value or one per layer ({n}), got {value!r}")
+    return values
+
+def output_heads(additional_output) -> dict:
+    "`additional_output` (names, a comma-joined string, or name -> units) as `{name: units}`; 1 unit is numeric."
+    if additional_output is None: return {}
+    if isinstance(additional_output, str): additional_output = [s.strip() for s in additional_output.split(",") if s.strip()]
+    if isinstance(additional_output, dict): heads = dict(additional_output)
+    else:
+        names = list(additional_output)
+        dup = next((n for n in names if names.count(n) > 1), None)
+        if dup is not None: raise ValueError(f"additional_output names must be unique, got {dup!r} twice")
+        heads = {n: 1 for n in names}
+    for name, units in heads.items():
+        if not isinstance(name, str) or not name.isidentifier() or name == "predictions":
+            raise ValueError(f"additional_output names must be identifiers other than 'predictions', got {name!r}")
+        if isinstance(units, bool) or not isinstance(units, int) or units < 1:
+            raise ValueError(f"additional_output[{name!r}] must be an int >= 1 (1: numeric, >= 2: classes), got {units!r}")
+    return heads
+
+# %% ../nbs/04_models.ipynb
+@register_model("feedforward")
+def build_feedforward(input_shape:tuple, n_classes:int, *,
+                      num_fc_layers:int=1, # fully connected layers (Aptamer: 0 to 3)
+                      units:int|tuple=128, # units of every layer, or one per layer
+                      dropout:float|tuple=0.1, # dropout after every layer, or one per layer
+                      activation:str="relu", # nonlinearity of the layers (Aptamer also uses tanh)
+                      additional_output:dict|list|str|None=None, # extra named heads: names (numeric) or name -> units
+                     ) -> keras.Model:
+    "Aptamer's feed-forward network on the flattened input (`n_classes=1`: numeric output), with optional extra named heads."
+    if isinstance(num_fc_layers, bool) or not isinstance(num_fc_layers, int) or num_fc_layers < 0:
+        raise ValueError(f"num_fc_layers must be an int >= 0, got {num_fc_layers!r}")
+    if isinstance(n_classes, bool) or not isinstance(n_classes, int) or n_classes < 1:
+        raise ValueError(f"n_classes must be >= 1 (1: numeric output), got {n_classes!r}")
+    if activation not in ("relu", "tanh", "elu", "sigmoid"):
+        raise ValueError(f"activation must be one of relu, tanh, elu, sigmoid, got {activation!r}")
+    units, dropout = _per_layer("units", units, num_fc_layers), _per_layer("dropout", dropout, num_fc_layers)
+    heads = output_heads(additional_output)
+    inputs = _inputs(input_shape)
+    x = layers.Flatten()(inputs)
+    for i, (u, d) in enumerate(zip(units, dropout)):
+        x = layers.Dropout(d)(layers.Dense(u, activation=activation, name=f"fc_{i}")(x))
+    outputs = {"predictions": _head(x, n_classes) if n_classes > 1 else layers.Dense(1, dtype="float32", name="predictions")(x)}
+    for name, k in heads.items():
+        outputs[name] = layers.Dense(k, activation="softmax" if k > 1 else None, dtype="float32", name=name)(x)
+    return keras.Model(inputs, outputs if heads else outputs["predictions"], name="feedforward")
+
+# %% ../nbs/04_models.ipynb
+@register_search_space("feedforward")
+def feedforward_space(hp) -> dict:
+    "Aptamer's meta-parameter `num_fc_layers` (0-3), with the layers' width, dropout and nonlinearity."
+    return dict(num_fc_layers=hp.Int("num_fc_layers", 0, 3), units=hp.Choice("units", [32, 64, 128, 256]),
+                dropout=hp.Float("dropout", 0.0, 0.5, step=0.1), activation=hp.Choice("activation", ["relu", "tanh"]))
 
 # %% ../nbs/04_models.ipynb
 def resnet_block(x, # (batch, length, channels) sequence
