@@ -18,14 +18,18 @@ __all__ = ['COMMANDS', 'CONFIG_ARGS', 'train_model', 'parse_overrides', 'command
 
 # %% ../nbs/12_cli.ipynb
 def train_model(config:TrainConfig, *, overwrite:bool=False, verbose="auto"):
-    "Dataset, training and evaluation from `config`; return `(run, metrics)`."
+    "Dataset, training and evaluation from `config` (tracked as `train.tracking` says); return `(run, metrics)`."
     from trainlib.store import make_dataset
-    from trainlib.train import train
+    from trainlib.train import train, run_for
     from trainlib.evaluate import evaluate
+    from trainlib.track import tracking_callbacks, finish_tracking
     dataset = make_dataset(config)
     print(dataset, file=sys.stderr)
-    run = train(config, dataset, overwrite=overwrite, verbose=verbose)
-    return run, evaluate(run, dataset)
+    trackers = tracking_callbacks(config, run_for(config, dataset))
+    run = train(config, dataset, callbacks=trackers, overwrite=overwrite, verbose=verbose)
+    metrics = evaluate(run, dataset)
+    finish_tracking(trackers, metrics, interrupted=metrics["status_before_evaluation"] == "interrupted")
+    return run, metrics
 
 # %% ../nbs/12_cli.ipynb
 def parse_overrides(items:list[str]) -> dict:
