@@ -42,3 +42,14 @@ def test_comet_without_package_is_a_clear_error_before_training(cli, write_confi
 def test_unknown_tracker_is_rejected(cli, write_config):
     r = cli("train", "--config", write_config(train={"tracking": "wandb"}))
     assert r.returncode == 1 and "train.tracking must be one of none, mlflow, comet, got 'wandb'" in r.stderr
+
+
+@pytest.mark.slow
+def test_training_report_logs_to_mlflow(cli, tmp_path):
+    r = cli("report", "train", "-p", "epochs", "2", "-p", "tracking", "mlflow", "-p", "run_name", "rep", "--output-dir", tmp_path/"runs")
+    assert r.returncode == 0, r.stderr[-3000:]
+    db = sqlite3.connect(tmp_path/"runs"/"mlflow.db")
+    (run_uuid, name, status), = db.execute("select run_uuid, name, status from runs").fetchall()
+    assert (name, status) == ("rep", "FINISHED")
+    assert db.execute("select count(*) from metrics where run_uuid=? and key='val_loss'", (run_uuid,)).fetchone()[0] == 2
+    assert db.execute("select value from params where run_uuid=? and key='train.tracking'", (run_uuid,)).fetchone()[0] == "mlflow"
