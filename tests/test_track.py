@@ -53,3 +53,34 @@ def test_training_report_logs_to_mlflow(cli, tmp_path):
     assert (name, status) == ("rep", "FINISHED")
     assert db.execute("select count(*) from metrics where run_uuid=? and key='val_loss'", (run_uuid,)).fetchone()[0] == 2
     assert db.execute("select value from params where run_uuid=? and key='train.tracking'", (run_uuid,)).fetchone()[0] == "mlflow"
+
+
+TRACK_ONE = """
+import sys
+from trainlib.config import TrainConfig
+from trainlib.train import Run
+from trainlib.track import MlflowTracker
+out, name = sys.argv[1], sys.argv[2]
+cfg = TrainConfig.from_dict({"shared": {"output_dir": out}, "train": {"tracking": "mlflow", "experiment": "par"}})
+t = MlflowTracker(cfg, Run(f"{out}/par/{name}"))
+t.run.path.mkdir(parents=True)
+t.on_train_begin()
+for epoch in range(5): t.on_epoch_end(epoch, {"loss": 1.0 / (epoch + 1)})
+t.finish({"accuracy": 0.5})
+"""
+
+
+@pytest.mark.slow
+def test_parallel_runs_share_a_new_sqlite_store(tmp_path):
+    "Runs of `trainlib batch --jobs N` start at once on a fresh store: MLflow's set-up must not race."
+    import os, subprocess, sys
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    procs = [subprocess.Popen([sys.executable, "-c", TRACK_ONE, str(tmp_path), f"r{i}"], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(3)]
+    for p in procs:
+        _, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err[-3000:]
+    db = sqlite3.connect(tmp_path/"mlflow.db")
+    assert sorted(db.execute("select name, status from runs")) == [("r0", "FINISHED"), ("r1", "FINISHED"), ("r2", "FINISHED")]
+    assert db.execute("select count(*) from experiments where name='par'").fetchone()[0] == 1
+    assert db.execute("select count(*) from metrics where key='loss'").fetchone()[0] == 15

@@ -4,7 +4,7 @@
 
 # %% ../nbs/10_track.ipynb 3
 from __future__ import annotations
-import json, math, os, time
+import contextlib, json, math, os, time
 from pathlib import Path
 
 import keras
@@ -39,6 +39,19 @@ def _require(module:str, package:str, tracking:str):
         raise ValueError(f"train.tracking is {tracking!r} but {module} is not installed; "
                          f"pip install {package}, or set train.tracking to 'none'") from None
 
+@contextlib.contextmanager
+def _store_lock(uri:str):
+    "Hold an exclusive lock on `<db>.lock` while a local SQLite store is set up (MLflow's migrations are not concurrent-safe)."
+    if not uri.startswith("sqlite:///"): yield; return
+    try: import fcntl
+    except ImportError: yield; return                            # no flock (Windows): one process at a time is up to the user
+    lock = Path(uri.removeprefix("sqlite:///") + ".lock")
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try: yield
+        finally: fcntl.flock(fh, fcntl.LOCK_UN)
+
 def _scalars(d:dict|None, prefix:str="") -> dict:
     "The finite numbers of `d` (bools and non-numbers dropped), keys prefixed."
     return {f"{prefix}{k}": float(v) for k, v in (d or {}).items()
@@ -64,15 +77,16 @@ class MlflowTracker(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         from mlflow.tracking import MlflowClient
         from mlflow.entities import Param
-        self.client = MlflowClient(tracking_uri=self.uri)
         f = self.run.file("mlflow.json")
         previous = json.loads(f.read_text()) if f.is_file() else {}
-        if previous.get("tracking_uri") == self.uri:              # a resumed run continues its MLflow run
-            self.run_id = previous["run_id"]
-            self.client.update_run(self.run_id, status="RUNNING")
-            return
-        mrun = self.client.create_run(self._experiment_id(), run_name=self.run.name,
-                                      tags={"trainlib.run_folder": str(self.run.path)})
+        with _store_lock(self.uri):
+            self.client = MlflowClient(tracking_uri=self.uri)
+            if previous.get("tracking_uri") == self.uri:          # a resumed run continues its MLflow run
+                self.run_id = previous["run_id"]
+                self.client.update_run(self.run_id, status="RUNNING")
+                return
+            mrun = self.client.create_run(self._experiment_id(), run_name=self.run.name,
+                                          tags={"trainlib.run_folder": str(self.run.path)})
         self.run_id = mrun.info.run_id
         params = flatten_params(self.config.to_dict())
         self.client.log_batch(self.run_id, params=[Param(k, str(v)) for k, v in params.items()])
