@@ -165,12 +165,16 @@ def run_batch(report:str, grid:dict, output_dir="runs", *, experiment:str="batch
         fixed = {"output_dir": str(root.parent), "experiment": experiment, "run_name": name}
         todo.append((name, {**{k: v for k, v in fixed.items() if k in declared and k not in grid}, **params}))
     root.mkdir(parents=True, exist_ok=True)
-    rows = {}
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
+    rows, pool = {}, ThreadPoolExecutor(max_workers=jobs)
+    try:
         futures = {pool.submit(run_one, str(path), params, root/name, kernel_name=kernel_name, cwd=cwd): name
                    for name, params in todo}
         for f in tqdm(as_completed(futures), total=len(futures), desc=f"batch {path.stem}", unit=" run", disable=not progress):
             rows[futures[f]] = f.result()
+    except BaseException:                        # Ctrl+C: start nothing more; finished runs are kept and skipped next time
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
     ordered = [rows[name] for name, _ in todo]
     for r, (_, params) in zip(ordered, todo): r["params"] = {k: params[k] for k in grid}
     write_summary(ordered, root)
