@@ -53,6 +53,7 @@ from nbconvert import MarkdownExporter
 nb = nbformat.read("nbs/index.ipynb", as_version=4)
 nb.cells = [c for c in nb.cells if not c.source.startswith("#| hide")]
 body, _ = MarkdownExporter().from_notebook_node(nb)
+body = body.replace("](images/", "](nbs/images/")  # images sit next to the notebook
 open("README.md", "w").write("<!-- generated from nbs/index.ipynb by make readme: edit the notebook -->\n\n" + body.strip() + "\n")
 endef
 export README_PY

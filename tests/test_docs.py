@@ -65,6 +65,13 @@ def test_index_links_every_module_page(site, chromium):
     assert "reports/train.html" in links
 
 
+def test_linked_images_exist(site):
+    dest, _ = site
+    for page in dest.rglob("*.html"):
+        for src in re.findall(r'<img [^>]*src="([^"]+)"', page.read_text()):
+            if not src.startswith(("data:", "http")): assert (page.parent/src).is_file(), f"{page.name} links missing {src}"
+
+
 def test_pages_show_plots(site, chromium):
     for page in ("evaluate", "data"):
         dom = chromium(site[1] + f"{page}.html")

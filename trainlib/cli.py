@@ -14,18 +14,22 @@ from .config import TrainConfig, load_config, save_config
 # %% auto 0
 __all__ = ['COMMANDS', 'CONFIG_ARGS', 'train_model', 'parse_overrides', 'command', 'arg', 'config_from_args',
            'cmd_create_train_config', 'cmd_make_dataset', 'cmd_train_model', 'cmd_evaluate', 'cmd_grid', 'cmd_tune',
-           'cmd_train_sequences', 'cmd_report', 'make_parser', 'main']
+           'cmd_train_sequences', 'cmd_report', 'cmd_batch', 'make_parser', 'main']
 
 # %% ../nbs/12_cli.ipynb
 def train_model(config:TrainConfig, *, overwrite:bool=False, verbose="auto"):
-    "Dataset, training and evaluation from `config`; return `(run, metrics)`."
+    "Dataset, training and evaluation from `config` (tracked as `train.tracking` says); return `(run, metrics)`."
     from trainlib.store import make_dataset
-    from trainlib.train import train
+    from trainlib.train import train, run_for
     from trainlib.evaluate import evaluate
+    from trainlib.track import tracking_callbacks, finish_tracking
     dataset = make_dataset(config)
     print(dataset, file=sys.stderr)
-    run = train(config, dataset, overwrite=overwrite, verbose=verbose)
-    return run, evaluate(run, dataset)
+    trackers = tracking_callbacks(config, run_for(config, dataset))
+    run = train(config, dataset, callbacks=trackers, overwrite=overwrite, verbose=verbose)
+    metrics = evaluate(run, dataset)
+    finish_tracking(trackers, metrics, interrupted=metrics["status_before_evaluation"] == "interrupted")
+    return run, metrics
 
 # %% ../nbs/12_cli.ipynb
 def parse_overrides(items:list[str]) -> dict:
@@ -184,6 +188,23 @@ def cmd_report(args):
     if "config_path" in params and Path(params["config_path"]).exists(): params["config_path"] = str(Path(params["config_path"]).resolve())
     nb = run_report(args.name, params, Path(output_dir)/experiment/run_name)
     print(f"report: {nb}\nhtml: {nb.with_suffix('.html')}")
+
+# %% ../nbs/12_cli.ipynb
+@command("batch", "run a report notebook once per parameter combination (papermill); summary.csv/.html", args=[
+    arg("name", help="report name (train, make_dataset, ...) or path to a notebook"),
+    arg("--grid", help="YAML file mapping each parameter to a list of values"),
+    arg("-p", nargs=2, action="append", metavar=("NAME", "VALUES"), help="a parameter and its comma-separated values"),
+    arg("--jobs", type=int, default=1, help="notebooks run at the same time"),
+    arg("--output-dir", default="runs", help="folder of run folders"), arg("--experiment", default="batch")])
+def cmd_batch(args):
+    "Run a report notebook once per combination of the grid; failed runs are recorded, finished ones skipped."
+    from trainlib.batch import read_grid, parse_grid_args, run_batch
+    grid = {**(read_grid(args.grid) if args.grid else {}), **parse_grid_args(args.p)}
+    result = run_batch(args.name, grid, args.output_dir, experiment=args.experiment, jobs=args.jobs)
+    for r in result.rows: print(f"{r['status']:8} {r['name']}" + (f": {r['error']}" if r["error"] else ""))
+    print(f"summary: {result.path/'summary.csv'}\nhtml: {result.path/'summary.html'}")
+    if result.failed: print(f"trainlib: {len(result.failed)} of {len(result.rows)} runs failed", file=sys.stderr)
+    return 1 if result.failed else 0
 
 # %% ../nbs/12_cli.ipynb
 def make_parser() -> argparse.ArgumentParser:

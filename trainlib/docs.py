@@ -349,6 +349,7 @@ def build_site(nbs_path="nbs", dest="_docs", *, execute:bool|list=True, n_worker
         rendered = {names[nb]: notebook_html(done[nb]) for nb in nbs}
     shutil.rmtree(dest, ignore_errors=True)
     write_site(rendered, dest, site=cfg["site"], link_prefix=cfg["link_prefix"])
+    if (nbs_path/"images").is_dir(): shutil.copytree(nbs_path/"images", dest/"images")   # pictures the notebooks link
     for name in (_MARK, ".nojekyll"): (dest/name).touch()
     return dest
 
