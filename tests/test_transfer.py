@@ -154,3 +154,15 @@ def test_cli_transfer_on_peaks(tiny_base, tmp_path, cli):
     assert metrics["threshold"]["positive"] == "High_quality" and 0 <= metrics["threshold"]["threshold"] <= 1
     assert "threshold for High_quality" in r.stdout and (run/"roc.png").is_file()
     assert (run/"labels.txt").read_text().split() == ["High_quality", "Low_quality", "Noise"]
+
+
+@pytest.mark.slow
+def test_transfer_report_through_papermill(cli, tmp_path):
+    r = cli("report", "transfer", "-p", "run_name", "smoke", "-p", "base_epochs", "3", "-p", "epochs", "2", "--output-dir", tmp_path/"runs")
+    assert r.returncode == 0, r.stderr[-3000:]
+    run = tmp_path/"runs"/"report"/"smoke"
+    assert (run/"report.html").is_file() and (run/"roc.png").is_file() and (tmp_path/"runs"/"report"/"smoke-base"/"model.keras").is_file()
+    metrics = json.loads((run/"metrics.json").read_text())
+    assert metrics["epochs"] == 4 and metrics["threshold"]["positive"] == "High_quality"
+    html = (run/"report.html").read_text()
+    assert "before: accuracy" in html and "after: accuracy" in html and "head only: 2 epochs" in html
