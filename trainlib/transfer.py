@@ -137,7 +137,7 @@ def fine_tune(base:keras.Model, # the pretrained model (see `load_pretrained`)
     keras.utils.set_random_seed(config.train.seed)
     model = replace_head(base, dataset.n_classes) if new_head else base
     train_ds, val_ds = _datasets(config, dataset)
-    if overwrite and run.path.exists(): shutil.rmtree(run.path)
+    if run.path.exists(): shutil.rmtree(run.path)     # overwrite, or a fine-tuning that was killed: start afresh
     run.path.mkdir(parents=True, exist_ok=True)
     _write_run_files(run, config, dataset)
     phases = ([("head only", freeze_epochs, config.train.learning_rate, {"all_but_last": 1})] if freeze_epochs else [])
