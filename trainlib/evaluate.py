@@ -70,7 +70,8 @@ def evaluate(run:Run, dataset:DatasetVersion, split:str="test", *, batch_size:in
     metrics = dict(split=split, dataset=dataset.version, run=run.name, **scores,
                    epochs=len(history.get("epoch", [])), status_before_evaluation=run.status,
                    best_val_loss=min(history["val_loss"]) if history.get("val_loss") else None)
-    run.write_json("metrics.json", metrics)
+    old = json.loads(run.file("metrics.json").read_text()) if run.file("metrics.json").is_file() else {}
+    run.write_json("metrics.json", {**{k: old[k] for k in ("threshold", "roc") if k in old}, **metrics})   # keep a picked threshold
     _save_figure(plot_confusion_matrix(scores["confusion_matrix"], dataset.classes, title=f"{split}: accuracy {scores['accuracy']:.3f}"), run.file("confusion_matrix.png"))
     if history: _save_figure(plot_history(history), run.file("curves.png"))
     run.mark("complete", test_accuracy=scores["accuracy"])
