@@ -13,7 +13,8 @@ from keras import layers, ops
 __all__ = ['MODELS', 'SEARCH_SPACES', 'register_model', 'register_search_space', 'build_cnn_lstm', 'cnn_lstm_space',
            'attention_pooling', 'build_attention_cnn_lstm', 'padding_mask', 'masked_average', 'transformer_block',
            'build_encoder', 'encoder_space', 'output_heads', 'build_feedforward', 'feedforward_space', 'resnet_block',
-           'build_resnet', 'resnet_space', 'build_fcn', 'fcn_space', 'build_model']
+           'build_resnet', 'resnet_space', 'build_fcn', 'fcn_space', 'build_neatms_cnn', 'neatms_cnn_space',
+           'build_model']
 
 # %% ../nbs/04_models.ipynb
 MODELS: dict = {}
@@ -285,6 +286,33 @@ def fcn_space(hp) -> dict:
     "Width multiplier of the (128, 256, 128) filters, and the dropout before the output."
     width = hp.Choice("width", [0.25, 0.5, 1.0])
     return dict(filters=[int(128 * width), int(256 * width), int(128 * width)], dropout=hp.Float("dropout", 0.0, 0.5, step=0.1))
+
+# %% ../nbs/04_models.ipynb
+@register_model("neatms_cnn")
+def build_neatms_cnn(input_shape:tuple, n_classes:int, *,
+                     filters:tuple=(32, 64), # Conv2D filters of the two convolutions
+                     kernel_sizes:tuple=(5, 3), # square kernel size of each convolution
+                     dense_units:int=128, # units of the dense layer
+                     dropout:float=0.5, # dropout after the dense layer
+                     l2:float=1e-3, # L2 kernel regularization of the convolutions and the dense layer
+                    ) -> keras.Model:
+    "NeatMS's peak CNN on (length, channels) input seen as a (channels, length, 1) image."
+    (f1, f2), (k1, k2) = _check_blocks(filters, kernel_sizes)
+    reg = keras.regularizers.L2(l2) if l2 else None
+    inputs = _inputs(input_shape)
+    x = layers.Permute((2, 1), name="to_rows")(inputs)
+    x = layers.Reshape((input_shape[1], input_shape[0], 1), name="to_image")(x)
+    x = layers.Conv2D(f1, k1, padding="same", activation="relu", kernel_regularizer=reg, name="conv2d_1")(x)
+    x = layers.MaxPooling2D((1, 2), name="max_pooling2d_1")(x)
+    x = layers.Conv2D(f2, k2, padding="same", activation="relu", kernel_regularizer=reg, name="conv2d_2")(x)
+    x = layers.Dense(dense_units, activation="relu", kernel_regularizer=reg, name="dense_1")(layers.Flatten(name="flatten_1")(x))
+    return keras.Model(inputs, _head(layers.Dropout(dropout, name="dropout_1")(x), n_classes), name="neatms_cnn")
+
+# %% ../nbs/04_models.ipynb
+@register_search_space("neatms_cnn")
+def neatms_cnn_space(hp) -> dict:
+    "Width of the dense layer and the dropout after it (the convolutions stay NeatMS's)."
+    return dict(dense_units=hp.Choice("dense_units", [32, 64, 128]), dropout=hp.Float("dropout", 0.2, 0.6, step=0.1))
 
 # %% ../nbs/04_models.ipynb
 def _check_input_shape(input_shape):

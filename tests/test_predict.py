@@ -1,0 +1,90 @@
+"""trainlib predict: one row per input, the right columns, the stored threshold, shape mismatches; the threshold sweep."""
+import csv, json
+
+import numpy as np
+import pytest
+
+from conftest import GUNPOINT, ROOT
+from trainlib.config import TrainConfig
+from trainlib.evaluate import apply_threshold, evaluate, optimise_threshold, predict, roc_threshold
+from trainlib.peaks import make_peak_dataset
+from trainlib.store import DatasetVersion
+from trainlib.train import train
+
+PEAKS = ROOT/"data"/"peaks"
+
+
+@pytest.fixture(scope="module")
+def peak_run(tmp_path_factory):
+    "A small NeatMS CNN trained 3 epochs on instrument B's peaks, evaluated, with a High_quality threshold."
+    tmp = tmp_path_factory.mktemp("predict")
+    ds = DatasetVersion(make_peak_dataset(PEAKS/"peaks_b.csv", tmp/"datasets", validation_split=0.2))
+    config = TrainConfig.from_dict({"shared": {"model_type": "neatms_cnn", "num_classes": 3, "dtype": "float32", "output_dir": str(tmp/"runs")},
+                                    "train": {"max_epochs": 3, "batch_size": 16, "learning_rate": 1e-3, "model_hp": {"filters": [4, 8], "dense_units": 8}}})
+    run = train(config, ds, verbose=0)
+    evaluate(run, ds)
+    optimise_threshold(run, ds)
+    return run
+
+
+def read_csv(path):
+    with open(path, newline="") as f: return list(csv.DictReader(f))
+
+
+def test_predict_peaks_one_row_per_input(peak_run, cli, tmp_path):
+    out = tmp_path/"pred.csv"
+    r = cli("predict", "--model", peak_run.path, "--input", PEAKS/"peaks_b.csv", "--output", out)
+    assert r.returncode == 0, r.stderr
+    rows = read_csv(out)
+    with open(PEAKS/"peaks_b.csv", newline="") as f: ids = [row["peak_id"] for row in csv.DictReader(f)]
+    assert [row["id"] for row in rows] == ids
+    assert list(rows[0]) == ["id", "prob_High_quality", "prob_Low_quality", "prob_Noise", "predicted"]
+    probs = np.array([[float(row[k]) for k in list(rows[0])[1:4]] for row in rows])
+    np.testing.assert_allclose(probs.sum(axis=1), 1, atol=1e-4)
+    thr = json.loads(peak_run.file("metrics.json").read_text())["threshold"]
+    assert f"threshold {thr['threshold']:.4g} for High_quality" in r.stdout
+    expected = apply_threshold(probs, ["High_quality", "Low_quality", "Noise"], "High_quality", thr["threshold"])
+    assert [row["predicted"] for row in rows] == [("High_quality", "Low_quality", "Noise")[i] for i in expected]
+    plain = predict(peak_run.file("model.h5"), PEAKS/"peaks_b.csv", use_threshold=False)     # the .h5 copy, argmax
+    assert plain["predicted"] == [("High_quality", "Low_quality", "Noise")[i] for i in probs.argmax(1)]
+
+
+def test_predict_unlabelled_peaks_and_npy(peak_run, tmp_path):
+    with open(PEAKS/"peaks_b.csv", newline="") as f: rows = list(csv.DictReader(f))[:5]
+    with open(tmp_path/"new.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, ["peak_id", "rt_start", "rt_end", "rt", "intensity"], extrasaction="ignore")
+        w.writeheader(); w.writerows(rows)
+    predict(peak_run.path, tmp_path/"new.csv", tmp_path/"o.csv")
+    assert [row["id"] for row in read_csv(tmp_path/"o.csv")] == [row["peak_id"] for row in rows]
+    np.save(tmp_path/"x.npy", np.zeros((4, 120, 2), "float32"))
+    assert predict(peak_run.path, tmp_path/"x.npy")["ids"] == ["0", "1", "2", "3"]
+
+
+@pytest.mark.parametrize("make_input, message", [
+    (lambda d: np.save(d/"x.npy", np.zeros((2, 150, 1))) or d/"x.npy", "examples of shape (150, 1), but the model takes (120, 2)"),
+    (lambda d: (d/"x.csv").write_text("a,b\n1,2\n") and d/"x.csv", "expected a signals CSV (read_id, timeseries) or a peak table"),
+    (lambda d: d/"missing.csv", "input file not found"),
+])
+def test_predict_rejects_mismatched_input(peak_run, tmp_path, make_input, message):
+    with pytest.raises((ValueError, FileNotFoundError)) as e: predict(peak_run.path, make_input(tmp_path), tmp_path/"o.csv")
+    assert message in str(e.value)
+    assert not (tmp_path/"o.csv").exists()
+
+
+@pytest.mark.slow
+def test_cli_predict_rejects_signals_for_a_peak_model(peak_run, cli, tmp_path):
+    r = cli("predict", "--model", peak_run.path, "--input", GUNPOINT/"test.csv", "--output", tmp_path/"o.csv")
+    assert r.returncode == 1 and not (tmp_path/"o.csv").exists()
+    assert r.stderr.strip() == (f"trainlib: error: {GUNPOINT/'test.csv'} holds one-channel series (examples of shape (length, 1)) "
+                                "but the model takes (120, 2)")
+
+
+def test_threshold_sweep_constructed_example():
+    "Negatives score at most 0.1, positives 0.2-0.3: the best threshold is the lowest positive score, not 0.5."
+    neg, pos = [0.0, 0.05, 0.1, 0.02], [0.2, 0.25, 0.3]
+    r = roc_threshold([0] * 4 + [1] * 3, neg + pos)
+    assert (r["threshold"], r["tpr"], r["fpr"], r["auc"]) == (0.2, 1.0, 0.0, 1.0)
+    # one negative at 0.6 above two positives: 0.6 gives TPR 0 (J -0.25 .. 0), 0.2 gives TPR 1, FPR 0.25 (J 0.75)
+    r = roc_threshold([0, 0, 0, 0, 1, 1, 1, 1], [0.1, 0.2, 0.3, 0.6, 0.4, 0.5, 0.7, 0.9])
+    assert (r["threshold"], r["tpr"], r["fpr"]) == (0.4, 1.0, 0.25)
+    assert r["auc"] == pytest.approx(14 / 16)
