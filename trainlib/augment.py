@@ -117,9 +117,9 @@ def spatial_transform(image:np.ndarray, # (z, y, x, ...) crop
         axes = [AXES[a] for a in transforms["transpose"]["axes"]]
         if len({image.shape[a] for a in axes}) > 1:
             raise ValueError(f"spatial_transforms.transpose: axes {transforms['transpose']['axes']} have different sizes in shape {image.shape}")
-        order = list(range(image.ndim)); perm = rng.permutation(axes)
-        for a, b in zip(axes, perm): order[a] = int(b)
-        image, mask = image.transpose(order), mask.transpose(order)
+        perm = dict(zip(axes, map(int, rng.permutation(axes))))
+        order = lambda ndim: [perm.get(a, a) for a in range(ndim)]
+        image, mask = image.transpose(order(image.ndim)), mask.transpose(order(mask.ndim))
     for axis, (lo, hi) in transforms.get("rotate", {}).get("axes", {}).items():
         angle, plane = rng.uniform(lo, hi), tuple(a for a in range(3) if a != AXES[axis])
         if min(image.shape[a] for a in plane) < 2 or angle == 0: continue
