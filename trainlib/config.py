@@ -348,13 +348,13 @@ def _check_array_info(name, info):
 PATH_PARAMS = ("data_path", "datasplit_path", "model_save_path", "logs_save_path")
 
 def _lines(path, text) -> dict:
-    "Line number of each top-level assignment in a python file."
+    "Line number of the last top-level assignment of each name in a python file."
     out = {}
     for node in ast.parse(text, str(path)).body:
         targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, (ast.AnnAssign, ast.AugAssign)) else []
         for t in targets:
             for n in ast.walk(t):
-                if isinstance(n, ast.Name): out.setdefault(n.id, node.lineno)
+                if isinstance(n, ast.Name): out[n.id] = node.lineno     # the last assignment is the value
     return out
 
 def _plain(v):

@@ -19,8 +19,8 @@ from .losses import BCEDiceLoss, segmentation_metrics
 
 # %% auto 0
 __all__ = ['checkpoint_path', 'list_checkpoints', 'log_dir', 'read_history_csv', 'best_epoch', 'find_checkpoint',
-           'EpochCheckpoint', 'example_image', 'ExampleSlices', 'segmentation_datasets', 'model_input_shape',
-           'build_segmenter', 'SegmentResult', 'train_segmentation']
+           'load_checkpoint', 'EpochCheckpoint', 'example_image', 'ExampleSlices', 'segmentation_datasets',
+           'model_input_shape', 'build_segmenter', 'SegmentResult', 'train_segmentation']
 
 # %% ../nbs/06a_segment.ipynb
 def checkpoint_path(config:SegmentConfig, epoch:int, model_name:str|None=None) -> Path:
@@ -74,6 +74,12 @@ def find_checkpoint(config:SegmentConfig) -> tuple[int, Path|None, int]:
     return epoch, found[epoch], latest
 
 # %% ../nbs/06a_segment.ipynb
+def load_checkpoint(model:keras.Model, path) -> keras.Model:
+    "Load a checkpoint's weights (and, for a compiled model, its optimizer state) into `model`."
+    if getattr(model, "optimizer", None) is not None and not model.optimizer.built: model.optimizer.build(model.trainable_variables)
+    model.load_weights(path)
+    return model
+
 class EpochCheckpoint(keras.callbacks.Callback):
     "Save the weights to `{model_name}_{epoch}` (epochs seen) after every epoch, atomically."
     def __init__(self, config:SegmentConfig):
@@ -172,20 +178,21 @@ def train_segmentation(config:SegmentConfig, *,
                       ) -> SegmentResult:
     "Train (or resume) the segmentation model of `config`; checkpoints, history and TensorBoard logs on disk."
     keras.utils.set_random_seed(config.random_seed)
-    train_ds, val_ds, split = segmentation_datasets(config)
     device = _device(config)
-    model = build_segmenter(config)
+    model = build_segmenter(config)                       # a bad model or shape fails before any file is written
+    train_ds, val_ds, split = segmentation_datasets(config)
     epoch, path, latest = find_checkpoint(config)
-    if path is not None: model.load_weights(path)
+    if path is not None: load_checkpoint(model, path)
     logs = log_dir(config); logs.mkdir(parents=True, exist_ok=True)
     write_atomic(logs/"config.json", json.dumps(config.to_dict(), indent=2) + "\n")
     cbs = [EpochCheckpoint(config), keras.callbacks.CSVLogger(str(logs/"history.csv"), append=True),
            keras.callbacks.TensorBoard(str(logs), write_graph=False, profile_batch=0)]
     if val_ds is not None: cbs.append(ExampleSlices(logs, *next(iter(val_ds.take(1)))))
     if latest < config.epochs:
-        with device or contextlib.nullcontext():
+        with device or contextlib.nullcontext(), warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Your input ran out of data")   # the finite validation tiles
             model.fit(train_ds, validation_data=val_ds, epochs=config.epochs, initial_epoch=latest,
-                      steps_per_epoch=config.iterations_per_epoch, callbacks=cbs + list(callbacks or []), verbose=verbose)
+                      steps_per_epoch=config.iterations_per_epoch, callbacks=cbs + list(callbacks or []), verbose=verbose, shuffle=False)
     history = read_history_csv(logs/"history.csv")
     best = best_epoch(logs/"history.csv") if val_ds is not None else None
     return SegmentResult(model, max(latest, config.epochs), path, best, history, logs)
