@@ -94,7 +94,8 @@ def test_best_resume_loads_the_truly_best_epoch(tmp_path):
 @pytest.mark.slow
 @pytest.mark.parametrize("dims", ["2d", "3d"])
 def test_unet_learns_the_generated_volumes(tmp_path, dims):
-    "Issue 7 item 5: a 2D and a 3D U-Net reach validation dice >= 0.8 on data/volumes within minutes on CPU."
+    """Issue 7 item 5: a 2D and a 3D U-Net reach validation dice >= 0.8 on data/volumes within minutes on CPU (no batch norm: its
+    moving statistics lag this short a run, so validation, in inference mode, would lag training)."""
     import time
     from trainlib.config import SegmentConfig
     from trainlib.segment import train_segmentation
@@ -106,11 +107,11 @@ def test_unet_learns_the_generated_volumes(tmp_path, dims):
                       input_array_info={"shape": [1, 32, 32], "scale": [8, 8, 8]},
                       spatial_transforms={"mirror": {"axes": {"x": 0.5, "y": 0.5}}, "transpose": {"axes": ["x", "y"]}})
     else:
-        config = dict(model_name="3d_unet", model_kwargs={"filters": [4, 8, 16], "batch_norm": False}, batch_size=2, epochs=6,
-                      input_array_info={"shape": [32, 32, 32], "scale": [8, 8, 8]},
+        config = dict(model_name="3d_unet", model_kwargs={"filters": [8, 16, 32], "batch_norm": False}, batch_size=4, epochs=12,
+                      learning_rate=2e-3, input_array_info={"shape": [16, 16, 16], "scale": [8, 8, 8]},
                       spatial_transforms={"mirror": {"axes": {"x": 0.5, "y": 0.5, "z": 0.5}}, "transpose": {"axes": ["x", "y", "z"]}})
     start = time.time()
-    result = train_segmentation(SegmentConfig.from_dict({**common, **config}), verbose=2)
+    result = train_segmentation(SegmentConfig.from_dict({**common, **config}), verbose=2)   # the 3D config overrides learning_rate
     best = max(r["val_dice"] for r in result.history)
     print(f"{dims}: val_dice per epoch {[round(r['val_dice'], 3) for r in result.history]}, {time.time() - start:.0f} s")
     assert best >= 0.8
