@@ -250,6 +250,7 @@ def load_config(path) -> TrainConfig:
     path = Path(path)
     if not path.exists(): raise FileNotFoundError(f"config file not found: {path}")
     if path.is_dir(): raise ValueError(f"{path}: is a directory, expected a .json or .yaml config file")
+    if path.suffix == ".py": raise ValueError(f"{path}: a python config file (CellMap-style segmentation) is read by `load_python_config`; train it with `trainlib train-model --config {path.name}`")
     try: text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as e: raise ValueError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
     try: d = yaml.safe_load(text) if path.suffix in (".yaml", ".yml") else json.loads(text)
