@@ -8,7 +8,7 @@ import numpy as np
 import tensorflow as tf
 
 # %% auto 0
-__all__ = ['time_warp', 'augment_time_warp', 'time_warp_map']
+__all__ = ['AXES', 'time_warp', 'augment_time_warp', 'time_warp_map', 'check_spatial_transforms', 'spatial_transform']
 
 # %% ../nbs/03_augment.ipynb
 def time_warp(series:np.ndarray, # (length, channels) series
@@ -77,3 +77,52 @@ def time_warp_map(max_warp:float=0.2, # largest relative change of length
         factor = rng.uniform([], 1 - max_warp, 1 + max_warp, dtype=tf.float64)
         return _tf_time_warp(x, factor), y
     return warp
+
+# %% ../nbs/03_augment.ipynb
+import scipy.ndimage
+
+# %% ../nbs/03_augment.ipynb
+AXES = {"z": 0, "y": 1, "x": 2}
+
+def check_spatial_transforms(transforms:dict|None) -> dict:
+    "Validate a CellMap `spatial_transforms` dict (mirror/transpose/rotate); return it (`{}` for None)."
+    if transforms is None: return {}
+    if not isinstance(transforms, dict): raise ValueError(f"spatial_transforms must be a dict, got {transforms!r}")
+    for name, spec in transforms.items():
+        if name not in ("mirror", "transpose", "rotate"):
+            raise ValueError(f"unknown spatial transform {name!r}; allowed: mirror, transpose, rotate")
+        axes = spec.get("axes") if isinstance(spec, dict) else None
+        if axes is None or set(spec) != {"axes"}: raise ValueError(f"spatial_transforms.{name} must be {{'axes': ...}}, got {spec!r}")
+        bad = [a for a in axes if a not in AXES]
+        if bad: raise ValueError(f"spatial_transforms.{name}.axes: unknown axis {bad[0]!r}; allowed: x, y, z")
+        if name == "mirror" and not all(isinstance(p, (int, float)) and 0 <= p <= 1 for p in axes.values()):
+            raise ValueError(f"spatial_transforms.mirror.axes must map axes to probabilities in [0, 1], got {axes!r}")
+        if name == "rotate" and not all(isinstance(r, (list, tuple)) and len(r) == 2 and r[0] <= r[1] for r in axes.values()):
+            raise ValueError(f"spatial_transforms.rotate.axes must map axes to [min, max] degrees, got {axes!r}")
+    return transforms
+
+# %% ../nbs/03_augment.ipynb
+def spatial_transform(image:np.ndarray, # (z, y, x, ...) crop
+                      mask:np.ndarray, # (z, y, x, ...) labels of the same crop
+                      transforms:dict|None, # CellMap spatial_transforms dict
+                      rng:np.random.Generator, # source of the random draws
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    "Mirror, transpose and rotate `image` and `mask` with the same random draws."
+    if image.shape[:3] != mask.shape[:3]: raise ValueError(f"image and mask must share (z, y, x), got {image.shape} and {mask.shape}")
+    transforms = check_spatial_transforms(transforms)
+    if "mirror" in transforms:
+        flip = [AXES[a] for a, p in transforms["mirror"]["axes"].items() if rng.random() < p]
+        if flip: image, mask = np.flip(image, flip), np.flip(mask, flip)
+    if "transpose" in transforms:
+        axes = [AXES[a] for a in transforms["transpose"]["axes"]]
+        if len({image.shape[a] for a in axes}) > 1:
+            raise ValueError(f"spatial_transforms.transpose: axes {transforms['transpose']['axes']} have different sizes in shape {image.shape}")
+        perm = dict(zip(axes, map(int, rng.permutation(axes))))
+        order = lambda ndim: [perm.get(a, a) for a in range(ndim)]
+        image, mask = image.transpose(order(image.ndim)), mask.transpose(order(mask.ndim))
+    for axis, (lo, hi) in transforms.get("rotate", {}).get("axes", {}).items():
+        angle, plane = rng.uniform(lo, hi), tuple(a for a in range(3) if a != AXES[axis])
+        if min(image.shape[a] for a in plane) < 2 or angle == 0: continue
+        image = scipy.ndimage.rotate(image, angle, axes=plane, reshape=False, order=1, mode="constant")
+        mask = scipy.ndimage.rotate(mask, angle, axes=plane, reshape=False, order=0, mode="constant")
+    return np.ascontiguousarray(image), np.ascontiguousarray(mask)

@@ -82,7 +82,15 @@ def cmd_make_dataset(args):
     arg("--overwrite", action="store_true", help="train again even if this run already finished"),
     arg("--verbose", type=int, default=2, choices=(0, 1, 2), help="Keras fit verbosity (2: a line per epoch)")])
 def cmd_train_model(args):
-    "ETL, training and evaluation from a config."
+    "ETL, training and evaluation from a config; a python config file (CellMap's `train_config.py`) trains a segmentation model."
+    if Path(args.config).suffix == ".py":
+        from trainlib.config import load_python_config
+        from trainlib.segment import checkpoint_path, train_segmentation
+        if args.overwrite: raise ValueError("--overwrite is not supported with a python config: delete its checkpoints to start afresh")
+        config = load_python_config(args.config).update(parse_overrides(args.set))
+        result = train_segmentation(config, verbose=args.verbose)
+        print(f"{result}\ncheckpoints: {checkpoint_path(config, result.epochs).parent}\ntensorboard: {result.log_dir}")
+        return 0
     run, metrics = train_model(config_from_args(args), overwrite=args.overwrite, verbose=args.verbose)
     print(f"run: {run.path}\ntest accuracy: {metrics['accuracy']:.4f} ({metrics['n']} examples, {metrics['epochs']} epochs)")
     return 130 if metrics["status_before_evaluation"] == "interrupted" else 0

@@ -11,10 +11,11 @@ from pathlib import Path
 import yaml
 
 # %% auto 0
-__all__ = ['CAPFINDER_SECTIONS', 'CAPFINDER_KEYS', 'COMET_KEYS', 'INPUT_PATHS', 'param', 'check_value', 'check_type', 'Section',
-           'EtlConfig', 'TuneConfig', 'TrainParams', 'SharedConfig', 'ReduceLROnPlateauConfig', 'CyclicLRConfig',
-           'SGDRConfig', 'LRSchedulerConfig', 'TrainConfig', 'from_capfinder', 'write_atomic', 'load_config',
-           'resolve_inputs', 'save_config']
+__all__ = ['CAPFINDER_SECTIONS', 'CAPFINDER_KEYS', 'COMET_KEYS', 'INPUT_PATHS', 'SPATIAL_TRANSFORMS', 'PATH_PARAMS', 'param',
+           'check_value', 'check_type', 'Section', 'EtlConfig', 'TuneConfig', 'TrainParams', 'SharedConfig',
+           'ReduceLROnPlateauConfig', 'CyclicLRConfig', 'SGDRConfig', 'LRSchedulerConfig', 'TrainConfig',
+           'from_capfinder', 'write_atomic', 'load_config', 'resolve_inputs', 'save_config', 'SegmentConfig',
+           'load_python_config']
 
 # %% ../nbs/00_config.ipynb
 def param(default, help:str="", **rule):
@@ -252,6 +253,7 @@ def load_config(path) -> TrainConfig:
     path = Path(path)
     if not path.exists(): raise FileNotFoundError(f"config file not found: {path}")
     if path.is_dir(): raise ValueError(f"{path}: is a directory, expected a .json or .yaml config file")
+    if path.suffix == ".py": raise ValueError(f"{path}: a python config file (CellMap-style segmentation) is read by `load_python_config`; train it with `trainlib train-model --config {path.name}`")
     try: text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as e: raise ValueError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
     try: d = yaml.safe_load(text) if path.suffix in (".yaml", ".yml") else json.loads(text)
@@ -278,3 +280,113 @@ def save_config(config:TrainConfig, path):
     d = config.to_dict()
     text = yaml.safe_dump(d, sort_keys=False) if path.suffix in (".yaml", ".yml") else json.dumps(d, indent=2) + "\n"
     return write_atomic(path, text)
+
+# %% ../nbs/00_config.ipynb
+import runpy, ast, types
+
+# %% ../nbs/00_config.ipynb
+SPATIAL_TRANSFORMS = {"mirror": {"axes": {"x": 0.5, "y": 0.5}}, "transpose": {"axes": ["x", "y"]},
+                      "rotate": {"axes": {"x": [-180, 180], "y": [-180, 180]}}}
+
+@section
+class SegmentConfig(Section):
+    "Parameters of a segmentation run, as CellMap's python training config (names and defaults of the seed)."
+    model_name: str = param("2d_unet", "registered model: 2d_unet, 3d_unet, 2d_resnet, 3d_resnet")
+    model_to_load: str|None = param(None, "checkpoint name prefix to resume from; None: model_name")
+    model_kwargs: dict = param({}, "keyword arguments of the model builder (e.g. {'filters': [8, 16]})")
+    load_model: str = param("latest", "checkpoint to resume from if one exists", choices=("latest", "best"))
+    classes: list = param(["nuc", "er"], "classes to segment (one sigmoid output each)")
+    data_path: str = param("data/volumes", "folder of HDF5 volumes (raw + labels/<class>)")
+    datasplit_path: str = param("datasplit.csv", "CSV of train/validate volumes; written if missing")
+    validation_prob: float = param(0.3, "fraction of volumes put in validation when writing the datasplit", ge=0, lt=1)
+    input_array_info: dict = param({"shape": [1, 128, 128], "scale": [8, 8, 8]}, "crop shape (z, y, x; z=1: 2D) and voxel scale")
+    target_array_info: dict|None = param(None, "shape and scale of the targets; None: input_array_info")
+    learning_rate: float = param(1e-4, "learning rate of Adam", gt=0)
+    batch_size: int = param(8, "crops per batch", gt=0)
+    epochs: int = param(1000, "epochs to train", gt=0)
+    iterations_per_epoch: int = param(1000, "random batches per epoch", gt=0)
+    random_seed: int = param(42, "seed of weights, crops and transforms", ge=0)
+    spatial_transforms: dict|None = param(SPATIAL_TRANSFORMS, "mirror/transpose/rotate of training crops; None: none")
+    validation_time_limit: float|None = param(None, "seconds of validation per epoch at most; None: no limit", gt=0)
+    validation_batch_limit: int|None = param(None, "validation batches per epoch at most; None: no limit", gt=0)
+    device: str|None = param(None, "device to train on; None: TensorFlow's choice", choices=("cpu", "gpu", "cuda"))
+    model_save_path: str = param("checkpoints/{model_name}_{epoch}.weights.h5", "checkpoint file pattern")
+    logs_save_path: str = param("tensorboard/{model_name}", "TensorBoard log folder pattern")
+    use_s3: bool = param(False, "stream from S3 (not supported: must be False)")
+
+    def __post_init__(self):
+        super().__post_init__()
+        _check_array_info("input_array_info", self.input_array_info)
+        if self.target_array_info is not None: _check_array_info("target_array_info", self.target_array_info)
+        if not self.classes or not all(isinstance(c, str) and c for c in self.classes):
+            raise ValueError(f"classes must be a non-empty list of names, got {self.classes!r}")
+        if len(set(self.classes)) != len(self.classes): raise ValueError(f"classes must be unique, got {self.classes!r}")
+        if self.use_s3: raise ValueError("use_s3 must be False: trainlib reads local HDF5 volumes only, got True")
+        for name in ("model_save_path", "logs_save_path"):
+            if "{model_name}" not in getattr(self, name): raise ValueError(f"{name} must contain '{{model_name}}', got {getattr(self, name)!r}")
+        if "{epoch}" not in self.model_save_path or not self.model_save_path.endswith(".weights.h5"):
+            raise ValueError(f"model_save_path must contain '{{epoch}}' and end with .weights.h5, got {self.model_save_path!r}")
+
+    @classmethod
+    def from_dict(cls, d:dict|None, path:str=""): return super().from_dict(d, path)
+
+    def update(self, overrides:dict) -> "SegmentConfig":
+        "A new validated config with `overrides` applied, e.g. `{'epochs': 5}`."
+        return SegmentConfig.from_dict({**self.to_dict(), **overrides})
+
+    @property
+    def crop_shape(self) -> tuple:
+        "The (z, y, x) shape of an input crop."
+        return tuple(self.input_array_info["shape"])
+
+def _check_array_info(name, info):
+    if not isinstance(info, dict) or set(info) - {"shape", "scale"} or "shape" not in info:
+        raise ValueError(f"{name} must be a dict with keys shape and scale, got {info!r}")
+    shape, scale = info["shape"], info.get("scale", [1, 1, 1])
+    if not isinstance(shape, (list, tuple)) or len(shape) != 3 or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in shape):
+        raise ValueError(f"{name}.shape must be 3 positive ints (z, y, x; z=1 for 2D), got {shape!r}")
+    if not isinstance(scale, (list, tuple)) or len(scale) != 3 or not all(isinstance(s, (int, float)) and s > 0 for s in scale):
+        raise ValueError(f"{name}.scale must be 3 positive numbers, got {scale!r}")
+
+# %% ../nbs/00_config.ipynb
+PATH_PARAMS = ("data_path", "datasplit_path", "model_save_path", "logs_save_path")
+
+def _lines(path, text) -> dict:
+    "Line number of the last top-level assignment of each name in a python file."
+    out = {}
+    for node in ast.parse(text, str(path)).body:
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, (ast.AnnAssign, ast.AugAssign)) else []
+        for t in targets:
+            for n in ast.walk(t):
+                if isinstance(n, ast.Name): out[n.id] = node.lineno     # the last assignment is the value
+    return out
+
+def _plain(v):
+    "Tuples to lists, recursively, so python literals validate like JSON."
+    if isinstance(v, (list, tuple)): return [_plain(x) for x in v]
+    if isinstance(v, dict): return {k: _plain(x) for k, x in v.items()}
+    return v
+
+def load_python_config(path) -> SegmentConfig:
+    "Run a CellMap-style python config file and validate its top-level names as a `SegmentConfig`."
+    path = Path(path)
+    if not path.is_file(): raise FileNotFoundError(f"config file not found: {path}")
+    text = path.read_text(encoding="utf-8")
+    try: lines = _lines(path, text)
+    except SyntaxError as e: raise ValueError(f"{path} line {e.lineno}: invalid python: {e.msg}") from None
+    try: names = runpy.run_path(str(path), run_name="__trainlib_config__")
+    except Exception as e:
+        tb = e.__traceback__
+        while tb.tb_next is not None and tb.tb_frame.f_code.co_filename != str(path): tb = tb.tb_next
+        raise ValueError(f"{path} line {tb.tb_lineno}: {type(e).__name__}: {e}") from None
+    params = {k: _plain(v) for k, v in names.items() if not k.startswith("_")
+              and not isinstance(v, (types.ModuleType, types.FunctionType, type))}
+    known = [f.name for f in fields(SegmentConfig)]
+    for k in params:
+        if k not in known: raise ValueError(f"{path} line {lines.get(k, '?')}: unknown parameter {k!r}; allowed: {', '.join(known)}")
+    try: config = SegmentConfig.from_dict(params)
+    except ValueError as e:
+        bad = next((k for k in params if str(e).startswith(k) or f"'{k}" in str(e)), None)
+        raise ValueError(f"{path}{f' line {lines[bad]}' if bad in lines else ''}: {e}") from None
+    base = path.parent.resolve()
+    return config.update({k: str(base/v) for k in PATH_PARAMS if not Path(v := getattr(config, k)).is_absolute()})

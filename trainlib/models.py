@@ -10,11 +10,13 @@ import keras
 from keras import layers, ops
 
 # %% auto 0
-__all__ = ['MODELS', 'SEARCH_SPACES', 'register_model', 'register_search_space', 'build_cnn_lstm', 'cnn_lstm_space',
-           'attention_pooling', 'build_attention_cnn_lstm', 'padding_mask', 'masked_average', 'transformer_block',
-           'build_encoder', 'encoder_space', 'output_heads', 'build_feedforward', 'feedforward_space', 'resnet_block',
-           'build_resnet', 'resnet_space', 'build_fcn', 'fcn_space', 'build_neatms_cnn', 'neatms_cnn_space',
-           'build_model']
+__all__ = ['MODELS', 'SEARCH_SPACES', 'SEGMENTATION_MODELS', 'register_model', 'register_search_space', 'build_cnn_lstm',
+           'cnn_lstm_space', 'attention_pooling', 'build_attention_cnn_lstm', 'padding_mask', 'masked_average',
+           'transformer_block', 'build_encoder', 'encoder_space', 'output_heads', 'build_feedforward',
+           'feedforward_space', 'resnet_block', 'build_resnet', 'resnet_space', 'build_fcn', 'fcn_space',
+           'build_neatms_cnn', 'neatms_cnn_space', 'build_model', 'double_conv', 'build_unet', 'build_unet_2d',
+           'build_unet_3d', 'resnet_block_nd', 'build_resnet_seg', 'build_resnet_2d', 'build_resnet_3d',
+           'build_segmentation_model', 'unet_space', 'resnet_seg_space']
 
 # %% ../nbs/04_models.ipynb
 MODELS: dict = {}
@@ -338,3 +340,136 @@ def build_model(name:str, # registered model name, see `MODELS`
     unknown = sorted(set(hp) - set(accepted))
     if unknown: raise ValueError(f"unknown hyperparameter(s) {', '.join(unknown)} for model {name!r}; accepted: {', '.join(accepted)}")
     return MODELS[name](shape, n_classes, **hp)
+
+# %% ../nbs/04_models.ipynb
+def _check_volume_shape(input_shape, ndim:int, factor:int, name:str) -> tuple:
+    "`input_shape` as `ndim` spatial sizes divisible by `factor` plus channels, or `ValueError`."
+    shape = tuple(input_shape) if isinstance(input_shape, (tuple, list)) else ()
+    axes = "(y, x, channels)" if ndim == 2 else "(z, y, x, channels)"
+    if len(shape) != ndim + 1 or not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape):
+        raise ValueError(f"{name}: input_shape must be {ndim + 1} positive ints {axes}, got {input_shape!r}")
+    if any(d % factor for d in shape[:-1]):
+        raise ValueError(f"{name}: spatial sizes must be divisible by {factor}, got input_shape {shape}")
+    return shape
+
+def _layer(kind:str, ndim:int): return getattr(layers, f"{kind}{ndim}D")
+
+def _seg_head(x, n_classes, ndim):
+    "One sigmoid per class, computed in float32."
+    if isinstance(n_classes, bool) or not isinstance(n_classes, int) or n_classes < 1:
+        raise ValueError(f"n_classes must be >= 1, got {n_classes!r}")
+    return _layer("Conv", ndim)(n_classes, 1, activation="sigmoid", dtype="float32", name="predictions")(x)
+
+# %% ../nbs/04_models.ipynb
+def double_conv(x, filters:int, kernel_size:int=3, batch_norm:bool=True):
+    "Two (conv -> batch norm -> ReLU) layers, 'same' padding: the U-Net block."
+    ndim = len(x.shape) - 2
+    for _ in range(2):
+        x = _layer("Conv", ndim)(filters, kernel_size, padding="same", use_bias=not batch_norm)(x)
+        if batch_norm: x = layers.BatchNormalization()(x)
+        x = layers.ReLU()(x)
+    return x
+
+def build_unet(input_shape:tuple, n_classes:int, *,
+               filters:tuple=(64, 128, 256, 512, 1024), # width of each level, top to bottom (CellMap's UNet)
+               kernel_size:int=3, # conv kernel size
+               batch_norm:bool=True, # batch normalization after each conv
+              ) -> keras.Model:
+    "U-Net over 2D `(y, x, c)` or 3D `(z, y, x, c)` crops; one sigmoid output per class."
+    filters = tuple(filters); ndim = len(input_shape) - 1
+    if not filters: raise ValueError(f"filters must name at least one level, got {filters!r}")
+    shape = _check_volume_shape(input_shape, ndim if ndim in (2, 3) else 0, 2 ** (len(filters) - 1), f"{ndim}d_unet")
+    inputs = keras.Input(shape=shape, dtype="float32", name="raw")
+    x, skips = inputs, []
+    for i, f in enumerate(filters):
+        if i: x = _layer("MaxPooling", ndim)(2)(x)
+        x = double_conv(x, f, kernel_size, batch_norm); skips.append(x)
+    for f, skip in zip(filters[-2::-1], skips[-2::-1]):
+        x = getattr(layers, f"Conv{ndim}DTranspose")(f, 2, strides=2)(x)
+        x = double_conv(layers.Concatenate()([skip, x]), f, kernel_size, batch_norm)
+    return keras.Model(inputs, _seg_head(x, n_classes, ndim), name=f"unet_{ndim}d")
+
+@register_model("2d_unet")
+def build_unet_2d(input_shape:tuple, n_classes:int, *, filters:tuple=(64, 128, 256, 512, 1024), kernel_size:int=3,
+                  batch_norm:bool=True) -> keras.Model:
+    "CellMap's `2d_unet`: `build_unet` on `(y, x, channels)` crops."
+    _check_volume_shape(input_shape, 2, 1, "2d_unet")
+    return build_unet(input_shape, n_classes, filters=filters, kernel_size=kernel_size, batch_norm=batch_norm)
+
+@register_model("3d_unet")
+def build_unet_3d(input_shape:tuple, n_classes:int, *, filters:tuple=(64, 128, 256, 512, 1024), kernel_size:int=3,
+                  batch_norm:bool=True) -> keras.Model:
+    "CellMap's `3d_unet`: `build_unet` on `(z, y, x, channels)` crops."
+    _check_volume_shape(input_shape, 3, 1, "3d_unet")
+    return build_unet(input_shape, n_classes, filters=filters, kernel_size=kernel_size, batch_norm=batch_norm)
+
+# %% ../nbs/04_models.ipynb
+def resnet_block_nd(x, filters:int, dropout:float=0.0):
+    "pix2pix residual block: conv-BN-ReLU-(dropout)-conv-BN, plus the input."
+    ndim = len(x.shape) - 2
+    y = layers.ReLU()(layers.BatchNormalization()(_layer("Conv", ndim)(filters, 3, padding="same", use_bias=False)(x)))
+    if dropout: y = layers.Dropout(dropout)(y)
+    y = layers.BatchNormalization()(_layer("Conv", ndim)(filters, 3, padding="same", use_bias=False)(y))
+    return layers.Add()([x, y])
+
+def build_resnet_seg(input_shape:tuple, n_classes:int, *,
+                     filters:int=64, # width of the first conv (pix2pix ngf); doubles at each downsampling
+                     n_downsampling:int=2, # strided convs down (and transposed convs back up)
+                     n_blocks:int=6, # residual blocks at the lowest resolution
+                     dropout:float=0.0, # dropout inside each residual block
+                    ) -> keras.Model:
+    "CellMap's ResNet generator over 2D or 3D crops; one sigmoid output per class."
+    ndim = len(input_shape) - 1
+    shape = _check_volume_shape(input_shape, ndim if ndim in (2, 3) else 0, 2 ** n_downsampling, f"{ndim}d_resnet")
+    if n_blocks < 0 or n_downsampling < 0: raise ValueError(f"n_blocks and n_downsampling must be >= 0, got {n_blocks}, {n_downsampling}")
+    Conv, ConvT = _layer("Conv", ndim), getattr(layers, f"Conv{ndim}DTranspose")
+    inputs = keras.Input(shape=shape, dtype="float32", name="raw")
+    x = layers.ReLU()(layers.BatchNormalization()(Conv(filters, 7, padding="same", use_bias=False)(inputs)))
+    for i in range(n_downsampling):
+        x = layers.ReLU()(layers.BatchNormalization()(Conv(filters * 2 ** (i + 1), 3, strides=2, padding="same", use_bias=False)(x)))
+    for _ in range(n_blocks): x = resnet_block_nd(x, filters * 2 ** n_downsampling, dropout)
+    for i in reversed(range(n_downsampling)):
+        x = layers.ReLU()(layers.BatchNormalization()(ConvT(filters * 2 ** i, 3, strides=2, padding="same", use_bias=False)(x)))
+    return keras.Model(inputs, _seg_head(x, n_classes, ndim), name=f"resnet_{ndim}d")
+
+@register_model("2d_resnet")
+def build_resnet_2d(input_shape:tuple, n_classes:int, *, filters:int=64, n_downsampling:int=2, n_blocks:int=6,
+                    dropout:float=0.0) -> keras.Model:
+    "CellMap's `2d_resnet`: `build_resnet_seg` on `(y, x, channels)` crops."
+    _check_volume_shape(input_shape, 2, 1, "2d_resnet")
+    return build_resnet_seg(input_shape, n_classes, filters=filters, n_downsampling=n_downsampling, n_blocks=n_blocks, dropout=dropout)
+
+@register_model("3d_resnet")
+def build_resnet_3d(input_shape:tuple, n_classes:int, *, filters:int=64, n_downsampling:int=2, n_blocks:int=6,
+                    dropout:float=0.0) -> keras.Model:
+    "CellMap's `3d_resnet`: `build_resnet_seg` on `(z, y, x, channels)` crops."
+    _check_volume_shape(input_shape, 3, 1, "3d_resnet")
+    return build_resnet_seg(input_shape, n_classes, filters=filters, n_downsampling=n_downsampling, n_blocks=n_blocks, dropout=dropout)
+
+# %% ../nbs/04_models.ipynb
+SEGMENTATION_MODELS = ("2d_unet", "3d_unet", "2d_resnet", "3d_resnet")
+
+def build_segmentation_model(name:str, # one of `SEGMENTATION_MODELS`
+                             input_shape:tuple, # (y, x, channels) or (z, y, x, channels)
+                             n_classes:int, # sigmoid outputs (>= 1)
+                             **hp, # hyperparameters of the builder
+                            ) -> keras.Model:
+    "Build the registered segmentation model `name` (uncompiled), checking its arguments first."
+    if name not in SEGMENTATION_MODELS: raise ValueError(f"unknown segmentation model {name!r}; available: {', '.join(SEGMENTATION_MODELS)}")
+    accepted = [p for p, v in inspect.signature(MODELS[name]).parameters.items() if v.kind == v.KEYWORD_ONLY]
+    unknown = sorted(set(hp) - set(accepted))
+    if unknown: raise ValueError(f"unknown hyperparameter(s) {', '.join(unknown)} for model {name!r}; accepted: {', '.join(accepted)}")
+    return MODELS[name](tuple(input_shape), n_classes, **hp)
+
+@register_search_space("2d_unet")
+@register_search_space("3d_unet")
+def unet_space(hp) -> dict:
+    "U-Net widths (3 or 4 levels, base 8-32)."
+    base, levels = hp.Choice("base_filters", [8, 16, 32]), hp.Int("levels", 3, 4)
+    return dict(filters=[base * 2 ** i for i in range(levels)])
+
+@register_search_space("2d_resnet")
+@register_search_space("3d_resnet")
+def resnet_seg_space(hp) -> dict:
+    "ResNet-generator width and depth."
+    return dict(filters=hp.Choice("filters", [16, 32, 64]), n_blocks=hp.Int("n_blocks", 2, 6, step=2))
