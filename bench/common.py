@@ -1,0 +1,46 @@
+"""Shared by the benchmarks: machine facts, package versions, and writing one result JSON."""
+import datetime, json, os, platform, subprocess, sys
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent/"results"
+
+
+def rss_mib() -> float:
+    "Resident memory of this process now, MiB (Linux /proc)."
+    for line in open("/proc/self/status"):
+        if line.startswith("VmRSS:"): return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def peak_rss_mib() -> float:
+    "Peak resident memory of this process so far, MiB."
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"): return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def machine() -> dict:
+    "Cores, memory, CPU model, Python and the versions of the packages that matter for speed."
+    import importlib.metadata as md
+    mem = next((int(l.split()[1]) // 1024 for l in open("/proc/meminfo") if l.startswith("MemTotal:")), None)
+    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor())
+    versions = {}
+    for p in ("trainlib", "keras", "tensorflow-cpu", "tensorflow", "keras-tuner", "jax", "numpy", "h5py"):
+        try: versions[p] = md.version(p)
+        except md.PackageNotFoundError: pass
+    try: load = os.getloadavg()[0]
+    except OSError: load = None
+    return dict(cores=os.cpu_count(), memory_mib=mem, cpu=cpu, python=sys.version.split()[0], load_at_start=load,
+                keras_backend=os.environ.get("KERAS_BACKEND", "tensorflow"), packages=versions)
+
+
+def write_result(name: str, data: dict) -> Path:
+    "Write `results/<name>.json` with the machine, the command line and the time."
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out = dict(benchmark=name, command=" ".join([Path(sys.executable).name, *sys.argv]),
+               date=datetime.datetime.now().isoformat(timespec="seconds"), machine=machine(), **data)
+    path = RESULTS/f"{name}.json"
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(out, indent=2) + "\n"); os.replace(tmp, path)
+    print(json.dumps({k: v for k, v in out.items() if k != "machine"}, indent=2))
+    return path
