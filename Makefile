@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-all lab export clean-nbs readme docs
+.PHONY: install demo test test-all lab export clean-nbs readme docs bench bench-smoke
 
 # One venv with the package (editable) and the dev tools, and a `trainlib` Jupyter kernel that
 # papermill and JupyterLab both use.
@@ -60,3 +60,14 @@ export README_PY
 
 readme: install
 	if command -v quarto >/dev/null; then $(BIN)/nbdev_readme; else $(BIN)/python -c "$$README_PY"; fi
+
+# Benchmarks write bench/results/*.json and rebuild the table in bench/README.md (see bench/README.md).
+bench: install
+	$(BIN)/python bench/overhead.py
+	$(BIN)/python bench/tune_memory.py
+	$(BIN)/python bench/table.py
+
+bench-smoke: install
+	$(BIN)/python bench/overhead.py --smoke
+	$(BIN)/python bench/tune_memory.py --smoke
+	$(BIN)/python bench/table.py

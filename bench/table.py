@@ -1,0 +1,35 @@
+"""Regenerate the results table in bench/README.md from bench/results/*.json."""
+import json
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+START, END = "<!-- results:start -->", "<!-- results:end -->"
+
+
+def rows():
+    for f in sorted((HERE/"results").glob("*.json")):
+        r = json.loads(f.read_text())
+        m = r["machine"]
+        where = f"{m['cores']} cores, {m['memory_mib'] // 1024} GiB, load {m.get('load_at_start')}"
+        if r["benchmark"].startswith("overhead"):
+            s = r["samples_per_second_median"]
+            what = (f"{r['model']} bs {r['batch_size']}, {r['epochs']} ep × {r['repeats']}: plain {s['plain_keras']}/s, "
+                    f"trainlib {s['trainlib']}/s (×{r['ratio_trainlib_vs_plain']}), fast {s['trainlib_fast']}/s (×{r['ratio_trainlib_fast_vs_plain']})")
+        elif r["benchmark"].startswith("tune_memory"):
+            what = (f"RSS {r['rss_mib_after_2']} MiB after 2 trials, {r['rss_mib_after_n']} after {r['trials']} "
+                    f"(×{r['rss_ratio']}, target ≤ {r['target_ratio']}); {r['overhead_seconds_per_trial_median']} s/trial beyond fit")
+        else: what = ", ".join(f"{k}={v}" for k, v in r.items() if isinstance(v, (int, float, str)) and k not in ("command", "date"))
+        yield f"| {r['benchmark']} | {what} | `{r['command']}` | {r['date']} | {where} |"
+
+
+def main():
+    table = "\n".join(["| benchmark | result | command | date | machine |", "|---|---|---|---|---|", *rows()])
+    readme = HERE/"README.md"
+    text = readme.read_text()
+    head, _, rest = text.partition(START)
+    _, _, tail = rest.partition(END)
+    readme.write_text(f"{head}{START}\n{table}\n{END}{tail}")
+    print(table)
+
+
+if __name__ == "__main__": main()
