@@ -166,3 +166,10 @@ def test_transfer_report_through_papermill(cli, tmp_path):
     assert metrics["epochs"] == 4 and metrics["threshold"]["positive"] == "High_quality"
     html = (run/"report.html").read_text()
     assert "before: accuracy" in html and "after: accuracy" in html and "head only: 2 epochs" in html
+
+
+def test_neatms_recipe_config_holds_neatms_defaults():
+    from conftest import ROOT
+    from trainlib.config import load_config
+    cfg = load_config(ROOT/"data/peaks/neatms_recipe.yaml")
+    assert (cfg.shared.model_type, cfg.train.optimizer, cfg.train.learning_rate, cfg.train.max_epochs) == ("neatms_cnn", "adam", 1e-5, 1000)
