@@ -136,6 +136,11 @@ class DatasetVersion:
     dtype = property(lambda self: self.manifest["dtype"])
     h5_path = property(lambda self: self.path/"data.h5")
 
+    def open(self) -> h5py.File:
+        "`data.h5`, opened read-only; an unreadable file is an error naming it."
+        try: return h5py.File(self.h5_path, "r")
+        except OSError as e: raise ValueError(f"{self.h5_path}: not a readable HDF5 file ({e}); delete {self.path} to rebuild it") from None
+
     def count(self, split:str) -> int:
         "Number of examples in `split`."
         return sum(self.manifest["counts"][split].values())
@@ -151,12 +156,12 @@ def _check_split(split):
 def load_arrays(dataset:DatasetVersion, split:str="train") -> tuple[np.ndarray, np.ndarray]:
     "The whole `split` of `dataset` as NumPy arrays `(x, y)`."
     _check_split(split)
-    with h5py.File(dataset.h5_path, "r") as h5: return h5[split]["x"][...], h5[split]["y"][...]
+    with dataset.open() as h5: return h5[split]["x"][...], h5[split]["y"][...]
 
 def load_ids(dataset:DatasetVersion, split:str="train") -> list[str]:
     "The sample ids of `split`, in stored order."
     _check_split(split)
-    with h5py.File(dataset.h5_path, "r") as h5: return [i.decode() for i in h5[split]["ids"][...]]
+    with dataset.open() as h5: return [i.decode() for i in h5[split]["ids"][...]]
 
 # %% ../nbs/02_store.ipynb
 def make_dataset(config:TrainConfig) -> DatasetVersion:
@@ -224,7 +229,7 @@ def _reader(dataset, split, in_memory):
         x, y = load_arrays(dataset, split)
         x, y = tf.constant(x), tf.constant(y)
         return lambda idx: (tf.gather(x, idx), tf.gather(y, idx))
-    h5 = h5py.File(dataset.h5_path, "r")
+    h5 = dataset.open()
     xs, ys = h5[split]["x"], h5[split]["y"]
     def read(idx): return xs[np.sort(idx)], ys[np.sort(idx)]
     def fn(idx):
@@ -239,7 +244,7 @@ def _indices(dataset, split, n, shuffle, balanced, seed):
     if not balanced:
         ds = tf.data.Dataset.range(n)
         return ds.shuffle(n, seed=seed, reshuffle_each_iteration=True) if shuffle else ds
-    with h5py.File(dataset.h5_path, "r") as h5: y = h5[split]["y"][...]
+    with dataset.open() as h5: y = h5[split]["y"][...]
     per_class = [tf.data.Dataset.from_tensor_slices(np.flatnonzero(y == c).astype("int64")).repeat().shuffle(10_000, seed=seed)
                  for c in range(dataset.n_classes) if (y == c).any()]
     return tf.data.Dataset.sample_from_datasets(per_class, seed=seed).take(n)
