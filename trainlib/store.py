@@ -4,7 +4,7 @@
 
 # %% ../nbs/02_store.ipynb 3
 from __future__ import annotations
-import datetime, hashlib, json, os, shutil, warnings
+import datetime, hashlib, json, math, os, shutil, warnings
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -252,18 +252,25 @@ def _indices(dataset, split, n, shuffle, balanced, seed):
 # %% ../nbs/02_store.ipynb
 def to_tf_dataset(dataset:DatasetVersion, split:str="train", *, batch_size:int=32, shuffle:bool=False,
                   balanced:bool=False, augment:bool=False, augment_multiplier:int=1, max_warp:float=0.2,
-                  seed:int=42, in_memory:bool|None=None) -> tf.data.Dataset:
-    "Batches `(x, y)` of `split`, streamed from HDF5 unless `in_memory` (default: when under 1 GB)."
+                  seed:int=42, in_memory:bool|None=None, start_epoch:int|None=None) -> tf.data.Dataset:
+    "Batches `(x, y)` of `split`, streamed from HDF5 unless `in_memory` (default: when under 1 GB); `start_epoch`: endless epochs from that one."
     _check_split(split)
     if batch_size <= 0: raise ValueError(f"batch_size must be > 0, got {batch_size}")
+    if start_epoch is not None and start_epoch < 0: raise ValueError(f"start_epoch must be >= 0, got {start_epoch}")
     n = dataset.count(split)
     if n == 0: raise ValueError(f"split {split!r} of dataset {dataset.version} is empty")
     if in_memory is None: in_memory = n * np.prod(dataset.input_shape) * np.dtype(dataset.dtype).itemsize < 2**30
     read = _reader(dataset, split, in_memory)
     idx = _indices(dataset, split, n, shuffle, balanced, seed)
-    if not augment: return idx.batch(batch_size).map(read, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+    if not augment:
+        batches = _epochs(idx.batch(batch_size), start_epoch, math.ceil(n / batch_size))   # skips index batches only: no data read
+        return batches.map(read, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
     one = idx.batch(1024).map(read).unbatch()
     warped = one.repeat(2 * augment_multiplier).map(time_warp_map(max_warp=max_warp, seed=seed), num_parallel_calls=tf.data.AUTOTUNE)
     both = one.concatenate(warped)
     if shuffle: both = both.shuffle(min(n * (1 + 2 * augment_multiplier), 100_000), seed=seed)
-    return both.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    return _epochs(both.batch(batch_size), start_epoch, math.ceil(n * (1 + 2 * augment_multiplier) / batch_size)).prefetch(tf.data.AUTOTUNE)
+
+def _epochs(batches, start_epoch, steps):
+    "One epoch of `batches` (`start_epoch` None), or an endless stream of reshuffled epochs from `start_epoch` on."
+    return batches if start_epoch is None else batches.repeat().skip(start_epoch * steps)

@@ -260,15 +260,16 @@ def compile_model(config:TrainConfig, dataset:DatasetVersion) -> keras.Model:
     return model
 
 # %% ../nbs/06_train.ipynb
-def _datasets(config:TrainConfig, dataset:DatasetVersion, *, for_tuning:bool=False):
-    "Training and validation `tf.data` pipelines (validation None when the split is empty); tuning: `tune.objective`, `tune.seed`, no augmentation."
+def _datasets(config:TrainConfig, dataset:DatasetVersion, *, for_tuning:bool=False, start_epoch:int|None=None):
+    "Training and validation `tf.data` pipelines (validation None when the split is empty); tuning: `tune.objective`, `tune.seed`, no augmentation; `start_epoch`: endless training epochs from there."
     t, s = config.train, config.shared
     key, monitor = ("tune.objective", config.tune.objective) if for_tuning else ("train.monitor", t.monitor)
     if dataset.count("val") == 0 and monitor.startswith("val_"):
         raise ValueError(f"{key} is {monitor!r} but dataset {dataset.version} has no validation split; "
                          f"set shared.train_val_fraction < 1 or {key} to 'loss'")
     train_ds = to_tf_dataset(dataset, "train", batch_size=t.batch_size, shuffle=True, seed=config.tune.seed if for_tuning else t.seed,
-                             augment=s.use_augmentation and not for_tuning, augment_multiplier=config.etl.augment_multiplier)
+                             augment=s.use_augmentation and not for_tuning, augment_multiplier=config.etl.augment_multiplier,
+                             start_epoch=start_epoch)
     val_ds = to_tf_dataset(dataset, "val", batch_size=t.batch_size) if dataset.count("val") else None
     return train_ds, val_ds
 
@@ -291,11 +292,11 @@ def train(config:TrainConfig, dataset:DatasetVersion, *, callbacks:list|None=Non
         return run
     if config.train.deterministic: tf.config.experimental.enable_op_determinism()
     keras.utils.set_random_seed(config.train.seed)
-    train_ds, val_ds = _datasets(config, dataset)
+    resume = 0 if overwrite else (backup_state(run.file("backup")) or {}).get("epoch", 0)
+    train_ds, val_ds = _datasets(config, dataset, start_epoch=resume)   # epoch k's batches do not depend on where the run started
     model = compile_model(config, dataset)           # bad model names and hyperparameters fail here, before any output
     if overwrite and run.path.exists(): shutil.rmtree(run.path)
     run.path.mkdir(parents=True, exist_ok=True)
-    resume = (backup_state(run.file("backup")) or {}).get("epoch", 0)
     trim_history(run.file("history.csv"), resume)    # epochs logged after the last backup are trained again
     steps = math.ceil(dataset.count("train") * (1 + 2 * config.etl.augment_multiplier * config.shared.use_augmentation) / config.train.batch_size)
     cbs = make_callbacks(config, run, steps) + list(callbacks or [])
@@ -305,8 +306,8 @@ def train(config:TrainConfig, dataset:DatasetVersion, *, callbacks:list|None=Non
     write_atomic(run.file("labels.txt"), "\n".join(dataset.classes) + "\n")
     run.mark("running", started=time.time())
     start = time.time()
-    model.fit(train_ds, validation_data=val_ds, epochs=config.train.max_epochs, callbacks=cbs, verbose=verbose,
-              shuffle=False)   # the tf.data pipeline shuffles
+    model.fit(train_ds, validation_data=val_ds, epochs=config.train.max_epochs, steps_per_epoch=steps, callbacks=cbs,
+              verbose=verbose, shuffle=False)   # the tf.data pipeline shuffles
     return _finish(model, run, cbs, start)
 
 # %% ../nbs/06_train.ipynb
