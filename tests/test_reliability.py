@@ -42,6 +42,21 @@ def test_two_make_dataset_at_once_give_one_version(write_config, tmp_path):
     assert len(x) == len(y) == ds.count("train") > 0
 
 
+def test_make_dataset_losing_the_race_keeps_the_winners_version(write_config, tmp_path):
+    "A second build of a version that appeared meanwhile (the other process won the rename) returns that version."
+    import trainlib.store as S
+    from trainlib.config import load_config
+    cfg = load_config(write_config())
+    first = S.make_dataset(cfg)
+    before = {f.name: f.stat().st_mtime_ns for f in first.path.iterdir()}
+    sources = {"data": S.list_csv_files(cfg.etl.data_path), "test": S.list_csv_files(cfg.etl.test_path)}
+    inputs = {role: [S.file_sha256(f) for f in files] for role, files in sources.items()}
+    again = S._build(cfg, sources, None, inputs, first.version, first.path)     # what the slower process does
+    assert again.path == first.path and again.version == first.version
+    assert {f.name: f.stat().st_mtime_ns for f in first.path.iterdir()} == before   # the winner's files untouched
+    assert [d.name for d in (tmp_path/"datasets").iterdir()] == [first.version]      # the loser's temp folder removed
+
+
 # --- atomic artifacts ------------------------------------------------------------------------------
 
 def test_failed_model_save_leaves_previous_file(tmp_path, monkeypatch):
@@ -56,6 +71,7 @@ def test_failed_model_save_leaves_previous_file(tmp_path, monkeypatch):
     monkeypatch.setattr(keras.Model, "save", broken_save)
     with pytest.raises(OSError, match="disk full"): save_model_atomic(model, path)
     assert path.read_bytes() == before                            # the real name still holds the complete old model
+    assert [f.name for f in tmp_path.iterdir()] == ["model.keras"]  # and the partial temp file is gone
 
 
 def test_backup_state_is_consistent_if_killed_between_writes(tmp_path, monkeypatch):

@@ -149,10 +149,12 @@ def save_model_atomic(model:keras.Model, path):
     "`model.save(path)` via a temporary file and a rename."
     path = Path(path)
     tmp = path.with_name(f".tmp-{path.stem}{path.suffix}")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")           # Keras warns that .h5 is a legacy format
-        model.save(tmp)
-    tmp.replace(path)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")           # Keras warns that .h5 is a legacy format
+            model.save(tmp)
+        tmp.replace(path)
+    finally: tmp.unlink(missing_ok=True)          # a failed save leaves neither a partial file nor a temp
     return path
 
 # %% ../nbs/06_train.ipynb
