@@ -130,6 +130,7 @@ class TrainParams(Section):
     steps_per_execution: int = param(1, "batches run per compiled call (speeds up small batches)", gt=0)
     jit_compile: bool|None = param(None, "compile the training step with XLA; None: Keras decides (off on CPU)")
     checkpoint_interval: float = param(30.0, "seconds between writes of best.keras and the resume backup (0: every epoch)", ge=0)
+    deterministic: bool = param(False, "enable TensorFlow op determinism (bitwise-repeatable runs; process-wide, may be slower)")
     tracking: str = param("none", "experiment tracker besides history.csv and TensorBoard (always written)",
                           choices=("none", "mlflow", "comet"))
     tracking_uri: str|None = param(None, "MLflow tracking URI; None: sqlite:///<output_dir>/mlflow.db")

@@ -4,7 +4,7 @@
 
 # %% ../nbs/02_store.ipynb 3
 from __future__ import annotations
-import datetime, hashlib, json, os, shutil, warnings
+import datetime, hashlib, json, math, os, shutil, warnings
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -136,6 +136,11 @@ class DatasetVersion:
     dtype = property(lambda self: self.manifest["dtype"])
     h5_path = property(lambda self: self.path/"data.h5")
 
+    def open(self) -> h5py.File:
+        "`data.h5`, opened read-only; an unreadable file is an error naming it."
+        try: return h5py.File(self.h5_path, "r")
+        except OSError as e: raise ValueError(f"{self.h5_path}: not a readable HDF5 file ({e}); delete {self.path} to rebuild it") from None
+
     def count(self, split:str) -> int:
         "Number of examples in `split`."
         return sum(self.manifest["counts"][split].values())
@@ -151,12 +156,12 @@ def _check_split(split):
 def load_arrays(dataset:DatasetVersion, split:str="train") -> tuple[np.ndarray, np.ndarray]:
     "The whole `split` of `dataset` as NumPy arrays `(x, y)`."
     _check_split(split)
-    with h5py.File(dataset.h5_path, "r") as h5: return h5[split]["x"][...], h5[split]["y"][...]
+    with dataset.open() as h5: return h5[split]["x"][...], h5[split]["y"][...]
 
 def load_ids(dataset:DatasetVersion, split:str="train") -> list[str]:
     "The sample ids of `split`, in stored order."
     _check_split(split)
-    with h5py.File(dataset.h5_path, "r") as h5: return [i.decode() for i in h5[split]["ids"][...]]
+    with dataset.open() as h5: return [i.decode() for i in h5[split]["ids"][...]]
 
 # %% ../nbs/02_store.ipynb
 def make_dataset(config:TrainConfig) -> DatasetVersion:
@@ -224,7 +229,7 @@ def _reader(dataset, split, in_memory):
         x, y = load_arrays(dataset, split)
         x, y = tf.constant(x), tf.constant(y)
         return lambda idx: (tf.gather(x, idx), tf.gather(y, idx))
-    h5 = h5py.File(dataset.h5_path, "r")
+    h5 = dataset.open()
     xs, ys = h5[split]["x"], h5[split]["y"]
     def read(idx): return xs[np.sort(idx)], ys[np.sort(idx)]
     def fn(idx):
@@ -239,7 +244,7 @@ def _indices(dataset, split, n, shuffle, balanced, seed):
     if not balanced:
         ds = tf.data.Dataset.range(n)
         return ds.shuffle(n, seed=seed, reshuffle_each_iteration=True) if shuffle else ds
-    with h5py.File(dataset.h5_path, "r") as h5: y = h5[split]["y"][...]
+    with dataset.open() as h5: y = h5[split]["y"][...]
     per_class = [tf.data.Dataset.from_tensor_slices(np.flatnonzero(y == c).astype("int64")).repeat().shuffle(10_000, seed=seed)
                  for c in range(dataset.n_classes) if (y == c).any()]
     return tf.data.Dataset.sample_from_datasets(per_class, seed=seed).take(n)
@@ -247,18 +252,25 @@ def _indices(dataset, split, n, shuffle, balanced, seed):
 # %% ../nbs/02_store.ipynb
 def to_tf_dataset(dataset:DatasetVersion, split:str="train", *, batch_size:int=32, shuffle:bool=False,
                   balanced:bool=False, augment:bool=False, augment_multiplier:int=1, max_warp:float=0.2,
-                  seed:int=42, in_memory:bool|None=None) -> tf.data.Dataset:
-    "Batches `(x, y)` of `split`, streamed from HDF5 unless `in_memory` (default: when under 1 GB)."
+                  seed:int=42, in_memory:bool|None=None, start_epoch:int|None=None) -> tf.data.Dataset:
+    "Batches `(x, y)` of `split`, streamed from HDF5 unless `in_memory` (default: when under 1 GB); `start_epoch`: endless epochs from that one."
     _check_split(split)
     if batch_size <= 0: raise ValueError(f"batch_size must be > 0, got {batch_size}")
+    if start_epoch is not None and start_epoch < 0: raise ValueError(f"start_epoch must be >= 0, got {start_epoch}")
     n = dataset.count(split)
     if n == 0: raise ValueError(f"split {split!r} of dataset {dataset.version} is empty")
     if in_memory is None: in_memory = n * np.prod(dataset.input_shape) * np.dtype(dataset.dtype).itemsize < 2**30
     read = _reader(dataset, split, in_memory)
     idx = _indices(dataset, split, n, shuffle, balanced, seed)
-    if not augment: return idx.batch(batch_size).map(read, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+    if not augment:
+        batches = _epochs(idx.batch(batch_size), start_epoch, math.ceil(n / batch_size))   # skips index batches only: no data read
+        return batches.map(read, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
     one = idx.batch(1024).map(read).unbatch()
     warped = one.repeat(2 * augment_multiplier).map(time_warp_map(max_warp=max_warp, seed=seed), num_parallel_calls=tf.data.AUTOTUNE)
     both = one.concatenate(warped)
     if shuffle: both = both.shuffle(min(n * (1 + 2 * augment_multiplier), 100_000), seed=seed)
-    return both.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    return _epochs(both.batch(batch_size), start_epoch, math.ceil(n * (1 + 2 * augment_multiplier) / batch_size)).prefetch(tf.data.AUTOTUNE)
+
+def _epochs(batches, start_epoch, steps):
+    "One epoch of `batches` (`start_epoch` None), or an endless stream of reshuffled epochs from `start_epoch` on."
+    return batches if start_epoch is None else batches.repeat().skip(start_epoch * steps)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from .config import TrainConfig, write_atomic
 from .store import DatasetVersion, to_tf_dataset
@@ -16,8 +17,8 @@ from .models import build_model
 
 # %% auto 0
 __all__ = ['cyclic_lr', 'sgdr_lr', 'ScheduleLR', 'make_lr_callback', 'GracefulInterrupt', 'Run', 'load_model', 'read_history',
-           'run_id', 'run_for', 'monitor_mode', 'save_model_atomic', 'Checkpoints', 'PeriodicBackup', 'make_callbacks',
-           'make_optimizer', 'compile_model', 'train']
+           'run_id', 'run_for', 'monitor_mode', 'save_model_atomic', 'Checkpoints', 'PeriodicBackup', 'backup_state',
+           'trim_history', 'make_callbacks', 'make_optimizer', 'compile_model', 'train']
 
 # %% ../nbs/06_train.ipynb
 def cyclic_lr(step:int, *, base_lr:float=1e-3, max_lr:float=5e-2, step_size:int=100,
@@ -148,10 +149,12 @@ def save_model_atomic(model:keras.Model, path):
     "`model.save(path)` via a temporary file and a rename."
     path = Path(path)
     tmp = path.with_name(f".tmp-{path.stem}{path.suffix}")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")           # Keras warns that .h5 is a legacy format
-        model.save(tmp)
-    tmp.replace(path)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")           # Keras warns that .h5 is a legacy format
+            model.save(tmp)
+        tmp.replace(path)
+    finally: tmp.unlink(missing_ok=True)          # a failed save leaves neither a partial file nor a temp
     return path
 
 # %% ../nbs/06_train.ipynb
@@ -191,26 +194,54 @@ class Checkpoints(keras.callbacks.Callback):
 
 # %% ../nbs/06_train.ipynb
 class PeriodicBackup(keras.callbacks.BackupAndRestore):
-    "Keras's `BackupAndRestore`, saving at the end of an epoch only when `interval` seconds have passed."
+    "Keras's `BackupAndRestore` at epoch ends, at most every `interval` s; weights and epoch number are replaced together, atomically."
     def __init__(self, backup_dir, interval:float=30.0):
-        super().__init__(str(backup_dir), double_checkpoint=True)
-        self.interval = interval
+        super().__init__(str(backup_dir))
+        self.folder, self.interval = Path(backup_dir), interval
+    def _load_model(self):
+        state = backup_state(self.folder)
+        if state is None: return
+        if self.model.optimizer is not None and not self.model.optimizer.built:
+            self.model.optimizer.build(self.model.trainable_variables)
+        self.model.load_weights(self.folder/state["weights"])
+        self.model._initial_epoch = state["epoch"]
     def on_train_begin(self, logs=None):
-        super().on_train_begin(logs); self._saved = time.monotonic()
+        self._load_model(); self._saved = time.monotonic()
     def on_epoch_end(self, epoch, logs=None):
-        self._current_epoch, self._last_batch_seen = epoch + 1, 0
+        self._current_epoch = epoch + 1
         if time.monotonic() - self._saved >= self.interval:
             self._save_model(); self._saved = time.monotonic()
+    def _save_model(self):
+        self.folder.mkdir(parents=True, exist_ok=True)
+        name = f"epoch-{self._current_epoch:05d}.weights.h5"
+        self.model.save_weights(self.folder/f".tmp-{name}", overwrite=True)
+        os.replace(self.folder/f".tmp-{name}", self.folder/name)
+        write_atomic(self.folder/"state.json", json.dumps({"epoch": self._current_epoch, "weights": name}) + "\n")
+        for f in self.folder.glob("epoch-*.weights.h5"):
+            if f.name != name: f.unlink(missing_ok=True)
+
+def backup_state(folder) -> dict|None:
+    "The `{'epoch', 'weights'}` a `PeriodicBackup` in `folder` would resume from, or None."
+    f = Path(folder)/"state.json"
+    return json.loads(f.read_text()) if f.is_file() else None
+
+def trim_history(path, epochs:int):
+    "Keep the header and the first `epochs` rows of `history.csv` (a killed run may have logged epochs its backup does not hold)."
+    path = Path(path)
+    if not path.is_file(): return
+    lines = path.read_text().splitlines(keepends=True)
+    if lines and not lines[-1].endswith("\n"): lines = lines[:-1]     # a row cut off by a kill
+    if len(lines) > epochs + 1: write_atomic(path, "".join(lines[:epochs + 1]))
 
 # %% ../nbs/06_train.ipynb
 def make_callbacks(config:TrainConfig, run:Run, steps_per_epoch:int) -> list:
     "The callbacks of a training run, writing into `run`."
     t, m = config.train, config.train.monitor
-    cbs = [PeriodicBackup(run.file("backup"), t.checkpoint_interval),
-           Checkpoints(run.file("checkpoints"), m, t.checkpoint_interval, history=read_history(run)),
+    cbs = [Checkpoints(run.file("checkpoints"), m, t.checkpoint_interval, history=read_history(run)),
            keras.callbacks.EarlyStopping(monitor=m, mode=monitor_mode(m), patience=t.patience),
            make_lr_callback(config, steps_per_epoch),
            keras.callbacks.CSVLogger(str(run.file("history.csv")), append=True),
+           PeriodicBackup(run.file("backup"), t.checkpoint_interval),      # after CSVLogger: a backup never holds an unlogged epoch
            keras.callbacks.TensorBoard(str(run.file("tensorboard")), write_graph=False, profile_batch=0),
            GracefulInterrupt()]
     return [c for c in cbs if c is not None]
@@ -231,15 +262,16 @@ def compile_model(config:TrainConfig, dataset:DatasetVersion) -> keras.Model:
     return model
 
 # %% ../nbs/06_train.ipynb
-def _datasets(config:TrainConfig, dataset:DatasetVersion, *, for_tuning:bool=False):
-    "Training and validation `tf.data` pipelines (validation None when the split is empty); tuning: `tune.objective`, `tune.seed`, no augmentation."
+def _datasets(config:TrainConfig, dataset:DatasetVersion, *, for_tuning:bool=False, start_epoch:int|None=None):
+    "Training and validation `tf.data` pipelines (validation None when the split is empty); tuning: `tune.objective`, `tune.seed`, no augmentation; `start_epoch`: endless training epochs from there."
     t, s = config.train, config.shared
     key, monitor = ("tune.objective", config.tune.objective) if for_tuning else ("train.monitor", t.monitor)
     if dataset.count("val") == 0 and monitor.startswith("val_"):
         raise ValueError(f"{key} is {monitor!r} but dataset {dataset.version} has no validation split; "
                          f"set shared.train_val_fraction < 1 or {key} to 'loss'")
     train_ds = to_tf_dataset(dataset, "train", batch_size=t.batch_size, shuffle=True, seed=config.tune.seed if for_tuning else t.seed,
-                             augment=s.use_augmentation and not for_tuning, augment_multiplier=config.etl.augment_multiplier)
+                             augment=s.use_augmentation and not for_tuning, augment_multiplier=config.etl.augment_multiplier,
+                             start_epoch=start_epoch)
     val_ds = to_tf_dataset(dataset, "val", batch_size=t.batch_size) if dataset.count("val") else None
     return train_ds, val_ds
 
@@ -260,11 +292,14 @@ def train(config:TrainConfig, dataset:DatasetVersion, *, callbacks:list|None=Non
     if run.status in ("trained", "interrupted", "complete") and not overwrite:
         print(f"{run.path}: already {run.status}; returning it (pass overwrite=True to train again)")
         return run
+    if config.train.deterministic: tf.config.experimental.enable_op_determinism()
     keras.utils.set_random_seed(config.train.seed)
-    train_ds, val_ds = _datasets(config, dataset)
+    resume = 0 if overwrite else (backup_state(run.file("backup")) or {}).get("epoch", 0)
+    train_ds, val_ds = _datasets(config, dataset, start_epoch=resume)   # epoch k's batches do not depend on where the run started
     model = compile_model(config, dataset)           # bad model names and hyperparameters fail here, before any output
     if overwrite and run.path.exists(): shutil.rmtree(run.path)
     run.path.mkdir(parents=True, exist_ok=True)
+    trim_history(run.file("history.csv"), resume)    # epochs logged after the last backup are trained again
     steps = math.ceil(dataset.count("train") * (1 + 2 * config.etl.augment_multiplier * config.shared.use_augmentation) / config.train.batch_size)
     cbs = make_callbacks(config, run, steps) + list(callbacks or [])
     run.write_json("config.json", config.to_dict())
@@ -273,8 +308,8 @@ def train(config:TrainConfig, dataset:DatasetVersion, *, callbacks:list|None=Non
     write_atomic(run.file("labels.txt"), "\n".join(dataset.classes) + "\n")
     run.mark("running", started=time.time())
     start = time.time()
-    model.fit(train_ds, validation_data=val_ds, epochs=config.train.max_epochs, callbacks=cbs, verbose=verbose,
-              shuffle=False)   # the tf.data pipeline shuffles
+    model.fit(train_ds, validation_data=val_ds, epochs=config.train.max_epochs, steps_per_epoch=steps, callbacks=cbs,
+              verbose=verbose, shuffle=False)   # the tf.data pipeline shuffles
     return _finish(model, run, cbs, start)
 
 # %% ../nbs/06_train.ipynb

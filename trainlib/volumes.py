@@ -47,11 +47,13 @@ def make_blob_volumes(out_dir, # folder to write <prefix>_<i>.h5 into
         raw = 0.15 + 0.7 * ball + 0.35 * box
         raw = scipy.ndimage.gaussian_filter(raw, 0.7) + rng.normal(0, noise, shape)
         path = out_dir/f"{prefix}_{i}.h5"
-        with h5py.File(path, "w") as f:
+        tmp = path.with_name(f".tmp-{path.name}")       # written complete, then renamed
+        with h5py.File(tmp, "w") as f:
             f.create_dataset("raw", data=np.clip(raw * 255, 0, 255).astype(np.uint8), chunks=True, compression="gzip")
             for name, mask in (("ball", ball), ("box", box)):
                 f.create_dataset(f"labels/{name}", data=mask.astype(np.uint8), chunks=True, compression="gzip")
             f.attrs["scale"] = np.asarray(scale, float); f.attrs["generated_by"] = "trainlib.volumes.make_blob_volumes"
+        tmp.replace(path)
         paths.append(path)
     return paths
 
