@@ -177,7 +177,8 @@ def train_images(input, # folder of images (searched recursively)
         cbs = [Checkpoints(run.file("checkpoints"), monitor, history=read_history(run)), ScheduleLR(sched, steps),
                keras.callbacks.CSVLogger(str(run.file("history.csv")), append=True), GracefulInterrupt()]
         record.append(dict(phase=name, epochs=n, learning_rate=lr, pct_start=pct, trainable_params=int(sum(np.prod(w.shape) for w in model.trainable_weights))))
-        model.fit(train_ds, validation_data=val_ds, initial_epoch=first, epochs=first + n, callbacks=cbs, verbose=verbose)
+        model.fit(train_ds, validation_data=val_ds, initial_epoch=first, epochs=first + n, callbacks=cbs, verbose=verbose,
+                  shuffle=False)   # the tf.data pipeline shuffles
         first += n
         if cbs[-1].interrupted: break
     save_model_atomic(model, run.file("model.keras"))
