@@ -86,3 +86,14 @@ def test_image_without_table_row(tmp_path, capsys):
     (tmp_path/"labels.csv").write_text("sample,labels\n" + "".join(f"d1_{i:02d},one\n" for i in range(29)))
     assert main(["train-images", str(src), str(tmp_path/"run"), "-t", str(tmp_path/"labels.csv"), "--dataset-dir", str(tmp_path/"ds")]) == 1
     assert "sample 'd1_29' is not in" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_report_images(cli, tmp_path):
+    "The images report runs through papermill (smoke defaults) and shows the per-label table."
+    r = cli("report", "images", "-p", "run_name", "smoke", "--output-dir", tmp_path/"runs", timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    run = tmp_path/"runs"/"report"/"smoke"
+    assert {"report.ipynb", "report.html", "model.keras", "labels.txt", "input_data.csv"} <= {p.name for p in run.iterdir()}
+    html = (run/"report.html").read_text()
+    assert "roc_auc" in html and "macro" in html and "<img" in html
