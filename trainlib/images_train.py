@@ -136,9 +136,11 @@ def train_images(input, # folder of images (searched recursively)
     if run.status in ("trained", "interrupted") and not overwrite:
         print(f"{run.path}: already {run.status}; returning it (pass overwrite=True to train again)", file=sys.stderr); return run
     keras.utils.set_random_seed(seed)
-    if pretrained_model is not None and image_size is None:
-        image_size = tuple(load_pretrained(pretrained_model).input_shape[1:3])
-    dataset = DatasetVersion(make_image_dataset(input, dataset_dir, label_table, labels_from, image_size, None,
+    channels = None
+    if pretrained_model is not None:             # the images take the pretrained model's input size and channels
+        shape = load_pretrained(pretrained_model).input_shape
+        image_size, channels = image_size or tuple(shape[1:3]), shape[3]
+    dataset = DatasetVersion(make_image_dataset(input, dataset_dir, label_table, labels_from, image_size, channels,
                                                 validation_set, validation_set_fraction, single_label))
     model, how = image_model(dataset.n_classes, dataset.input_shape, multi_label=not single_label, architecture=architecture,
                              model_hp=model_hp, pretrained_model=pretrained_model, classes=dataset.classes)
