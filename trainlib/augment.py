@@ -8,7 +8,8 @@ import numpy as np
 import tensorflow as tf
 
 # %% auto 0
-__all__ = ['AXES', 'time_warp', 'augment_time_warp', 'time_warp_map', 'check_spatial_transforms', 'spatial_transform']
+__all__ = ['MIX_MODES', 'AXES', 'time_warp', 'augment_time_warp', 'time_warp_map', 'mixup', 'cutmix', 'mix_map', 'lighting_map',
+           'check_spatial_transforms', 'spatial_transform']
 
 # %% ../nbs/03_augment.ipynb
 def time_warp(series:np.ndarray, # (length, channels) series
@@ -77,6 +78,93 @@ def time_warp_map(max_warp:float=0.2, # largest relative change of length
         factor = rng.uniform([], 1 - max_warp, 1 + max_warp, dtype=tf.float64)
         return _tf_time_warp(x, factor), y
     return warp
+
+# %% ../nbs/03_augment.ipynb
+def mixup(x, # (batch, height, width, channels) images
+          y, # (batch, n_labels) float targets
+          lam, # (batch,) weight of each example itself
+          perm, # (batch,) index of the partner of each example
+         ):
+    "MixUp: `lam * (x, y) + (1 - lam) * (x[perm], y[perm])`, per example."
+    lam = tf.cast(lam, x.dtype)
+    lx, ly = tf.reshape(lam, (-1, 1, 1, 1)), tf.cast(tf.reshape(lam, (-1, 1)), y.dtype)
+    return x * lx + tf.gather(x, perm) * (1 - lx), y * ly + tf.gather(y, perm) * (1 - ly)
+
+def cutmix(x, # (batch, height, width, channels) images
+           y, # (batch, n_labels) float targets
+           lam, # scalar: the share of the image that stays its own (before rounding the box)
+           perm, # (batch,) index of the partner of each example
+           center, # (row, column) of the box centre, in [0, 1)
+          ):
+    "CutMix: paste the same box of `x[perm]` into every image; targets weighted by the box's area."
+    h, w = tf.shape(x)[1], tf.shape(x)[2]
+    hf, wf = tf.cast(h, tf.float32), tf.cast(w, tf.float32)
+    r = tf.sqrt(1.0 - tf.cast(lam, tf.float32))
+    ch, cw = tf.cast(tf.round(hf * r), tf.int32), tf.cast(tf.round(wf * r), tf.int32)
+    cy, cx = tf.cast(center[0] * hf, tf.int32), tf.cast(center[1] * wf, tf.int32)
+    y1, y2 = tf.clip_by_value(cy - ch // 2, 0, h), tf.clip_by_value(cy + ch - ch // 2, 0, h)
+    x1, x2 = tf.clip_by_value(cx - cw // 2, 0, w), tf.clip_by_value(cx + cw - cw // 2, 0, w)
+    rows, cols = tf.range(h)[:, None], tf.range(w)[None, :]
+    box = (rows >= y1) & (rows < y2) & (cols >= x1) & (cols < x2)
+    out = tf.where(box[None, :, :, None], tf.gather(x, perm), x)
+    kept = 1.0 - tf.cast((y2 - y1) * (x2 - x1), tf.float32) / (hf * wf)
+    k = tf.cast(kept, y.dtype)
+    return out, y * k + tf.gather(y, perm) * (1 - k)
+
+# %% ../nbs/03_augment.ipynb
+MIX_MODES = ("mixup", "cutmix", "none")
+
+def _beta(seeds, alpha, shape):
+    "Beta(alpha, alpha) samples from two stateless gamma draws."
+    g1 = tf.random.stateless_gamma(shape, seeds[:, 0], alpha)
+    g2 = tf.random.stateless_gamma(shape, seeds[:, 1], alpha)
+    return g1 / (g1 + g2)
+
+def mix_map(mode:str="mixup", # mixup, cutmix or none (varKoder: --mix-augmentation)
+            alpha:float|None=None, # Beta(alpha, alpha) of the mixing weight; None: 0.4 (mixup) or 1.0 (cutmix)
+            seed:int=42, # seed of the generator
+           ):
+    "A `tf.data` map function `(x, y) -> mixed (x, y)` over batches."
+    mode = str(mode).lower()
+    if mode not in MIX_MODES: raise ValueError(f"mix augmentation must be one of {', '.join(MIX_MODES)}, got {mode!r}")
+    alpha = {"mixup": 0.4, "cutmix": 1.0}.get(mode) if alpha is None else alpha
+    if mode != "none" and not alpha > 0: raise ValueError(f"alpha must be > 0, got {alpha!r}")
+    with tf.device("/CPU:0"): rng = tf.random.Generator.from_seed(seed)
+    def mix(x, y):
+        if mode == "none": return x, y
+        y = tf.cast(y, tf.float32)
+        n = tf.shape(x)[0]
+        perm = tf.random.experimental.stateless_shuffle(tf.range(n), seed=rng.make_seeds(1)[:, 0])
+        if mode == "mixup":
+            lam = _beta(rng.make_seeds(2), alpha, [n])
+            return mixup(x, y, tf.maximum(lam, 1 - lam), perm)
+        return cutmix(x, y, _beta(rng.make_seeds(2), alpha, [])[()], perm, rng.uniform([2]))
+    return mix
+
+# %% ../nbs/03_augment.ipynb
+def lighting_map(p:float=0.75, # probability of each of brightness and contrast (varKoder: --p-lighting)
+                 max_lighting:float=0.25, # largest change (varKoder: --max-lighting)
+                 flips:bool=False, # also flip left-right with probability 0.5
+                 seed:int=42, # seed of the generator
+                ):
+    "A `tf.data` map function over batches of [0, 1] images: random brightness, contrast and optional flips."
+    if not 0 <= p <= 1: raise ValueError(f"p_lighting must be between 0 and 1, got {p!r}")
+    if not 0 <= max_lighting < 1: raise ValueError(f"max_lighting must be >= 0 and < 1, got {max_lighting!r}")
+    with tf.device("/CPU:0"): rng = tf.random.Generator.from_seed(seed)
+    def light(x, y):
+        n, dtype = tf.shape(x)[0], x.dtype
+        xf = tf.clip_by_value(tf.cast(x, tf.float32), 1e-5, 1 - 1e-5)
+        logit = tf.math.log(xf / (1 - xf))
+        b = rng.uniform([n], 0.5 - max_lighting / 2, 0.5 + max_lighting / 2)
+        c = tf.exp(rng.uniform([n], tf.math.log(1 - max_lighting), -tf.math.log(1 - max_lighting)))
+        use_b, use_c = rng.uniform([n]) < p, rng.uniform([n]) < p
+        shift = tf.where(use_b, tf.math.log(b / (1 - b)), 0.0)[:, None, None, None]
+        scale = tf.where(use_c, c, 1.0)[:, None, None, None]
+        out = tf.sigmoid((logit + shift) * scale)
+        out = tf.where((use_b | use_c)[:, None, None, None], out, tf.cast(x, tf.float32))
+        if flips: out = tf.where((rng.uniform([n]) < 0.5)[:, None, None, None], tf.reverse(out, [2]), out)
+        return tf.cast(out, dtype), y
+    return light
 
 # %% ../nbs/03_augment.ipynb
 import scipy.ndimage

@@ -14,8 +14,8 @@ from .config import TrainConfig, load_config, save_config
 # %% auto 0
 __all__ = ['COMMANDS', 'CONFIG_ARGS', 'train_model', 'parse_overrides', 'command', 'arg', 'config_from_args',
            'cmd_create_train_config', 'cmd_make_dataset', 'cmd_train_model', 'cmd_evaluate', 'parse_freeze',
-           'cmd_transfer', 'cmd_predict', 'cmd_grid', 'cmd_tune', 'cmd_train_sequences', 'cmd_report', 'cmd_batch',
-           'make_parser', 'main']
+           'cmd_transfer', 'cmd_predict', 'cmd_grid', 'cmd_tune', 'cmd_train_sequences', 'cmd_train_images',
+           'cmd_report', 'cmd_batch', 'make_parser', 'main']
 
 # %% ../nbs/12_cli.ipynb
 def train_model(config:TrainConfig, *, overwrite:bool=False, verbose="auto"):
@@ -236,6 +236,53 @@ def cmd_train_sequences(args):
     print(f"run: {run.path}")
     for head, scores in test.items():
         if head != "n": print(f"test {head}: " + ", ".join(f"{k} {v:.4f}" for k, v in scores.items()) + f" ({test['n']} examples)")
+    return 130 if run.status == "interrupted" else 0
+
+# %% ../nbs/12_cli.ipynb
+@command("train-images", "varKoder-style image classifier training (multi-label by default) on a folder of images", args=[
+    arg("input", help="folder of images (PNG/JPEG), searched recursively"),
+    arg("outdir", help="output folder: model.keras, labels.txt, input_data.csv and the run files"),
+    arg("-d", "--seed", type=int, default=42, help="random seed"),
+    arg("-x", "--overwrite", action="store_true", help="overwrite a finished run in outdir"),
+    arg("-t", "--label-table", help="CSV with columns sample and labels (labels joined by ';'); default: PNG metadata, else folder names"),
+    arg("--labels-from", default="auto", choices=("auto", "table", "metadata", "folder"), help="where labels come from"),
+    arg("-S", "--single-label", action="store_true", help="single-label training (softmax + cross-entropy)"),
+    arg("--threshold", type=float, default=0.7, help="confidence threshold of the multi-label metrics"),
+    arg("-V", "--validation-set", help="comma-separated sample ids for validation, or a file with them"),
+    arg("-f", "--validation-set-fraction", type=float, default=0.2, help="fraction of samples for validation (per class with --single-label)"),
+    arg("-m", "--pretrained-model", help="start from this trainlib model (.keras/.h5 or run folder); overrides --architecture"),
+    arg("-b", "--max-batch-size", type=int, default=64, help="largest batch size (smaller for few images: ~10 batches per epoch)"),
+    arg("-r", "--base_learning_rate", "--base-learning-rate", type=float, default=5e-3, help="peak learning rate of the one-cycle schedule"),
+    arg("-e", "--epochs", type=int, default=25, help="epochs to train"),
+    arg("-z", "--freeze-epochs", type=int, default=0, help="epochs training only the head first"),
+    arg("-c", "--architecture", default="vit", help="image model: vit or keras_app"),
+    arg("--model-hp", default="{}", help="architecture hyperparameters as YAML, e.g. '{depth: 2, hidden_dim: 32}' or '{backbone: EfficientNetB0}'"),
+    arg("--image-size", type=int, nargs=2, metavar=("HEIGHT", "WIDTH"), help="resize images (nearest) to this size"),
+    arg("-i", "--negative_downweighting", "--negative-downweighting", type=float, default=4.0, help="gamma_neg of the asymmetric loss"),
+    arg("-X", "--mix-augmentation", default="MixUp", help="MixUp, CutMix or None"),
+    arg("-s", "--label-smoothing", action="store_true", help="label smoothing 0.1 (single-label only)"),
+    arg("-p", "--p-lighting", type=float, default=0.75, help="probability of each lighting transform (0: none)"),
+    arg("-l", "--max-lighting", type=float, default=0.25, help="largest lighting change"),
+    arg("--flips", action="store_true", help="also flip images left-right (off: varKodes are not flip-invariant)"),
+    arg("--dataset-dir", default="datasets", help="where the dataset version is stored"),
+    arg("-g", "--no-logging", action="store_true", help="no progress bars or per-epoch logs")])
+def cmd_train_images(args):
+    "Train an image classifier on a folder of images, as varKoder's train does."
+    from trainlib.images_train import train_images
+    hp = yaml.safe_load(args.model_hp) or {}
+    if not isinstance(hp, dict): raise ValueError(f"--model-hp must be a YAML mapping, got {args.model_hp!r}")
+    run = train_images(args.input, args.outdir, label_table=args.label_table, labels_from=args.labels_from, single_label=args.single_label,
+                       threshold=args.threshold, validation_set=args.validation_set, validation_set_fraction=args.validation_set_fraction,
+                       pretrained_model=args.pretrained_model, architecture=args.architecture, model_hp=hp,
+                       image_size=tuple(args.image_size) if args.image_size else None, max_batch_size=args.max_batch_size,
+                       base_learning_rate=args.base_learning_rate, epochs=args.epochs, freeze_epochs=args.freeze_epochs,
+                       negative_downweighting=args.negative_downweighting, mix_augmentation=args.mix_augmentation,
+                       label_smoothing=args.label_smoothing, p_lighting=args.p_lighting, max_lighting=args.max_lighting, flips=args.flips,
+                       seed=args.seed, overwrite=args.overwrite, dataset_dir=args.dataset_dir, verbose=0 if args.no_logging else 2)
+    val = json.loads(run.file("metrics.json").read_text()).get("val", {})
+    print(f"run: {run.path}")
+    if "macro" in val: print(f"valid ({val['n']} images, threshold {val['threshold']}): " + ", ".join(f"macro {k} {v:.4f}" for k, v in val["macro"].items() if v is not None))
+    elif "accuracy" in val: print(f"valid ({val['n']} images): accuracy {val['accuracy']:.4f}")
     return 130 if run.status == "interrupted" else 0
 
 # %% ../nbs/12_cli.ipynb

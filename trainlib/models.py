@@ -10,11 +10,12 @@ import keras
 from keras import layers, ops
 
 # %% auto 0
-__all__ = ['MODELS', 'SEARCH_SPACES', 'SEGMENTATION_MODELS', 'register_model', 'register_search_space', 'build_cnn_lstm',
-           'cnn_lstm_space', 'attention_pooling', 'build_attention_cnn_lstm', 'padding_mask', 'masked_average',
-           'transformer_block', 'build_encoder', 'encoder_space', 'output_heads', 'build_feedforward',
-           'feedforward_space', 'resnet_block', 'build_resnet', 'resnet_space', 'build_fcn', 'fcn_space',
-           'build_neatms_cnn', 'neatms_cnn_space', 'build_model', 'double_conv', 'build_unet', 'build_unet_2d',
+__all__ = ['MODELS', 'SEARCH_SPACES', 'IMAGE_MODELS', 'KERAS_BACKBONES', 'SEGMENTATION_MODELS', 'register_model',
+           'register_search_space', 'build_cnn_lstm', 'cnn_lstm_space', 'attention_pooling', 'build_attention_cnn_lstm',
+           'padding_mask', 'masked_average', 'transformer_block', 'build_encoder', 'encoder_space', 'output_heads',
+           'build_feedforward', 'feedforward_space', 'resnet_block', 'build_resnet', 'resnet_space', 'build_fcn',
+           'fcn_space', 'build_neatms_cnn', 'neatms_cnn_space', 'PositionEmbedding', 'build_vit', 'vit_space',
+           'build_keras_app', 'keras_app_space', 'build_model', 'double_conv', 'build_unet', 'build_unet_2d',
            'build_unet_3d', 'resnet_block_nd', 'build_resnet_seg', 'build_resnet_2d', 'build_resnet_3d',
            'build_segmentation_model', 'unet_space', 'resnet_seg_space']
 
@@ -317,11 +318,91 @@ def neatms_cnn_space(hp) -> dict:
     return dict(dense_units=hp.Choice("dense_units", [32, 64, 128]), dropout=hp.Float("dropout", 0.2, 0.6, step=0.1))
 
 # %% ../nbs/04_models.ipynb
-def _check_input_shape(input_shape):
-    "`input_shape` as a tuple of two positive ints, or `ValueError`."
+IMAGE_MODELS: set = set()   # registered models taking (height, width, channels) images
+
+def _image_head(x, n_classes:int, activation:str):
+    if activation not in ("softmax", "sigmoid"): raise ValueError(f"activation must be softmax or sigmoid, got {activation!r}")
+    return layers.Dense(n_classes, activation=activation, dtype="float32", name="predictions")(x)
+
+@keras.saving.register_keras_serializable("trainlib")
+class PositionEmbedding(layers.Layer):
+    "Add a learned embedding to each position of a (batch, tokens, features) sequence."
+    def build(self, input_shape):
+        self.embedding = self.add_weight(shape=tuple(input_shape[1:]), initializer=keras.initializers.RandomNormal(stddev=0.02), name="embedding")
+    def call(self, x): return x + ops.cast(self.embedding, x.dtype)
+
+# %% ../nbs/04_models.ipynb
+@register_model("vit")
+def build_vit(input_shape:tuple, n_classes:int, *,
+              patch_size:int=4, # side of the square patches (must divide height and width)
+              hidden_dim:int=64, # width of the token embedding
+              depth:int=4, # transformer blocks
+              num_heads:int=4, # attention heads per block
+              mlp_dim:int=128, # hidden units of each block's MLP
+              dropout:float=0.1, # dropout in the blocks and before the head
+              activation:str="softmax", # head: softmax (single-label) or sigmoid (multi-label)
+             ) -> keras.Model:
+    "A compact vision transformer on (height, width, channels) images."
+    h, w, _ = input_shape
+    if h % patch_size or w % patch_size: raise ValueError(f"patch_size must divide the image size {h}x{w}, got {patch_size!r}")
+    inputs = keras.Input(shape=tuple(input_shape), dtype="float32", name="image")
+    x = layers.Conv2D(hidden_dim, patch_size, strides=patch_size, name="patch_embedding")(inputs)
+    x = PositionEmbedding(name="position_embedding")(layers.Reshape(((h // patch_size) * (w // patch_size), hidden_dim), name="tokens")(x))
+    for i in range(depth):
+        a = layers.LayerNormalization(epsilon=1e-6, name=f"block{i}_norm1")(x)
+        a = layers.MultiHeadAttention(num_heads, hidden_dim // num_heads, dropout=dropout, name=f"block{i}_attention")(a, a)
+        x = layers.Add(name=f"block{i}_add1")([x, a])
+        m = layers.LayerNormalization(epsilon=1e-6, name=f"block{i}_norm2")(x)
+        m = layers.Dense(mlp_dim, activation="gelu", name=f"block{i}_mlp1")(m)
+        m = layers.Dense(hidden_dim, name=f"block{i}_mlp2")(layers.Dropout(dropout, name=f"block{i}_dropout")(m))
+        x = layers.Add(name=f"block{i}_add2")([x, m])
+    x = layers.GlobalAveragePooling1D(name="pool")(layers.LayerNormalization(epsilon=1e-6, name="norm")(x))
+    return keras.Model(inputs, _image_head(layers.Dropout(dropout, name="head_dropout")(x), n_classes, activation), name="vit")
+IMAGE_MODELS.add("vit")
+
+# %% ../nbs/04_models.ipynb
+@register_search_space("vit")
+def vit_space(hp) -> dict:
+    "Token width, depth and dropout of the ViT."
+    return dict(hidden_dim=hp.Choice("hidden_dim", [32, 64, 128]), depth=hp.Int("depth", 2, 6, step=2),
+                dropout=hp.Float("dropout", 0.0, 0.3, step=0.1))
+
+# %% ../nbs/04_models.ipynb
+KERAS_BACKBONES = ("ResNet50", "EfficientNetB0", "ConvNeXtTiny", "MobileNetV3Small")
+
+@register_model("keras_app")
+def build_keras_app(input_shape:tuple, n_classes:int, *,
+                    backbone:str="ResNet50", # one of `KERAS_BACKBONES`
+                    weights:str|None=None, # None (random) or a local weights file of the backbone; never downloaded
+                    dropout:float=0.0, # dropout before the head
+                    activation:str="softmax", # head: softmax (single-label) or sigmoid (multi-label)
+                   ) -> keras.Model:
+    "A Keras applications backbone (no top, average pooled) with a new head."
+    if backbone not in KERAS_BACKBONES: raise ValueError(f"backbone must be one of {', '.join(KERAS_BACKBONES)}, got {backbone!r}")
+    if weights is not None and not Path(weights).is_file():
+        raise FileNotFoundError(f"backbone weights file not found: {weights} (weights are never downloaded; use None for random weights)")
+    h, w, c = input_shape
+    inputs = keras.Input(shape=tuple(input_shape), dtype="float32", name="image")
+    x = layers.Concatenate(name="to_rgb")([inputs] * 3) if c == 1 else inputs
+    x = layers.Rescaling(255.0, name="to_0_255")(x)
+    base = getattr(keras.applications, backbone)(include_top=False, weights=None, input_shape=(h, w, 3), pooling="avg")
+    if weights is not None: base.load_weights(weights)
+    x = layers.Dropout(dropout, name="head_dropout")(base(x))
+    return keras.Model(inputs, _image_head(x, n_classes, activation), name=f"keras_app_{backbone.lower()}")
+IMAGE_MODELS.add("keras_app")
+
+@register_search_space("keras_app")
+def keras_app_space(hp) -> dict:
+    "Backbone and dropout before the head."
+    return dict(backbone=hp.Choice("backbone", ["MobileNetV3Small", "EfficientNetB0"]), dropout=hp.Float("dropout", 0.0, 0.5, step=0.1))
+
+# %% ../nbs/04_models.ipynb
+def _check_input_shape(input_shape, rank:int=2):
+    "`input_shape` as a tuple of `rank` positive ints (2: series, 3: images), or `ValueError`."
     shape = tuple(input_shape) if isinstance(input_shape, (tuple, list)) else None
-    if shape is None or len(shape) != 2 or not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape):
-        raise ValueError(f"input_shape must be a tuple of 2 positive ints (length, channels), got {input_shape!r}")
+    if shape is None or len(shape) != rank or not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape):
+        dims = "(length, channels)" if rank == 2 else "(height, width, channels)"
+        raise ValueError(f"input_shape must be a tuple of {rank} positive ints {dims}, got {input_shape!r}")
     return shape
 
 # %% ../nbs/04_models.ipynb
@@ -332,7 +413,7 @@ def build_model(name:str, # registered model name, see `MODELS`
                ) -> keras.Model:
     "Build the registered model `name` (uncompiled), checking its arguments first."
     if name not in MODELS: raise ValueError(f"unknown model {name!r}; available: {', '.join(sorted(MODELS))}")
-    shape = _check_input_shape(input_shape)
+    shape = _check_input_shape(input_shape, 3 if name in IMAGE_MODELS else 2)
     if isinstance(n_classes, bool) or not isinstance(n_classes, int) or n_classes < 2:
         raise ValueError(f"n_classes must be >= 2, got {n_classes!r}")
     params = inspect.signature(MODELS[name]).parameters
