@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-all lab export clean-nbs readme docs bench bench-smoke
+.PHONY: install demo test test-all test-slow lab export clean-nbs readme docs bench bench-smoke
 
 # One venv with the package (editable) and the dev tools, and a `trainlib` Jupyter kernel that
 # papermill and JupyterLab both use.
@@ -30,6 +30,11 @@ test: install
 test-all: install
 	$(BIN)/nbdev_test --n_workers 2 --flags slow
 	$(BIN)/pytest tests --slow
+
+# Only the slow checks (kill -9, multi-process, full docs build, learning checks): CI runs them after `make test`.
+test-slow: install
+	for nb in $$(grep -l '#| slow' nbs/*.ipynb nbs/reports/*.ipynb); do $(BIN)/nbdev_test --flags slow --path $$nb || exit 1; done
+	$(BIN)/pytest tests --slow -m slow
 
 # The docs site in _docs/: nbdev_docs where Quarto exists, otherwise trainlib.docs renders the executed,
 # nbdev-processed notebooks to static HTML (sidebar, search, API entries, plots).
