@@ -2,6 +2,8 @@
 import json
 
 import nbformat
+import pytest
+from conftest import ROOT
 
 
 def test_report_train_writes_notebook_and_html(cli, tmp_path):
@@ -20,10 +22,32 @@ def test_report_train_writes_notebook_and_html(cli, tmp_path):
     assert not list(run.glob(".tmp-*"))
 
 
-def test_report_lists_typed_parameters(cli):
-    r = cli("report", "train", "--list-params")
-    assert r.returncode == 0
-    assert "epochs: int (default 0)" in r.stdout
+@pytest.mark.parametrize("name", sorted(p.stem for p in (ROOT/"nbs"/"reports").glob("*.ipynb")))
+def test_report_help_lists_every_typed_parameter(capsys, name):
+    "`trainlib report NAME --help` lists each parameter of the notebook with its type, default and comment."
+    import papermill as pm
+    declared = pm.inspect_notebook(str(ROOT/"nbs"/"reports"/f"{name}.ipynb"))
+    assert declared, f"{name}.ipynb has no parameters cell"
+    for p in declared.values():   # every parameter is an annotated literal with a comment
+        assert p["inferred_type_name"] in ("int", "float", "bool", "str"), p
+        assert p["help"].strip(), f"{name}: parameter {p['name']} has no comment"
+    from trainlib.cli import main
+    with pytest.raises(SystemExit) as exit: main(["report", name, "--help"])
+    r = capsys.readouterr()
+    assert exit.value.code in (0, None), r.err
+    assert "usage: trainlib report" in r.out and f"parameters of report {name}" in r.out
+    listed = dict(line.split(":", 1) for line in r.out.split(f"parameters of report {name}")[1].splitlines()[1:] if line.strip())
+    assert [k.strip() for k in listed] == list(declared)
+    for k, p in declared.items():
+        kind, rest = listed[f"  {k}"].split("=", 1)
+        assert kind.strip() == p["inferred_type_name"] and rest.strip().startswith(p["default"]) and p["help"] in rest
+    assert main(["report", name, "--list-params"]) == 0
+    assert capsys.readouterr().out.strip() == r.out.split("(set with -p NAME VALUE):")[1].strip()
+
+
+def test_report_help_for_an_unknown_report_is_one_error_line(cli):
+    r = cli("report", "nope", "--help")
+    assert r.returncode == 1 and r.stderr.strip().splitlines() == ["trainlib: error: unknown report 'nope'; available: images, make_dataset, train, transfer, tune"]
 
 
 def test_report_rejects_unknown_or_mistyped_parameter_before_running(cli, tmp_path):

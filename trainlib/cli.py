@@ -15,7 +15,7 @@ from .config import TrainConfig, load_config, save_config
 __all__ = ['COMMANDS', 'CONFIG_ARGS', 'train_model', 'parse_overrides', 'command', 'arg', 'config_from_args',
            'cmd_create_train_config', 'cmd_make_dataset', 'cmd_train_model', 'cmd_evaluate', 'parse_freeze',
            'cmd_transfer', 'cmd_predict', 'cmd_grid', 'cmd_tune', 'cmd_train_sequences', 'cmd_train_images',
-           'cmd_report', 'cmd_batch', 'make_parser', 'main']
+           'format_parameters', 'ReportHelp', 'cmd_report', 'cmd_batch', 'make_parser', 'main']
 
 # %% ../nbs/12_cli.ipynb
 def train_model(config:TrainConfig, *, overwrite:bool=False, verbose="auto"):
@@ -286,7 +286,27 @@ def cmd_train_images(args):
     return 130 if run.status == "interrupted" else 0
 
 # %% ../nbs/12_cli.ipynb
+def format_parameters(declared:dict) -> str:
+    "One line per report parameter: name, type, default and its comment."
+    width = max((len(n) + len(p["type"]) for n, p in declared.items()), default=0) + 3
+    return "\n".join(f"  {(n + ': ' + p['type']).ljust(width)} = {p['default']:<14} {p['help']}" for n, p in declared.items())
+
+class ReportHelp(argparse.Action):
+    "`trainlib report NAME --help`: the usual help, then NAME's typed parameters (papermill's notebook inspection)."
+    def __init__(self, option_strings, dest, **kwargs):
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help="show this help and the report's parameters, then exit")
+    def __call__(self, parser, namespace, values, option_string=None):
+        parser.print_help()
+        name = getattr(namespace, "name", None)
+        if not name: print("\n(give a report name, e.g. `trainlib report train --help`, to list its parameters)"); parser.exit()
+        from trainlib.report import find_report, report_parameters
+        try: declared = report_parameters(find_report(name))
+        except (ValueError, FileNotFoundError) as e: parser.exit(1, f"trainlib: error: {e}\n")
+        print(f"\nparameters of report {name} (set with -p NAME VALUE):\n{format_parameters(declared)}")
+        parser.exit()
+
 @command("report", "run a report notebook with papermill (.ipynb + .html in the run folder)", args=[
+    arg("-h", "--help", action=ReportHelp),
     arg("name", help="report name (train, ...) or path to a notebook"),
     arg("-p", nargs=2, action="append", metavar=("NAME", "VALUE"), help="set a report parameter"),
     arg("--output-dir", default="runs", help="folder of run folders"), arg("--experiment", default="report"),
@@ -297,8 +317,7 @@ def cmd_report(args):
     path = find_report(args.name)
     declared = report_parameters(path)
     if args.list_params:
-        for name, p in declared.items(): print(f"{name}: {p['type']} (default {p['default']}) {p['help']}")
-        return
+        print(format_parameters(declared)); return
     params = dict(args.p or [])
     run_name = params.get("run_name") or f"{path.stem}-{datetime.datetime.now():%Y%m%d-%H%M%S}"
     output_dir = str(Path(params.get("output_dir") or args.output_dir).resolve())
@@ -333,7 +352,8 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--debug", action="store_true", help="show full tracebacks")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, c in COMMANDS.items():
-        sp = sub.add_parser(name, aliases=c["aliases"], help=c["help"], description=c["fn"].__doc__)
+        sp = sub.add_parser(name, aliases=c["aliases"], help=c["help"], description=c["fn"].__doc__,
+                           conflict_handler="resolve")   # a command may bring its own -h/--help
         for flags, kwargs in c["args"]: sp.add_argument(*flags, **kwargs)
         sp.set_defaults(fn=c["fn"])
     return p
