@@ -95,7 +95,8 @@ def replace_head(model:keras.Model, n_classes:int, from_layer:str|None=None) -> 
     if isinstance(n_classes, bool) or not isinstance(n_classes, int) or n_classes < 2:
         raise ValueError(f"n_classes must be an int >= 2, got {n_classes!r}")
     body = model.layers[-2] if from_layer is None else model.get_layer(select_layers(model, names=[from_layer])[0])
-    out = keras.layers.Dense(n_classes, activation="softmax", dtype="float32", name="predictions")(body.output)
+    out = keras.layers.Dense(n_classes, activation="softmax", dtype="float32", name="predictions",
+                             kernel_initializer="zeros")(body.output)     # starts at uniform predictions
     return keras.Model(model.inputs, out, name=model.name)
 
 # %% ../nbs/08_transfer.ipynb
