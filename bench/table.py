@@ -19,6 +19,10 @@ def rows():
         elif r["benchmark"].startswith("tune_memory"):
             what = (f"RSS {r['rss_mib_after_2']} MiB after 2 trials, {r['rss_mib_after_n']} after {r['trials']} "
                     f"(×{r['rss_ratio']}, target ≤ {r['target_ratio']}); {r['overhead_seconds_per_trial_median']} s/trial beyond fit")
+        elif r["benchmark"].startswith("etl"):
+            what = "; ".join(f"{x['rows']:,} rows ({x['csv_mib']:,.0f} MiB): {x['rows_per_second']:,.0f} rows/s, "
+                             f"{x['rows_per_cpu_second']:,.0f} rows/CPU-s, peak RSS {x['peak_rss_mib']:,.0f} MiB" for x in r["sizes"])
+            what += f" (RSS ×{r['rss_growth_ratio']} for ×{r['sizes'][1]['rows'] // r['sizes'][0]['rows']} rows)"
         else: what = ", ".join(f"{k}={v}" for k, v in r.items() if isinstance(v, (int, float, str)) and k not in ("command", "date"))
         yield f"| {r['benchmark']} | {what} | `{r['command']}` | {r['date']} | {where} |"
 

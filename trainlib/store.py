@@ -4,7 +4,7 @@
 
 # %% ../nbs/02_store.ipynb 3
 from __future__ import annotations
-import datetime, hashlib, json, math, os, shutil, warnings
+import datetime, hashlib, json, math, os, shutil, sys, warnings
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,16 +44,39 @@ def version_id(inputs:dict, params:dict) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 # %% ../nbs/02_store.ipynb
-@dataclass
+@dataclass(slots=True)
 class _Sample:
-    id: str; label: str; where: str; digest: bytes; split: str = ""
+    id: str; label: str; file: Path; line: int; digest: bytes; row: int; split: str = ""
+    @property
+    def where(self) -> str: return f"{self.file} line {self.line}"
 
-def _scan(files:list, etl, role:str, skipped:Counter) -> list[_Sample]:
-    "Read `files` once; one `_Sample` per valid row."
+class _Staging:
+    "Parsed series in reading order (padded/truncated, cast), appended in blocks to a temporary HDF5 file."
+    def __init__(self, path:Path, target_length:int, dtype:str, block:int=4096):
+        self.h5 = h5py.File(path, "w")
+        self.x = self.h5.create_dataset("x", (0, target_length), maxshape=(None, target_length), dtype=dtype,
+                                        chunks=(min(block, 1024), target_length))
+        self.buffer, self.rows, self.block = [], 0, block
+    def append(self, values:np.ndarray) -> int:
+        "Stage one series; return its row number."
+        self.buffer.append(pad_or_truncate(values, self.x.shape[1]))
+        if len(self.buffer) == self.block: self.flush()
+        self.rows += 1
+        return self.rows - 1
+    def flush(self):
+        if not self.buffer: return
+        start = self.x.shape[0]
+        self.x.resize(start + len(self.buffer), axis=0)
+        self.x[start:] = np.stack(self.buffer).astype(self.x.dtype)
+        self.buffer = []
+    def close(self): self.flush(); self.h5.close()
+
+def _scan(files:list, etl, role:str, skipped:Counter, staging:_Staging) -> list[_Sample]:
+    "Read `files` once: one `_Sample` per valid row, its series staged."
     rows = iter_signal_rows(files, id_column=etl.id_column, class_column=etl.class_column,
                             series_column=etl.series_column, on_bad_row=etl.on_bad_row, skipped=skipped)
-    return [_Sample(r.id, r.label, f"{r.file} line {r.line}", hashlib.sha1(r.values.tobytes()).digest(), role)
-            for r in tqdm(rows, desc=f"checking {role} rows", unit=" rows", leave=False, disable=None)]
+    return [_Sample(r.id, sys.intern(r.label), r.file, r.line, hashlib.sha1(r.values.tobytes()).digest(), staging.append(r.values), role)
+            for r in tqdm(rows, desc=f"reading {role} rows", unit=" rows", leave=False, disable=None)]
 
 # %% ../nbs/02_store.ipynb
 def sort_labels(labels) -> list[str]:
@@ -94,31 +117,27 @@ def _assign(samples:list[_Sample], config:TrainConfig, split_file:dict|None):
     return [x for x in samples if x.split]
 
 # %% ../nbs/02_store.ipynb
-def _write_h5(path:Path, sources:dict, samples:list[_Sample], config:TrainConfig, classes:list[str]):
-    "Second pass: write kept rows of `sources` (role -> files) into `path`, one group per split."
-    s, etl = config.shared, config.etl
-    where = {x.id: x for x in samples}
-    index = {k: {x.id: i for i, x in enumerate(x for x in samples if x.split == k)} for k in SPLITS}
-    cls = {c: i for i, c in enumerate(classes)}
-    with h5py.File(path, "w") as h5:
-        ds = {}
-        for k in SPLITS:
-            n = len(index[k]); g = h5.create_group(k)
-            ds[k] = (g.create_dataset("x", (n, s.target_length, 1), dtype=s.dtype, chunks=(max(1, min(n, 256)), s.target_length, 1) if n else None),
-                     g.create_dataset("y", (n,), dtype="int32"),
-                     g.create_dataset("ids", (n,), dtype=h5py.string_dtype()))
-        bar = tqdm(total=len(samples), desc="writing dataset", unit=" rows", leave=False, disable=None)
-        for role, files in sources.items():
-            for r in iter_signal_rows(files, id_column=etl.id_column, class_column=etl.class_column,
-                                      series_column=etl.series_column, on_bad_row=etl.on_bad_row):
-                x = where.get(r.id)
-                if x is None or x.where != f"{r.file} line {r.line}": continue
-                i = index[x.split][r.id]
-                x_ds, y_ds, id_ds = ds[x.split]
-                x_ds[i, :, 0] = pad_or_truncate(r.values, s.target_length).astype(s.dtype)
-                y_ds[i], id_ds[i] = cls[r.label], r.id
-                bar.update()
-        bar.close()
+def _write_h5(path:Path, staged:Path, samples:list[_Sample], config:TrainConfig, classes:list[str], block:int=4096):
+    "Second pass: copy the kept rows of the staging file `staged` into `path`, one group per split."
+    s, cls = config.shared, {c: i for i, c in enumerate(classes)}
+    members = {k: [x for x in samples if x.split == k] for k in SPLITS}     # each in reading (= staging row) order
+    with h5py.File(staged, "r") as src, h5py.File(path, "w") as h5:
+        n_staged = src["x"].shape[0]
+        split_of, position, out = np.full(n_staged, -1, np.int8), np.zeros(n_staged, np.int64), []
+        for j, k in enumerate(SPLITS):
+            xs, g = members[k], h5.create_group(k)
+            n = len(xs)
+            rows = np.fromiter((x.row for x in xs), np.int64, n)
+            split_of[rows], position[rows] = j, np.arange(n)
+            out.append(g.create_dataset("x", (n, s.target_length, 1), dtype=s.dtype, chunks=(max(1, min(n, 256)), s.target_length, 1) if n else None))
+            g.create_dataset("y", data=np.fromiter((cls[x.label] for x in xs), np.int32, n))
+            ids = g.create_dataset("ids", (n,), dtype=h5py.string_dtype())
+            if n: ids[:] = [x.id for x in xs]
+        for start in tqdm(range(0, n_staged, block), desc="writing dataset", unit=" blocks", leave=False, disable=None):
+            chunk, where = src["x"][start:start + block], split_of[start:start + block]
+            for j in range(len(SPLITS)):
+                sel = np.flatnonzero(where == j)
+                if len(sel): p = position[start + sel]; out[j][p[0]:p[-1] + 1, :, 0] = chunk[sel]
 
 # %% ../nbs/02_store.ipynb
 class DatasetVersion:
@@ -180,8 +199,17 @@ def make_dataset(config:TrainConfig) -> DatasetVersion:
 # %% ../nbs/02_store.ipynb
 def _build(config, sources, split_file, inputs, version, out:Path) -> DatasetVersion:
     "Build the version in a temporary folder and rename it to `out` when complete."
-    skipped = Counter()
-    samples = [x for role, files in sources.items() for x in _scan(files, config.etl, role, skipped)]
+    skipped, tmp = Counter(), out.parent/f".tmp-{version}-{os.getpid()}"
+    try:
+        tmp.mkdir(parents=True, exist_ok=True)
+        staging = _Staging(tmp/"staging.h5", config.shared.target_length, config.shared.dtype)
+        try: samples = [x for role, files in sources.items() for x in _scan(files, config.etl, role, skipped, staging)]
+        finally: staging.close()
+        return _store(config, sources, split_file, inputs, version, out, tmp, samples, skipped)
+    finally: shutil.rmtree(tmp, ignore_errors=True)
+
+def _store(config, sources, split_file, inputs, version, out, tmp, samples, skipped) -> DatasetVersion:
+    "Decide classes and splits from the scanned `samples`, write the version into `tmp`, rename it to `out`."
     if not any(x.split == "data" for x in samples): raise ValueError(f"no data rows in {', '.join(map(str, sources['data']))}")
     leaks = _check_duplicates(samples)
     classes = sort_labels(x.label for x in samples if x.split == "data")
@@ -194,16 +222,13 @@ def _build(config, sources, split_file, inputs, version, out:Path) -> DatasetVer
         raise ValueError(f"shared.num_classes is {n} but the data have {len(classes)} classes: {', '.join(classes)}")
     kept = _assign(samples, config, split_file)
     if not any(x.split == "train" for x in kept): raise ValueError("the train split is empty; check shared.train_test_fraction and train_val_fraction")
-    tmp = out.parent/f".tmp-{version}-{os.getpid()}"
-    try:
-        tmp.mkdir(parents=True, exist_ok=True)
-        _write_h5(tmp/"data.h5", sources, kept, config, classes)
-        manifest = _manifest(config, sources, inputs, version, classes, kept, skipped, leaks)
-        write_atomic(tmp/"manifest.json", json.dumps(manifest, indent=2) + "\n")
-        try: tmp.rename(out)
-        except OSError:
-            if not (out/"manifest.json").is_file(): raise
-    finally: shutil.rmtree(tmp, ignore_errors=True)
+    _write_h5(tmp/"data.h5", tmp/"staging.h5", kept, config, classes)
+    (tmp/"staging.h5").unlink()
+    manifest = _manifest(config, sources, inputs, version, classes, kept, skipped, leaks)
+    write_atomic(tmp/"manifest.json", json.dumps(manifest, indent=2) + "\n")
+    try: tmp.rename(out)
+    except OSError:
+        if not (out/"manifest.json").is_file(): raise
     return DatasetVersion(out)
 
 # %% ../nbs/02_store.ipynb
@@ -219,12 +244,9 @@ def _manifest(config, sources, inputs, version, classes, kept, skipped, leaks) -
                 params=etl_params(config))
 
 # %% ../nbs/02_store.ipynb
-import tensorflow as tf
-from .augment import time_warp_map
-
-# %% ../nbs/02_store.ipynb
 def _reader(dataset, split, in_memory):
     "A function mapping a batch of sorted row indices to `(x, y)` tensors."
+    import tensorflow as tf
     if in_memory:
         x, y = load_arrays(dataset, split)
         x, y = tf.constant(x), tf.constant(y)
@@ -241,6 +263,7 @@ def _reader(dataset, split, in_memory):
 # %% ../nbs/02_store.ipynb
 def _indices(dataset, split, n, shuffle, balanced, seed):
     "A dataset of row indices, shuffled or class-balanced."
+    import tensorflow as tf
     if not balanced:
         ds = tf.data.Dataset.range(n)
         return ds.shuffle(n, seed=seed, reshuffle_each_iteration=True) if shuffle else ds
@@ -254,6 +277,8 @@ def to_tf_dataset(dataset:DatasetVersion, split:str="train", *, batch_size:int=3
                   balanced:bool=False, augment:bool=False, augment_multiplier:int=1, max_warp:float=0.2,
                   seed:int=42, in_memory:bool|None=None, start_epoch:int|None=None) -> tf.data.Dataset:
     "Batches `(x, y)` of `split`, streamed from HDF5 unless `in_memory` (default: when under 1 GB); `start_epoch`: endless epochs from that one."
+    import tensorflow as tf
+    from trainlib.augment import time_warp_map
     _check_split(split)
     if batch_size <= 0: raise ValueError(f"batch_size must be > 0, got {batch_size}")
     if start_epoch is not None and start_epoch < 0: raise ValueError(f"start_epoch must be >= 0, got {start_epoch}")
