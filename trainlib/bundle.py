@@ -24,15 +24,20 @@ __all__ = ['BUNDLE_FILE', 'WEIGHTS_FILE', 'BUNDLE_FORMAT', 'package_versions', '
 BUNDLE_FILE = "bundle.json"
 WEIGHTS_FILE = "model.weights.h5"
 BUNDLE_FORMAT = 1
-_PACKAGES = ("keras", "tensorflow", "numpy", "h5py", "scikit-learn", "keras-tuner")
+_PACKAGES = {"keras": ("keras",), "tensorflow": ("tensorflow", "tensorflow-cpu", "tf-nightly"), "numpy": ("numpy",),
+             "h5py": ("h5py",), "scikit-learn": ("scikit-learn",), "keras-tuner": ("keras-tuner",)}
+
+def _version(*distributions) -> str|None:
+    "The installed version of the first of `distributions` that is installed, or None."
+    for name in distributions:
+        try: return importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError: pass
+    return None
 
 def package_versions() -> dict:
     "Versions of trainlib, Python and the packages a saved model depends on (None when not installed)."
-    def version(name):
-        try: return importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError: return None
-    return dict(trainlib=version("trainlib") or trainlib.__version__, python=platform.python_version(),
-                **{name: version(name) for name in _PACKAGES}, keras_runtime=keras.__version__)
+    return dict(trainlib=_version("trainlib") or trainlib.__version__, python=platform.python_version(),
+                **{name: _version(*dists) for name, dists in _PACKAGES.items()}, keras_backend=keras.backend.backend())
 
 def git_commit(cwd=None) -> str|None:
     "`git rev-parse HEAD` in `cwd` (default: the working directory), or None when that is not a git repository."
