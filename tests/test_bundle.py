@@ -91,15 +91,22 @@ def test_keras_major_mismatch_loads_weights_only(signal_run, copy_run, test_x):
         predict(copy_run(**{"versions.keras": "2.15.0", "model.rebuildable": False}), f)
 
 
-def test_wrong_label_map_is_refused(copy_run, test_x, cli, tmp_path):
+def test_wrong_label_map_is_refused(copy_run, test_x, tmp_path):
     f, _ = test_x
     swapped = copy_run(label_map={"0": "2", "1": "1"})
     with pytest.raises(ValueError, match=r"bundle.json: label_map \['2', '1'\] contradicts labels.txt \['1', '2'\]"):
-        predict(swapped, f)
+        predict(swapped, f, tmp_path/"o.csv")
+    assert not (tmp_path/"o.csv").exists()
     three = copy_run(label_map={"0": "1", "1": "2", "2": "3"}, **{"model.n_classes": 3})
     (three/"labels.txt").write_text("1\n2\n3\n")
     with pytest.raises(ValueError, match="bundle.json: label_map has 3 classes but the model has 2 outputs"):
         predict(three, f)
+
+
+@pytest.mark.slow
+def test_cli_predict_refuses_a_wrong_label_map(copy_run, test_x, cli, tmp_path):
+    f, _ = test_x
+    swapped = copy_run(label_map={"0": "2", "1": "1"})
     r = cli("predict", "--model", swapped, "--input", f, "--output", tmp_path/"o.csv")
     assert r.returncode == 1 and not (tmp_path/"o.csv").exists()
     assert r.stderr.strip().splitlines()[-1] == (f"trainlib: error: {swapped/'bundle.json'}: label_map ['2', '1'] contradicts labels.txt "
