@@ -85,7 +85,7 @@ def _save_weights(model:keras.Model, path:Path):
 # %% ../nbs/05b_bundle.ipynb
 def write_bundle(path, # run folder (model.keras inside) or model file
                  *, model:keras.Model, # the saved model (for the weights file and its shapes)
-                 config:TrainConfig|None, # the run's config (model name and hyperparameters)
+                 config:TrainConfig|dict|None, # the run's config (a TrainConfig gives the model name and hyperparameters)
                  dataset:DatasetVersion|None, # the dataset version it was trained on
                  metrics:dict|None=None, # evaluation scores (see `trainlib.evaluate.evaluate`)
                  threshold:dict|None=None, # the chosen threshold (see `trainlib.evaluate.optimise_threshold`)
@@ -97,8 +97,8 @@ def write_bundle(path, # run folder (model.keras inside) or model file
     n_out = int(model.output_shape[-1])
     classes = list(dataset.classes) if dataset is not None else [f"class_{i}" for i in range(n_out)]
     if len(classes) != n_out: raise ValueError(f"the model has {n_out} outputs but dataset {dataset.version} has {len(classes)} classes")
-    name = config.shared.model_type if config is not None else None
-    params = dict(config.train.model_hp) if config is not None else {}
+    typed = isinstance(config, TrainConfig)
+    name, params = (config.shared.model_type, dict(config.train.model_hp)) if typed else (None, {})
     _save_weights(model, folder/WEIGHTS_FILE)
     etl = dict(dataset.manifest.get("params", {})) if dataset is not None else {}
     bundle = dict(
@@ -113,7 +113,7 @@ def write_bundle(path, # run folder (model.keras inside) or model file
                            normalisation=None, train_stats=split_stats(dataset) if dataset is not None else None, etl=etl),
         metrics=metrics, threshold=threshold,
         dataset=None if dataset is None else dict(version=dataset.version, path=str(dataset.path)),
-        config=config.to_dict() if config is not None else None)
+        config=config.to_dict() if typed else config)
     write_atomic(folder/BUNDLE_FILE, json.dumps(bundle, indent=2, default=str) + "\n")
     return folder/BUNDLE_FILE
 
