@@ -18,6 +18,7 @@ from .peaks import PEAK_COLUMNS, read_peaks
 from .store import DatasetVersion, load_arrays, to_tf_dataset
 from .train import Run, load_model, read_history
 from .transfer import load_pretrained
+from .bundle import bundle_path, check_inputs, load_bundle_model, read_bundle, update_bundle
 
 # %% auto 0
 __all__ = ['plot_confusion_matrix', 'plot_history', 'classification_scores', 'evaluate', 'roc_threshold', 'plot_roc',
@@ -72,6 +73,7 @@ def evaluate(run:Run, dataset:DatasetVersion, split:str="test", *, batch_size:in
                    best_val_loss=min(history["val_loss"]) if history.get("val_loss") else None)
     old = json.loads(run.file("metrics.json").read_text()) if run.file("metrics.json").is_file() else {}
     run.write_json("metrics.json", {**{k: old[k] for k in ("threshold", "roc") if k in old}, **metrics})   # keep a picked threshold
+    update_bundle(run.path, metrics={k: metrics[k] for k in ("split", "dataset", "n", "accuracy", "balanced_accuracy", "best_val_loss")})
     _save_figure(plot_confusion_matrix(scores["confusion_matrix"], dataset.classes, title=f"{split}: accuracy {scores['accuracy']:.3f}"), run.file("confusion_matrix.png"))
     if history: _save_figure(plot_history(history), run.file("curves.png"))
     run.mark("complete", test_accuracy=scores["accuracy"])
@@ -130,6 +132,7 @@ def optimise_threshold(run:Run, dataset:DatasetVersion, positive:str|None=None, 
     metrics = json.loads(f.read_text()) if f.is_file() else {}
     run.write_json("metrics.json", {**metrics, "threshold": {k_: v for k_, v in result.items() if not k_.endswith("_curve")},
                                     "roc": {"fpr": result["fpr_curve"], "tpr": result["tpr_curve"]}})
+    update_bundle(run.path, threshold={k_: v for k_, v in result.items() if not k_.endswith("_curve")})
     _save_figure(plot_roc(result, title=f"{positive} vs rest ({split})"), run.file("roc.png"))
     return result
 
@@ -190,29 +193,43 @@ def _dataset_params(folder:Path) -> dict:
     manifest = Path(json.loads(f.read_text()).get("path", "")) / "manifest.json" if f.is_file() else None
     return json.loads(manifest.read_text()).get("params", {}) if manifest and manifest.is_file() else {}
 
+def _from_bundle(bundle, net, labels, labels_file) -> tuple:
+    "Classes, config, ETL parameters and input shape from `bundle`, refusing a label map or shape the model or labels.txt contradict."
+    check_inputs(bundle, labels=labels, n_outputs=net.output_shape[-1])
+    if tuple(net.input_shape[1:]) != bundle.input_shape:
+        raise ValueError(f"{bundle.path}: input.shape {bundle.input_shape} contradicts the model's input shape {tuple(net.input_shape[1:])}")
+    return bundle.classes, bundle.get("config") or {}, bundle["preprocessing"].get("etl") or {}, bundle.input_shape
+
 def predict(model, # run folder or model file (.keras/.h5)
             input_path, # signals CSV, peak table or .npy (see above)
             output_path=None, # CSV to write (atomically); None: only return
-            use_threshold:bool=True, # apply metrics.json's threshold when there is one
+            use_threshold:bool=True, # apply the bundle's (or, without one, metrics.json's) threshold
             safe_mode:bool=True, # refuse Lambda layers when loading the model
             batch_size:int=256) -> dict:
-    "Class probabilities and predicted labels for every input; optionally written as CSV."
+    "Class probabilities and predicted labels for every input, checked against the model's bundle.json; optionally written as CSV."
     file, folder = _model_folder(model)
-    net = load_pretrained(file, safe_mode=safe_mode)
+    bundle = read_bundle(folder) if bundle_path(folder).is_file() else None
+    load = lambda f: load_pretrained(f, safe_mode=safe_mode)
+    net = load_bundle_model(file, bundle, loader=load) if bundle is not None else load(file)
     n_out = net.output_shape[-1]
     labels_file = folder/"labels.txt"
-    if labels_file.is_file(): classes = labels_file.read_text().split()
+    labels = labels_file.read_text().split() if labels_file.is_file() else None
+    if bundle is not None: classes, config, etl_params, input_shape = _from_bundle(bundle, net, labels, labels_file)
     else:
-        classes = [f"class_{i}" for i in range(n_out)]
-        warnings.warn(f"no labels.txt next to {file}; naming the classes {', '.join(classes)}")
-    if len(classes) != n_out: raise ValueError(f"{labels_file} lists {len(classes)} classes but the model has {n_out} outputs")
-    config = json.loads((folder/"config.json").read_text()) if (folder/"config.json").is_file() else {}
+        warnings.warn(f"no bundle.json in {folder}: predicting without checking the input against the training preprocessing")
+        classes = labels or [f"class_{i}" for i in range(n_out)]
+        if labels is None: warnings.warn(f"no labels.txt next to {file}; naming the classes {', '.join(classes)}")
+        if len(classes) != n_out: raise ValueError(f"{labels_file} lists {len(classes)} classes but the model has {n_out} outputs")
+        config = json.loads((folder/"config.json").read_text()) if (folder/"config.json").is_file() else {}
+        etl_params, input_shape = _dataset_params(folder), tuple(net.input_shape[1:])
     etl = config.get("etl", {})
-    margin = _dataset_params(folder).get("margin", 1.0)
-    ids, x = read_inputs(input_path, net.input_shape[1:], etl.get("id_column", "read_id"), etl.get("series_column", "timeseries"), margin)
+    if bundle is not None and Path(input_path).suffix == ".npy" and Path(input_path).is_file():   # before read_inputs: name target_length
+        check_inputs(bundle, np.load(input_path, mmap_mode="r", allow_pickle=False), source=str(input_path), max_z=np.inf)
+    ids, x = read_inputs(input_path, input_shape, etl.get("id_column", "read_id"), etl.get("series_column", "timeseries"), etl_params.get("margin", 1.0))
+    if bundle is not None: check_inputs(bundle, x, source=str(input_path))      # warns about data far from the training split
     probs = net.predict(x, batch_size=batch_size, verbose=0)
     metrics = json.loads((folder/"metrics.json").read_text()) if (folder/"metrics.json").is_file() else {}
-    thr = metrics.get("threshold") if use_threshold else None
+    thr = (bundle.get("threshold") if bundle is not None else metrics.get("threshold")) if use_threshold else None
     pred = apply_threshold(probs, classes, thr["positive"], thr["threshold"]) if thr else probs.argmax(axis=1)
     out = dict(ids=ids, classes=classes, probabilities=probs, predicted=[classes[i] for i in pred], threshold=thr)
     if output_path is not None: write_predictions(out, output_path)

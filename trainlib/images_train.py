@@ -19,6 +19,7 @@ from .models import IMAGE_MODELS, MODELS, build_model
 from .label_losses import AsymmetricLoss, label_scores, multilabel_metrics, single_label_loss
 from .train import Checkpoints, GracefulInterrupt, Run, ScheduleLR, _env, read_history, save_model_atomic
 from .transfer import freeze, load_pretrained, unfreeze
+from .bundle import write_bundle
 
 # %% auto 0
 __all__ = ['auto_batch_size', 'one_cycle_lr', 'image_model', 'train_images', 'evaluate_images']
@@ -186,6 +187,8 @@ def train_images(input, # folder of images (searched recursively)
     save_model_atomic(model, run.file("model.keras"))
     scores = evaluate_images(model, dataset, threshold=threshold) if val_ds is not None else {}
     run.write_json("metrics.json", {"val": scores, "phases": record})
+    write_bundle(run.path, model=model, config=json.loads(run.file("config.json").read_text()), dataset=dataset,
+                 metrics={"split": "val", "threshold": threshold, **scores} if scores else None)
     best = cbs[0]
     run.mark("interrupted" if cbs[-1].interrupted else "trained", epochs=len(read_history(run).get("epoch", [])),
              best_epoch=None if best.best_epoch is None else best.best_epoch + 1, fit_seconds=round(time.time() - start, 2))

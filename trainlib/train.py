@@ -14,6 +14,7 @@ import tensorflow as tf
 from .config import TrainConfig, write_atomic
 from .store import DatasetVersion, to_tf_dataset
 from .models import build_model
+from .bundle import write_bundle
 
 # %% auto 0
 __all__ = ['cyclic_lr', 'sgdr_lr', 'ScheduleLR', 'make_lr_callback', 'GracefulInterrupt', 'Run', 'load_model', 'read_history',
@@ -310,12 +311,13 @@ def train(config:TrainConfig, dataset:DatasetVersion, *, callbacks:list|None=Non
     start = time.time()
     model.fit(train_ds, validation_data=val_ds, epochs=config.train.max_epochs, steps_per_epoch=steps, callbacks=cbs,
               verbose=verbose, shuffle=False)   # the tf.data pipeline shuffles
-    return _finish(model, run, cbs, start)
+    return _finish(model, run, cbs, start, config=config, dataset=dataset)
 
 # %% ../nbs/06_train.ipynb
-def _finish(model, run:Run, cbs:list, start:float) -> Run:
-    "Save the (best) model and record the outcome."
+def _finish(model, run:Run, cbs:list, start:float, *, config:TrainConfig|None=None, dataset:DatasetVersion|None=None) -> Run:
+    "Save the (best) model and, given `config`, its bundle.json; record the outcome."
     for name in ("model.keras", "model.h5"): save_model_atomic(model, run.file(name))
+    if config is not None: write_bundle(run.path, model=model, config=config, dataset=dataset)   # + model.weights.h5
     interrupted = next(c for c in cbs if isinstance(c, GracefulInterrupt)).interrupted
     best = next(c for c in cbs if isinstance(c, Checkpoints))
     run.mark("interrupted" if interrupted else "trained", epochs=len(read_history(run).get("epoch", [])),

@@ -172,7 +172,7 @@ def _fit_phases(model, config, dataset, run, phases, train_ds, val_ds, info:dict
                   verbose=verbose, shuffle=False)
         epoch = len(read_history(run).get("epoch", []))
         if next(c for c in cbs if isinstance(c, GracefulInterrupt)).interrupted: break
-    return _finish(model, run, cbs, start)
+    return _finish(model, run, cbs, start, config=config, dataset=dataset)
 
 # %% ../nbs/08_transfer.ipynb
 def continue_training(run, # a `Run` or run folder made by `train` or `fine_tune`
@@ -193,7 +193,7 @@ def continue_training(run, # a `Run` or run folder made by `train` or `fine_tune
     start, epoch = time.time(), len(read_history(run).get("epoch", []))
     cbs = make_callbacks(config, run, math.ceil(dataset.count("train") / config.train.batch_size))
     model.fit(train_ds, validation_data=val_ds, initial_epoch=epoch, epochs=epoch + epochs, callbacks=cbs, verbose=verbose, shuffle=False)
-    return _finish(model, run, cbs, start)
+    return _finish(model, run, cbs, start, config=config, dataset=dataset)
 
 # %% ../nbs/08_transfer.ipynb
 def relabel(dataset:DatasetVersion, # the dataset version to copy
