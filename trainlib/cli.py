@@ -330,13 +330,11 @@ def cmd_batch(args):
 
 # %% ../nbs/12_cli.ipynb
 def run_preflight(config_path, overrides:dict|None=None, *, pretrained=None, rows:int=20, file=None) -> list:
-    "Preflight checks of a config file; raise `ValueError` with the first error, else print a one-line summary to `file`."
-    import time
+    "Preflight checks of a config file; print a one-line summary to `file` (default stderr) and raise `ValueError` with the first error."
     from trainlib.check import preflight_file, raise_on_errors
-    start = time.time()
     findings = preflight_file(config_path, overrides, pretrained=pretrained, rows=rows)
     passed = sum(f.status == "ok" for f in findings)
-    print(f"preflight: {passed} of {len(findings)} checks passed in {time.time() - start:.1f} s"
+    print(f"preflight: {passed} of {len(findings)} checks passed"
           + (f" (`trainlib check --config {config_path}` lists them; --no-check skips them)" if passed < len(findings) else ""), file=file or sys.stderr)
     raise_on_errors(findings, first_only=True)
     return findings
