@@ -215,9 +215,10 @@ def sync_run(run_dir, # a finished run folder (`runs/<experiment>/<run-id>`)
         raise ValueError(f"{run.path}: the run is not finished (run.json status {run.status!r}); "
                          "sync it after training and evaluation have marked it complete")
     if not uri: raise ValueError(f"uri must be an MLflow tracking URI, got {uri!r}")
-    _require("mlflow", "mlflow-skinny sqlalchemy alembic", "mlflow")
-    from mlflow.tracking import MlflowClient
-    from mlflow.entities import Metric, ViewType
+    try:
+        from mlflow.tracking import MlflowClient
+        from mlflow.entities import Metric, ViewType
+    except ImportError: raise ValueError("syncing a run needs MLflow, which is not installed; pip install mlflow-skinny sqlalchemy alembic") from None
     config = json.loads(run.file("config.json").read_text()) if run.file("config.json").is_file() else {}
     metrics = json.loads(run.file("metrics.json").read_text())
     experiment = experiment or (config.get("train") or {}).get("experiment") or run.path.parent.name
