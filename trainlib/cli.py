@@ -353,7 +353,7 @@ def cmd_check(args):
 
 @command("sync", "push a finished run folder to an MLflow tracking server or store (again: nothing to do)", args=[
     arg("run_dir", help="a finished run folder, runs/<experiment>/<run-id>"),
-    arg("--mlflow", required=True, metavar="URI", help="MLflow tracking URI: sqlite:///mlflow.db, file:///path/mlruns or http://host:5000"),
+    arg("--mlflow", required=True, metavar="URI", help="MLflow tracking URI: sqlite:///mlflow.db (a local store) or http://host:5000 (a tracking server)"),
     arg("--experiment", help="MLflow experiment (default: the run's train.experiment, else the name of its parent folder)")])
 def cmd_sync(args):
     "Log a finished run's config, per-epoch metrics, final metrics and files to MLflow, once."

@@ -192,6 +192,12 @@ def _artifact_location(uri:str, experiment:str) -> str|None:
     if not uri.startswith("sqlite:///"): return None
     return (Path(uri.removeprefix("sqlite:///")).resolve().parent/"mlartifacts"/experiment).as_uri()
 
+@contextlib.contextmanager
+def _mlflow_errors(uri:str, error:type):
+    "Turn MLflow's exceptions (a store it cannot use, a server it cannot reach) into one-line `ValueError`s naming `uri`."
+    try: yield
+    except error as e: raise ValueError(f"MLflow at {uri}: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
+
 def _log_run(client, run_id:str, run:Run, params:dict, metrics:list):
     "Log params and metrics in batches MLflow accepts, then the run folder as artifacts."
     from mlflow.entities import Param
@@ -205,7 +211,7 @@ def _log_run(client, run_id:str, run:Run, params:dict, metrics:list):
 
 # %% ../nbs/10_track.ipynb
 def sync_run(run_dir, # a finished run folder (`runs/<experiment>/<run-id>`)
-             uri:str, # MLflow tracking URI: sqlite:///path.db, file:///path/mlruns, http://host:port
+             uri:str, # MLflow tracking URI: sqlite:///path.db or http://host:port
              *, experiment:str|None=None, # MLflow experiment; default: the run's `train.experiment`, else its folder's parent
             ) -> dict:
     "Push a finished run's params, per-epoch metrics, final metrics and artifacts to MLflow at `uri`, once."
@@ -218,12 +224,13 @@ def sync_run(run_dir, # a finished run folder (`runs/<experiment>/<run-id>`)
     try:
         from mlflow.tracking import MlflowClient
         from mlflow.entities import Metric, ViewType
+        from mlflow.exceptions import MlflowException
     except ImportError: raise ValueError("syncing a run needs MLflow, which is not installed; pip install mlflow-skinny sqlalchemy alembic") from None
     config = json.loads(run.file("config.json").read_text()) if run.file("config.json").is_file() else {}
     metrics = json.loads(run.file("metrics.json").read_text())
     experiment = experiment or (config.get("train") or {}).get("experiment") or run.path.parent.name
     tid, live = trainlib_run_id(run), run.file("mlflow.json")
-    with _store_lock(uri):
+    with _store_lock(uri), _mlflow_errors(uri, MlflowException):
         client = MlflowClient(tracking_uri=uri)
         live = json.loads(live.read_text()) if live.is_file() else {}
         ids = [e.experiment_id for e in client.search_experiments(view_type=ViewType.ACTIVE_ONLY)]
