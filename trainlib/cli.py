@@ -15,7 +15,8 @@ from .config import TrainConfig, load_config, save_config
 __all__ = ['COMMANDS', 'CONFIG_ARGS', 'train_model', 'parse_overrides', 'command', 'arg', 'config_from_args',
            'cmd_create_train_config', 'cmd_make_dataset', 'cmd_train_model', 'cmd_evaluate', 'parse_freeze',
            'cmd_transfer', 'cmd_predict', 'cmd_grid', 'cmd_tune', 'cmd_train_sequences', 'cmd_train_images',
-           'format_parameters', 'ReportHelp', 'cmd_report', 'cmd_batch', 'make_parser', 'main']
+           'format_parameters', 'ReportHelp', 'cmd_report', 'cmd_batch', 'run_preflight', 'cmd_check', 'cmd_sync',
+           'make_parser', 'main']
 
 # %% ../nbs/12_cli.ipynb
 def train_model(config:TrainConfig, *, overwrite:bool=False, verbose="auto"):
@@ -80,9 +81,11 @@ def cmd_make_dataset(args):
 
 @command("train-model", "ETL, training and evaluation from a config", aliases=["train"], args=CONFIG_ARGS + [
     arg("--overwrite", action="store_true", help="train again even if this run already finished"),
-    arg("--verbose", type=int, default=2, choices=(0, 1, 2), help="Keras fit verbosity (2: a line per epoch)")])
+    arg("--verbose", type=int, default=2, choices=(0, 1, 2), help="Keras fit verbosity (2: a line per epoch)"),
+    arg("--no-check", action="store_true", help="skip the preflight checks (see `trainlib check`)")])
 def cmd_train_model(args):
     "ETL, training and evaluation from a config; a python config file (CellMap's `train_config.py`) trains a segmentation model."
+    if not args.no_check: run_preflight(args.config, parse_overrides(args.set))
     if Path(args.config).suffix == ".py":
         from trainlib.config import load_python_config
         from trainlib.segment import checkpoint_path, train_segmentation
@@ -344,6 +347,38 @@ def cmd_batch(args):
     print(f"summary: {result.path/'summary.csv'}\nhtml: {result.path/'summary.html'}")
     if result.failed: print(f"trainlib: {len(result.failed)} of {len(result.rows)} runs failed", file=sys.stderr)
     return 1 if result.failed else 0
+
+# %% ../nbs/12_cli.ipynb
+def run_preflight(config_path, overrides:dict|None=None, *, pretrained=None, rows:int=20, file=None) -> list:
+    "Preflight checks of a config file; print a one-line summary to `file` (default stderr) and raise `ValueError` with the first error."
+    from trainlib.check import preflight_file, raise_on_errors
+    findings = preflight_file(config_path, overrides, pretrained=pretrained, rows=rows)
+    passed = sum(f.status == "ok" for f in findings)
+    print(f"preflight: {passed} of {len(findings)} checks passed"
+          + (f" (`trainlib check --config {config_path}` lists them; --no-check skips them)" if passed < len(findings) else ""), file=file or sys.stderr)
+    raise_on_errors(findings, first_only=True)
+    return findings
+
+@command("check", "preflight: check a config, its input files, model and output folders in seconds, before a long run",
+         args=CONFIG_ARGS + [
+    arg("--model", help="also check that this pretrained model (.keras/.h5 or run folder) loads and fits the config's data"),
+    arg("--rows", type=int, default=20, help="data rows parsed from the start of each input file")])
+def cmd_check(args):
+    "Validate the config, open and parse the start of every input file, build the model and test the output folders; print a table."
+    from trainlib.check import format_findings, preflight_file, raise_on_errors
+    findings = preflight_file(args.config, parse_overrides(args.set), pretrained=args.model, rows=args.rows)
+    print(format_findings(findings))
+    raise_on_errors(findings)
+    print(f"all {len(findings)} checks passed")
+
+@command("sync", "push a finished run folder to an MLflow tracking server or store (again: nothing to do)", args=[
+    arg("run_dir", help="a finished run folder, runs/<experiment>/<run-id>"),
+    arg("--mlflow", required=True, metavar="URI", help="MLflow tracking URI: sqlite:///mlflow.db (a local store) or http://host:5000 (a tracking server)"),
+    arg("--experiment", help="MLflow experiment (default: the run's train.experiment, else the name of its parent folder)")])
+def cmd_sync(args):
+    "Log a finished run's config, per-epoch metrics, final metrics and files to MLflow, once."
+    from trainlib.track import sync_run
+    print(sync_run(args.run_dir, args.mlflow, experiment=args.experiment)["message"])
 
 # %% ../nbs/12_cli.ipynb
 def make_parser() -> argparse.ArgumentParser:

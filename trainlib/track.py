@@ -4,7 +4,7 @@
 
 # %% ../nbs/10_track.ipynb 3
 from __future__ import annotations
-import contextlib, json, math, os, time
+import contextlib, csv, json, math, os, time
 from pathlib import Path
 
 import keras
@@ -13,7 +13,8 @@ from .config import TrainConfig, write_atomic
 from .train import Run
 
 # %% auto 0
-__all__ = ['flatten_params', 'default_tracking_uri', 'MlflowTracker', 'CometTracker', 'tracking_callbacks', 'finish_tracking']
+__all__ = ['flatten_params', 'default_tracking_uri', 'MlflowTracker', 'CometTracker', 'tracking_callbacks', 'finish_tracking',
+           'trainlib_run_id', 'sync_run']
 
 # %% ../nbs/10_track.ipynb
 def flatten_params(d:dict, prefix:str="") -> dict:
@@ -150,3 +151,113 @@ def finish_tracking(callbacks:list, metrics:dict|None=None, *, interrupted:bool=
     "Log the test `metrics` and artifacts to each tracker in `callbacks` and close it."
     for cb in callbacks or []:
         if hasattr(cb, "finish"): cb.finish(metrics, status="KILLED" if interrupted else "FINISHED")
+
+# %% ../nbs/10_track.ipynb
+def _finished(run:Run) -> bool:
+    "A run is finished when evaluated (`complete`), or trained with its metrics written (feed-forward and image runs)."
+    return run.status == "complete" or (run.status == "trained" and run.file("metrics.json").is_file())
+
+def trainlib_run_id(run:Run) -> str:
+    "The id a run folder is synced under: `<experiment folder>/<run name>@<start time>` (a retrained run is a new run)."
+    started = run.info.get("started")
+    return f"{run.path.parent.name}/{run.name}" + (f"@{int(started)}" if started else "")
+
+def _history_metrics(run:Run, now:int) -> list:
+    "Every finite number of `history.csv` as an MLflow `Metric` with step = epoch."
+    from mlflow.entities import Metric
+    f, out = run.file("history.csv"), []
+    if not f.is_file(): return out
+    with open(f, newline="") as fh:
+        for i, row in enumerate(csv.DictReader(fh)):
+            step = int(float(row.get("epoch") or i))
+            for k, v in row.items():
+                if k == "epoch" or v in (None, "", "NA"): continue
+                try: value = float(v)
+                except ValueError: continue
+                if math.isfinite(value): out.append(Metric(k, value, now, step))
+    return out
+
+def _final_metrics(metrics:dict) -> dict:
+    "The numbers of `metrics.json`: top-level ones as `<split>_<name>` (as `MlflowTracker` logs them), nested ones as dotted names."
+    split = metrics.get("split", "test")
+    flat = {**_scalars({k: v for k, v in metrics.items() if not isinstance(v, dict)}, f"{split}_"),
+            **_scalars(flatten_params({k: v for k, v in metrics.items() if isinstance(v, dict)}))}
+    return flat
+
+# %% ../nbs/10_track.ipynb
+_SKIP = ("backup", "mlflow.json", "mlflow_sync.json", "comet")
+
+def _artifact_location(uri:str, experiment:str) -> str|None:
+    "Artifacts of a new experiment in a local SQLite store go beside the database; other stores decide for themselves."
+    if not uri.startswith("sqlite:///"): return None
+    return (Path(uri.removeprefix("sqlite:///")).resolve().parent/"mlartifacts"/experiment).as_uri()
+
+@contextlib.contextmanager
+def _mlflow_errors(uri:str, error:type):
+    "Turn MLflow's exceptions (a store it cannot use, a server it cannot reach) into one-line `ValueError`s naming `uri`."
+    try: yield
+    except error as e: raise ValueError(f"MLflow at {uri}: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
+
+def _log_run(client, run_id:str, run:Run, params:dict, metrics:list):
+    "Log params and metrics in batches MLflow accepts, then the run folder as artifacts."
+    from mlflow.entities import Param
+    ps = [Param(k, str(v)[:6000]) for k, v in params.items()]
+    for i in range(0, len(ps), 100): client.log_batch(run_id, params=ps[i:i + 100])
+    for i in range(0, len(metrics), 1000): client.log_batch(run_id, metrics=metrics[i:i + 1000])
+    for p in sorted(run.path.iterdir()):
+        if p.name in _SKIP or p.name.startswith(".tmp-"): continue
+        if p.is_dir(): client.log_artifacts(run_id, str(p), p.name)
+        else: client.log_artifact(run_id, str(p))
+
+# %% ../nbs/10_track.ipynb
+def sync_run(run_dir, # a finished run folder (`runs/<experiment>/<run-id>`)
+             uri:str, # MLflow tracking URI: sqlite:///path.db or http://host:port
+             *, experiment:str|None=None, # MLflow experiment; default: the run's `train.experiment`, else its folder's parent
+            ) -> dict:
+    "Push a finished run's params, per-epoch metrics, final metrics and artifacts to MLflow at `uri`, once."
+    run = Run(run_dir)
+    if not run.path.is_dir(): raise FileNotFoundError(f"run folder not found: {run.path}")
+    if not _finished(run):
+        raise ValueError(f"{run.path}: the run is not finished (run.json status {run.status!r}); "
+                         "sync it after training and evaluation have marked it complete")
+    if not uri: raise ValueError(f"uri must be an MLflow tracking URI, got {uri!r}")
+    try:
+        from mlflow.tracking import MlflowClient
+        from mlflow.entities import Metric, ViewType
+        from mlflow.exceptions import MlflowException
+    except ImportError: raise ValueError("syncing a run needs MLflow, which is not installed; pip install mlflow-skinny sqlalchemy alembic") from None
+    config = json.loads(run.file("config.json").read_text()) if run.file("config.json").is_file() else {}
+    metrics = json.loads(run.file("metrics.json").read_text())
+    experiment = experiment or (config.get("train") or {}).get("experiment") or run.path.parent.name
+    tid, live = trainlib_run_id(run), run.file("mlflow.json")
+    with _store_lock(uri), _mlflow_errors(uri, MlflowException):
+        client = MlflowClient(tracking_uri=uri)
+        live = json.loads(live.read_text()) if live.is_file() else {}
+        ids = [e.experiment_id for e in client.search_experiments(view_type=ViewType.ACTIVE_ONLY)]
+        found = client.search_runs(ids, f"tags.trainlib_run_id = '{tid}'", ViewType.ACTIVE_ONLY) if ids else []
+        done = [r for r in found if r.info.status == "FINISHED"]
+        if not done and live.get("tracking_uri") == uri:
+            try: done = [r for r in [client.get_run(live["run_id"])] if r.info.status == "FINISHED" and r.info.lifecycle_stage == "active"]
+            except Exception: done = []                              # the live run was removed from the store
+        if done:
+            result = dict(run_id=done[0].info.run_id, experiment_id=done[0].info.experiment_id, created=False,
+                          message=f"{run.path}: already in MLflow as run {done[0].info.run_id}; nothing to do")
+        else:
+            for r in found: client.delete_run(r.info.run_id)       # a sync that died half way
+            exp = client.get_experiment_by_name(experiment)
+            exp_id = exp.experiment_id if exp is not None else client.create_experiment(experiment, artifact_location=_artifact_location(uri, experiment))
+            mrun = client.create_run(exp_id, run_name=run.name, tags={"trainlib_run_id": tid, "trainlib.run_folder": str(run.path.resolve())})
+            now = int(time.time() * 1000)
+            final = [Metric(k, v, now, 0) for k, v in _final_metrics(metrics).items()]
+            _log_run(client, mrun.info.run_id, run, flatten_params(config), _history_metrics(run, now) + final)
+            client.set_terminated(mrun.info.run_id, "FINISHED")
+            result = dict(run_id=mrun.info.run_id, experiment_id=exp_id, created=True,
+                          message=f"{run.path}: synced to MLflow run {mrun.info.run_id} (experiment {experiment!r})"
+                                  + (f"; replaced {len(found)} unfinished earlier sync(s)" if found else ""))
+    record = run.file("mlflow_sync.json")
+    synced = json.loads(record.read_text()) if record.is_file() else {}
+    if synced.get(uri, {}).get("run_id") != result["run_id"]:
+        synced[uri] = dict(run_id=result["run_id"], experiment_id=result["experiment_id"], trainlib_run_id=tid,
+                           synced=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+        run.write_json("mlflow_sync.json", synced)
+    return result
