@@ -19,6 +19,11 @@ def rows():
         elif r["benchmark"].startswith("tune_memory"):
             what = (f"RSS {r['rss_mib_after_2']} MiB after 2 trials, {r['rss_mib_after_n']} after {r['trials']} "
                     f"(×{r['rss_ratio']}, target ≤ {r['target_ratio']}); {r['overhead_seconds_per_trial_median']} s/trial beyond fit")
+        elif r["benchmark"].startswith("backends"):
+            f, st = r["samples_per_second_fit_median"], r["samples_per_second_steady_median"]
+            what = (f"{r['model']} bs {r['batch_size']}, {r['epochs']} ep × {r['repeats']}, steady epochs: tensorflow {st['tensorflow']}/s, "
+                    f"jax {st['jax']}/s (×{r['ratio_jax_vs_tensorflow_steady']}); whole fit incl. compile: tensorflow {f['tensorflow']}/s, "
+                    f"jax {f['jax']}/s (×{r['ratio_jax_vs_tensorflow_fit']}); load at end {r.get('load_at_end')}")
         else: what = ", ".join(f"{k}={v}" for k, v in r.items() if isinstance(v, (int, float, str)) and k not in ("command", "date"))
         yield f"| {r['benchmark']} | {what} | `{r['command']}` | {r['date']} | {where} |"
 

@@ -7,15 +7,16 @@ from __future__ import annotations
 import contextlib, os, sys, tempfile
 
 import keras
+import numpy as np
 
 from .config import TrainConfig
 from .store import make_dataset
-from .train import Run, run_for, train
+from .train import Run, backup_state, run_for, train
 from .evaluate import evaluate
 from .track import finish_tracking, tracking_callbacks
 
 # %% auto 0
-__all__ = ['ENV_VARS', 'distributed_settings', 'init_distributed', 'train_distributed']
+__all__ = ['ENV_VARS', 'distributed_settings', 'init_distributed', 'check_same_start', 'train_distributed']
 
 # %% ../nbs/11d_multiworker.ipynb
 ENV_VARS = dict(coordinator=("TRAINLIB_COORDINATOR",), num_processes=("TRAINLIB_NUM_PROCESSES", "SLURM_NTASKS"),
@@ -64,6 +65,21 @@ def init_distributed(coordinator:str|None=None, # HOST:PORT of process 0 (defaul
     return settings
 
 # %% ../nbs/11d_multiworker.ipynb
+def check_same_start(starts:list, # per process: (finished before, epoch its backup resumes from)
+                    ):
+    "Fail unless every process would start the run from the same place (lock-step needs the same epochs everywhere)."
+    starts = [tuple(int(v) for v in s) for s in starts]
+    if any(s != starts[0] for s in starts):
+        raise ValueError("the processes would start this run from different places, (finished, resume epoch) per process: "
+                         f"{starts}; give every process a persistent --worker-dir to resume, or pass --overwrite")
+
+def _start(config:TrainConfig, dataset, overwrite:bool) -> tuple[int, int]:
+    "(1 if the run is finished, the epoch its backup resumes from), as `trainlib.train.train` would see them."
+    run = run_for(config, dataset)
+    if overwrite: return (0, 0)
+    return (int(run.status in ("trained", "interrupted", "complete")), (backup_state(run.file("backup")) or {}).get("epoch", 0))
+
+# %% ../nbs/11d_multiworker.ipynb
 def train_distributed(config:TrainConfig, *, worker_dir:str|None=None, # run folders of processes > 0 (default: a temporary folder, removed)
                       overwrite:bool=False, verbose="auto") -> tuple[Run, dict|None]:
     "Train `config` as one process of the group `init_distributed` joined; return `(run, metrics)`, metrics None on processes > 0."
@@ -75,15 +91,17 @@ def train_distributed(config:TrainConfig, *, worker_dir:str|None=None, # run fol
                          f"got {config.train.batch_size}")
     dataset = make_dataset(config)
     print(f"process {rank} of {n}: {dataset}", file=sys.stderr)
-    if rank == 0:
-        trackers = tracking_callbacks(config, run_for(config, dataset))
-        run = train(config, dataset, callbacks=trackers, overwrite=overwrite, verbose=verbose)
-        keras.distribution.set_distribution(None)     # the test split is scored here alone
-        metrics = evaluate(run, dataset)
-        finish_tracking(trackers, metrics, interrupted=metrics["status_before_evaluation"] == "interrupted")
-        return run, metrics
     with contextlib.ExitStack() as stack:
-        folder = worker_dir or stack.enter_context(tempfile.TemporaryDirectory(prefix=f"trainlib-process-{rank}-"))
-        mine = config.update({"shared.output_dir": str(folder)})
-        run = train(mine, dataset, overwrite=overwrite, verbose=0)
-    return run, None
+        if rank > 0:
+            folder = worker_dir or stack.enter_context(tempfile.TemporaryDirectory(prefix=f"trainlib-process-{rank}-"))
+            config = config.update({"shared.output_dir": str(folder)})
+        if n > 1:
+            from jax.experimental import multihost_utils
+            check_same_start(multihost_utils.process_allgather(np.array(_start(config, dataset, overwrite))).tolist())
+        if rank > 0: return train(config, dataset, overwrite=overwrite, verbose=0), None
+    trackers = tracking_callbacks(config, run_for(config, dataset))
+    run = train(config, dataset, callbacks=trackers, overwrite=overwrite, verbose=verbose)
+    keras.distribution.set_distribution(None)     # the test split is scored here alone
+    metrics = evaluate(run, dataset)
+    finish_tracking(trackers, metrics, interrupted=metrics["status_before_evaluation"] == "interrupted")
+    return run, metrics
