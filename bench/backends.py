@@ -49,6 +49,7 @@ def main(argv=None):
     if a.child: return child(a)
     if a.smoke: a.epochs, a.repeats = 2, 1
     workdir = tempfile.mkdtemp()
+    load_before = os.getloadavg()[0]
     results = {b: [] for b in BACKENDS}
     for r in range(a.repeats):
         for backend in (BACKENDS if r % 2 == 0 else BACKENDS[::-1]):      # alternate which backend goes first
@@ -65,8 +66,7 @@ def main(argv=None):
     total = {b: round(n * a.epochs / statistics.median(r["fit_seconds"] for r in rs), 1) for b, rs in results.items()}
     steady = {b: round(n / statistics.median(s for r in rs for s in (r["epoch_seconds"][1:] or r["epoch_seconds"])), 1) for b, rs in results.items()}
     faster = max(BACKENDS, key=lambda b: steady[b])
-    try: load_at_end = os.getloadavg()[0]
-    except OSError: load_at_end = None
+    first = {b: round(statistics.median(r["epoch_seconds"][0] for r in rs), 2) for b, rs in results.items()}
     write_result("backends" + ("_smoke" if a.smoke else ""), dict(
         model=a.model, dataset="GunPoint train (UCR)", n_train=n, batch_size=a.batch_size, epochs=a.epochs, repeats=a.repeats,
         fit_seconds={b: [r["fit_seconds"] for r in rs] for b, rs in results.items()},
@@ -74,10 +74,11 @@ def main(argv=None):
         samples_per_second_fit_median=total, samples_per_second_steady_median=steady,
         ratio_jax_vs_tensorflow_fit=round(total["jax"] / total["tensorflow"], 3),
         ratio_jax_vs_tensorflow_steady=round(steady["jax"] / steady["tensorflow"], 3),
-        faster_steady=faster, load_at_end=load_at_end,
+        first_epoch_seconds_median=first, faster_steady=faster,
+        load_before_runs=load_before, load_after_runs=os.getloadavg()[0],
         note="each run is a fresh subprocess with KERAS_BACKEND set; trainlib.train with its default callbacks and tf.data input; "
              "fit includes the first epoch's tracing/compilation, steady is the median of the later epochs; the machine is shared, "
-             "see load_at_start/load_at_end"))
+             "see load_before_runs/load_after_runs (machine.load_at_start is taken when the result is written)"))
 
 
 if __name__ == "__main__": main()

@@ -23,7 +23,8 @@ def rows():
             f, st = r["samples_per_second_fit_median"], r["samples_per_second_steady_median"]
             what = (f"{r['model']} bs {r['batch_size']}, {r['epochs']} ep × {r['repeats']}, steady epochs: tensorflow {st['tensorflow']}/s, "
                     f"jax {st['jax']}/s (×{r['ratio_jax_vs_tensorflow_steady']}); whole fit incl. compile: tensorflow {f['tensorflow']}/s, "
-                    f"jax {f['jax']}/s (×{r['ratio_jax_vs_tensorflow_fit']}); load at end {r.get('load_at_end')}")
+                    f"jax {f['jax']}/s (×{r['ratio_jax_vs_tensorflow_fit']}); first epoch tensorflow {r['first_epoch_seconds_median']['tensorflow']} s, jax {r['first_epoch_seconds_median']['jax']} s; "
+                    f"load {r['load_before_runs']:.1f} → {r['load_after_runs']:.1f}")
         else: what = ", ".join(f"{k}={v}" for k, v in r.items() if isinstance(v, (int, float, str)) and k not in ("command", "date"))
         yield f"| {r['benchmark']} | {what} | `{r['command']}` | {r['date']} | {where} |"
 

@@ -36,9 +36,10 @@ def train_model(config:TrainConfig, *, overwrite:bool=False, verbose="auto"):
 def train_model_distributed(args) -> int:
     "`train-model --distributed`: join the group of processes, train in lock-step; process 0 writes and evaluates the run."
     if Path(args.config).suffix == ".py": raise ValueError("--distributed is not supported with a python (segmentation) config")
+    config = config_from_args(args)                  # a bad config fails before joining the group
     from trainlib.multiworker import init_distributed, train_distributed
     s = init_distributed(args.coordinator, args.num_processes, args.process_id)
-    run, metrics = train_distributed(config_from_args(args), worker_dir=args.worker_dir, overwrite=args.overwrite, verbose=args.verbose)
+    run, metrics = train_distributed(config, worker_dir=args.worker_dir, overwrite=args.overwrite, verbose=args.verbose)
     if metrics is None:
         print(f"process {s['process_id']} of {s['num_processes']}: trained in lock-step; process 0 writes the run"); return 0
     print(f"run: {run.path}\ntest accuracy: {metrics['accuracy']:.4f} ({metrics['n']} examples, {metrics['epochs']} epochs, {s['num_processes']} processes)")
