@@ -71,10 +71,12 @@ bench: install
 	$(BIN)/python bench/overhead.py
 	$(BIN)/python bench/tune_memory.py
 	$(BIN)/python bench/etl.py
+	$(BIN)/python bench/backends.py
 	$(BIN)/python bench/table.py
 
 bench-smoke: install
 	$(BIN)/python bench/overhead.py --smoke
 	$(BIN)/python bench/tune_memory.py --smoke
 	$(BIN)/python bench/etl.py --smoke
+	$(BIN)/python bench/backends.py --smoke
 	$(BIN)/python bench/table.py

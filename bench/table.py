@@ -23,6 +23,12 @@ def rows():
             what = "; ".join(f"{x['rows']:,} rows ({x['csv_mib']:,.0f} MiB): {x['rows_per_second']:,.0f} rows/s, "
                              f"{x['rows_per_cpu_second']:,.0f} rows/CPU-s, peak RSS {x['peak_rss_mib']:,.0f} MiB" for x in r["sizes"])
             what += f" (RSS ×{r['rss_growth_ratio']} for ×{r['sizes'][1]['rows'] // r['sizes'][0]['rows']} rows)"
+        elif r["benchmark"].startswith("backends"):
+            f, st = r["samples_per_second_fit_median"], r["samples_per_second_steady_median"]
+            what = (f"{r['model']} bs {r['batch_size']}, {r['epochs']} ep × {r['repeats']}, steady epochs: tensorflow {st['tensorflow']}/s, "
+                    f"jax {st['jax']}/s (×{r['ratio_jax_vs_tensorflow_steady']}); whole fit incl. compile: tensorflow {f['tensorflow']}/s, "
+                    f"jax {f['jax']}/s (×{r['ratio_jax_vs_tensorflow_fit']}); first epoch tensorflow {r['first_epoch_seconds_median']['tensorflow']} s, jax {r['first_epoch_seconds_median']['jax']} s; "
+                    f"load {r['load_before_runs']:.1f} → {r['load_after_runs']:.1f}")
         else: what = ", ".join(f"{k}={v}" for k, v in r.items() if isinstance(v, (int, float, str)) and k not in ("command", "date"))
         yield f"| {r['benchmark']} | {what} | `{r['command']}` | {r['date']} | {where} |"
 

@@ -4,7 +4,7 @@
 
 # %% ../nbs/12_cli.ipynb 3
 from __future__ import annotations
-import argparse, datetime, json, sys, traceback
+import argparse, datetime, json, os, sys, traceback
 from pathlib import Path
 
 import yaml
@@ -12,11 +12,11 @@ import yaml
 from .config import TrainConfig, load_config, save_config
 
 # %% auto 0
-__all__ = ['COMMANDS', 'CONFIG_ARGS', 'train_model', 'parse_overrides', 'command', 'arg', 'config_from_args',
-           'cmd_create_train_config', 'cmd_make_dataset', 'cmd_train_model', 'cmd_evaluate', 'parse_freeze',
-           'cmd_transfer', 'cmd_predict', 'cmd_grid', 'cmd_tune', 'cmd_train_sequences', 'cmd_train_images',
-           'format_parameters', 'ReportHelp', 'cmd_report', 'cmd_batch', 'run_preflight', 'cmd_check', 'cmd_sync',
-           'make_parser', 'main']
+__all__ = ['COMMANDS', 'CONFIG_ARGS', 'DISTRIBUTED_ARGS', 'train_model', 'train_model_distributed', 'parse_overrides', 'command',
+           'arg', 'config_from_args', 'cmd_create_train_config', 'cmd_make_dataset', 'cmd_train_model', 'cmd_evaluate',
+           'parse_freeze', 'cmd_transfer', 'cmd_predict', 'cmd_grid', 'cmd_tune', 'cmd_train_sequences',
+           'cmd_train_images', 'format_parameters', 'ReportHelp', 'cmd_report', 'cmd_batch', 'run_preflight',
+           'cmd_check', 'cmd_sync', 'make_parser', 'set_backend', 'main']
 
 # %% ../nbs/12_cli.ipynb
 def train_model(config:TrainConfig, *, overwrite:bool=False, verbose="auto"):
@@ -32,6 +32,22 @@ def train_model(config:TrainConfig, *, overwrite:bool=False, verbose="auto"):
     metrics = evaluate(run, dataset)
     finish_tracking(trackers, metrics, interrupted=metrics["status_before_evaluation"] == "interrupted")
     return run, metrics
+
+# %% ../nbs/12_cli.ipynb
+def train_model_distributed(args) -> int:
+    "`train-model --distributed`: join the group of processes, train in lock-step; process 0 writes and evaluates the run."
+    if Path(args.config).suffix == ".py": raise ValueError("--distributed is not supported with a python (segmentation) config")
+    config = config_from_args(args)                  # a bad config fails before joining the group
+    from trainlib.multiworker import init_distributed, train_distributed
+    s = init_distributed(args.coordinator, args.num_processes, args.process_id)
+    if not args.no_check:                            # the check builds the model: replicated variables must be equal on every process
+        import keras; keras.utils.set_random_seed(config.train.seed)
+        run_preflight(args.config, parse_overrides(args.set))
+    run, metrics = train_distributed(config, worker_dir=args.worker_dir, overwrite=args.overwrite, verbose=args.verbose)
+    if metrics is None:
+        print(f"process {s['process_id']} of {s['num_processes']}: trained in lock-step; process 0 writes the run"); return 0
+    print(f"run: {run.path}\ntest accuracy: {metrics['accuracy']:.4f} ({metrics['n']} examples, {metrics['epochs']} epochs, {s['num_processes']} processes)")
+    return 130 if metrics["status_before_evaluation"] == "interrupted" else 0
 
 # %% ../nbs/12_cli.ipynb
 def parse_overrides(items:list[str]) -> dict:
@@ -60,6 +76,13 @@ def arg(*flags, **kwargs):
 CONFIG_ARGS = [arg("--config", "--config_file", required=True, help="config file (.json, .yaml, or Capfinder's)"),
                arg("--set", action="append", metavar="KEY=VALUE", help="override a config value, e.g. train.max_epochs=5")]
 
+DISTRIBUTED_ARGS = [
+    arg("--distributed", action="store_true", help="train as one process of a group (JAX backend; see trainlib.multiworker)"),
+    arg("--coordinator", metavar="HOST:PORT", help="process 0's address (default: TRAINLIB_COORDINATOR)"),
+    arg("--num-processes", type=int, help="processes in the group (default: TRAINLIB_NUM_PROCESSES, else SLURM_NTASKS)"),
+    arg("--process-id", type=int, help="this process, 0..N-1; 0 writes the run (default: TRAINLIB_PROCESS_ID, else SLURM_PROCID)"),
+    arg("--worker-dir", help="where processes other than 0 write their throwaway run folder (default: a temporary folder)")]
+
 def config_from_args(args) -> TrainConfig:
     "The config named by `--config`, with the `--set` overrides applied."
     return load_config(args.config).update(parse_overrides(args.set))
@@ -82,9 +105,11 @@ def cmd_make_dataset(args):
 @command("train-model", "ETL, training and evaluation from a config", aliases=["train"], args=CONFIG_ARGS + [
     arg("--overwrite", action="store_true", help="train again even if this run already finished"),
     arg("--verbose", type=int, default=2, choices=(0, 1, 2), help="Keras fit verbosity (2: a line per epoch)"),
-    arg("--no-check", action="store_true", help="skip the preflight checks (see `trainlib check`)")])
+    arg("--no-check", action="store_true", help="skip the preflight checks (see `trainlib check`)"),
+    *DISTRIBUTED_ARGS])
 def cmd_train_model(args):
     "ETL, training and evaluation from a config; a python config file (CellMap's `train_config.py`) trains a segmentation model."
+    if args.distributed: return train_model_distributed(args)   # checks run there, after joining (JAX must start distributed)
     if not args.no_check: run_preflight(args.config, parse_overrides(args.set))
     if Path(args.config).suffix == ".py":
         from trainlib.config import load_python_config
@@ -94,6 +119,8 @@ def cmd_train_model(args):
         result = train_segmentation(config, verbose=args.verbose)
         print(f"{result}\ncheckpoints: {checkpoint_path(config, result.epochs).parent}\ntensorboard: {result.log_dir}")
         return 0
+    if args.coordinator or args.num_processes is not None or args.process_id is not None or args.worker_dir:
+        raise ValueError("--coordinator, --num-processes, --process-id and --worker-dir need --distributed")
     run, metrics = train_model(config_from_args(args), overwrite=args.overwrite, verbose=args.verbose)
     print(f"run: {run.path}\ntest accuracy: {metrics['accuracy']:.4f} ({metrics['n']} examples, {metrics['epochs']} epochs)")
     return 130 if metrics["status_before_evaluation"] == "interrupted" else 0
@@ -385,6 +412,7 @@ def make_parser() -> argparse.ArgumentParser:
     "The `trainlib` argument parser, one subparser per registered command."
     p = argparse.ArgumentParser(prog="trainlib", description="Train deep-learning models on scientific data.")
     p.add_argument("--debug", action="store_true", help="show full tracebacks")
+    p.add_argument("--backend", choices=("tensorflow", "jax"), help="Keras backend (sets KERAS_BACKEND; default: KERAS_BACKEND, else tensorflow)")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, c in COMMANDS.items():
         sp = sub.add_parser(name, aliases=c["aliases"], help=c["help"], description=c["fn"].__doc__,
@@ -394,10 +422,20 @@ def make_parser() -> argparse.ArgumentParser:
     return p
 
 # %% ../nbs/12_cli.ipynb
+def set_backend(name:str):
+    "Make `name` the Keras backend of this process; Keras reads `KERAS_BACKEND` once, when first imported."
+    if "keras" in sys.modules:
+        current = sys.modules["keras"].backend.backend()
+        if current != name: raise ValueError(f"--backend {name}: Keras is already imported with backend {current!r}; set KERAS_BACKEND={name} before starting Python")
+    os.environ["KERAS_BACKEND"] = name
+
+# %% ../nbs/12_cli.ipynb
 def main(argv:list[str]|None=None) -> int:
     "Entry point of the `trainlib` command."
     args = make_parser().parse_args(argv)
-    try: return args.fn(args) or 0
+    try:
+        if args.backend: set_backend(args.backend)
+        return args.fn(args) or 0
     except KeyboardInterrupt:
         print("trainlib: interrupted", file=sys.stderr); return 130
     except (ValueError, FileNotFoundError, TypeError, OSError) as e:

@@ -19,7 +19,8 @@ from .bundle import write_bundle
 # %% auto 0
 __all__ = ['cyclic_lr', 'sgdr_lr', 'ScheduleLR', 'make_lr_callback', 'GracefulInterrupt', 'Run', 'load_model', 'read_history',
            'run_id', 'run_for', 'monitor_mode', 'save_model_atomic', 'Checkpoints', 'PeriodicBackup', 'backup_state',
-           'trim_history', 'make_callbacks', 'make_optimizer', 'compile_model', 'train']
+           'trim_history', 'make_callbacks', 'make_optimizer', 'compile_model', 'pad_batches', 'process_batches',
+           'train']
 
 # %% ../nbs/06_train.ipynb
 def cyclic_lr(step:int, *, base_lr:float=1e-3, max_lr:float=5e-2, step_size:int=100,
@@ -263,6 +264,29 @@ def compile_model(config:TrainConfig, dataset:DatasetVersion) -> keras.Model:
     return model
 
 # %% ../nbs/06_train.ipynb
+def pad_batches(ds:tf.data.Dataset, batch_size:int) -> tf.data.Dataset:
+    "Batches `(x, y)` padded to `batch_size` rows as `(x, y, sample_weight)`, weight 0 on the padding."
+    def pad(x, y):
+        n = tf.shape(x)[0]; k = batch_size - n
+        x = tf.pad(x, tf.concat([[[0, k]], tf.zeros((tf.rank(x) - 1, 2), tf.int32)], 0))
+        w = tf.concat([tf.ones((n,), tf.float32), tf.zeros((k,), tf.float32)], 0)
+        return x, tf.pad(y, [[0, k]]), w
+    return ds.map(pad)
+
+def process_batches(ds:tf.data.Dataset, batch_size:int, num_processes:int, process_id:int) -> tf.data.Dataset:
+    "Process `process_id`'s slice (`batch_size / num_processes` rows) of every full global batch of `ds`."
+    if batch_size % num_processes: raise ValueError(f"train.batch_size must be a multiple of the number of processes ({num_processes}), got {batch_size}")
+    return ds.rebatch(batch_size // num_processes).shard(num_processes, process_id).prefetch(tf.data.AUTOTUNE)
+
+def _process_slot() -> tuple[int, int]:
+    "`(number of processes, this process's index)` under the current `keras.distribution` ((1, 0) without one)."
+    d = keras.distribution.distribution()
+    n = getattr(d, "num_processes", 1) if d is not None else 1
+    return (n, __import__("jax").process_index()) if n > 1 else (1, 0)
+
+def _num_processes() -> int: return _process_slot()[0]
+
+# %% ../nbs/06_train.ipynb
 def _datasets(config:TrainConfig, dataset:DatasetVersion, *, for_tuning:bool=False, start_epoch:int|None=None):
     "Training and validation `tf.data` pipelines (validation None when the split is empty); tuning: `tune.objective`, `tune.seed`, no augmentation; `start_epoch`: endless training epochs from there."
     t, s = config.train, config.shared
@@ -274,6 +298,10 @@ def _datasets(config:TrainConfig, dataset:DatasetVersion, *, for_tuning:bool=Fal
                              augment=s.use_augmentation and not for_tuning, augment_multiplier=config.etl.augment_multiplier,
                              start_epoch=start_epoch)
     val_ds = to_tf_dataset(dataset, "val", batch_size=t.batch_size) if dataset.count("val") else None
+    n, i = _process_slot()
+    if n > 1:                          # every process gets its equal slice of each global batch
+        if val_ds is not None: val_ds = process_batches(pad_batches(val_ds, t.batch_size), t.batch_size, n, i)
+        train_ds = process_batches(train_ds, t.batch_size, n, i)
     return train_ds, val_ds
 
 # %% ../nbs/06_train.ipynb
@@ -283,7 +311,14 @@ def _env(config:TrainConfig) -> dict:
     return dict(python=sys.version.split()[0], platform=platform.platform(), keras=keras.__version__,
                 tensorflow=tf.__version__, scikit_learn=sklearn.__version__, h5py=h5py.__version__,
                 numpy=np.__version__, backend=keras.backend.backend(), seed=config.train.seed,
-                devices=[d.name for d in tf.config.list_logical_devices()])
+                devices=_devices(), processes=_num_processes())
+
+def _devices() -> list[str]:
+    "The devices the backend trains on (all processes' under a multi-process distribution)."
+    if keras.backend.backend() == "jax":
+        import jax
+        return [str(d) for d in jax.devices()]
+    return [d.name for d in tf.config.list_logical_devices()]
 
 # %% ../nbs/06_train.ipynb
 def train(config:TrainConfig, dataset:DatasetVersion, *, callbacks:list|None=None, overwrite:bool=False,

@@ -1,0 +1,70 @@
+"""Multi-process training: two `trainlib train-model --distributed` processes on 127.0.0.1 (JAX backend, gloo)."""
+import csv, json, os, socket, subprocess
+
+import numpy as np
+import pytest
+
+from conftest import TRAINLIB
+
+jax = pytest.importorskip("jax", reason="multi-process training needs jax (pip install 'jax[cpu]', in dev_requirements)")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0)); return s.getsockname()[1]
+
+
+def _env(**extra):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TRAINLIB_", "SLURM_"))}
+    return {**env, "TF_CPP_MIN_LOG_LEVEL": "2", **extra}
+
+
+def _weights(path):
+    import keras
+    return keras.saving.load_model(path, compile=False).get_weights()
+
+
+@pytest.mark.slow
+def test_two_processes_train_in_lock_step(write_config, tmp_path):
+    cfg = write_config(train={"max_epochs": 3, "batch_size": 16, "model_hp": {"filters": [8, 16, 8]}})
+    port = free_port()
+    # process 0 takes its place from flags, process 1 from the environment (as a cluster scheduler sets it)
+    p0 = subprocess.Popen([str(TRAINLIB), "train-model", "--config", str(cfg), "--distributed", "--coordinator", f"127.0.0.1:{port}",
+                           "--num-processes", "2", "--process-id", "0"],
+                          stdout=open(tmp_path/"p0.log", "w"), stderr=subprocess.STDOUT, env=_env(KERAS_BACKEND="jax"), cwd=tmp_path)
+    p1 = subprocess.Popen([str(TRAINLIB), "--backend", "jax", "train-model", "--config", str(cfg), "--distributed",
+                           "--worker-dir", str(tmp_path/"worker1")],
+                          stdout=open(tmp_path/"p1.log", "w"), stderr=subprocess.STDOUT, cwd=tmp_path,
+                          env=_env(TRAINLIB_COORDINATOR=f"127.0.0.1:{port}", TRAINLIB_NUM_PROCESSES="2", TRAINLIB_PROCESS_ID="1"))
+    try: rcs = [p0.wait(timeout=400), p1.wait(timeout=120)]
+    finally:
+        for p in (p0, p1):
+            if p.poll() is None: p.kill()
+    logs = [(tmp_path/f"p{i}.log").read_text() for i in (0, 1)]
+    assert rcs == [0, 0], [log[-3000:] for log in logs]
+    assert "2 processes" in logs[0] and "process 1 of 2: trained in lock-step" in logs[1]
+    # process 0 wrote the one run folder of the shared output; process 1 only its own throwaway one
+    (run,) = (tmp_path/"runs"/"default").iterdir()
+    history = list(csv.DictReader(open(run/"history.csv")))
+    assert [int(r["epoch"]) for r in history] == [0, 1, 2]
+    assert json.loads((run/"run.json").read_text())["status"] == "complete"
+    assert json.loads((run/"env.json").read_text())["processes"] == 2
+    assert (run/"metrics.json").is_file() and (run/"model.keras").is_file()
+    (worker_run,) = (tmp_path/"worker1"/"default").iterdir()
+    assert not (worker_run/"metrics.json").exists()             # only process 0 evaluates
+    # both processes saw the same validation metrics every epoch and ended with the same weights
+    assert list(csv.DictReader(open(worker_run/"history.csv"))) == history
+    w0, w1 = _weights(run/"model.keras"), _weights(worker_run/"model.keras")
+    assert len(w0) == len(w1) and all(np.array_equal(a, b) for a, b in zip(w0, w1))
+
+
+def test_distributed_needs_jax_and_a_coordinator(cli, write_config):
+    cfg = write_config()
+    r = cli("train-model", "--config", cfg, "--distributed", "--coordinator", "127.0.0.1:1", "--num-processes", "2", "--process-id", "0")
+    assert r.returncode == 1, r.stderr[-2000:]
+    assert r.stderr.strip().splitlines()[-1].startswith("trainlib: error: multi-process training needs the JAX backend, got KERAS_BACKEND='tensorflow'")
+    r = cli("--backend", "jax", "train-model", "--config", cfg, "--distributed", "--num-processes", "2", "--process-id", "0")
+    assert r.returncode == 1, r.stderr[-2000:]
+    assert r.stderr.strip().splitlines()[-1] == "trainlib: error: coordinator is not set: pass --coordinator or set TRAINLIB_COORDINATOR"
+    r = cli("train-model", "--config", cfg, "--coordinator", "127.0.0.1:1")
+    assert r.returncode == 1 and "need --distributed" in r.stderr
