@@ -68,3 +68,19 @@ def test_distributed_needs_jax_and_a_coordinator(cli, write_config):
     assert r.stderr.strip().splitlines()[-1] == "trainlib: error: coordinator is not set: pass --coordinator or set TRAINLIB_COORDINATOR"
     r = cli("train-model", "--config", cfg, "--coordinator", "127.0.0.1:1")
     assert r.returncode == 1 and "need --distributed" in r.stderr
+
+
+@pytest.mark.slow
+def test_one_process_uses_every_local_device(write_config, tmp_path):
+    "One machine, two (XLA host) devices: one process trains data-parallel over both and writes the run."
+    cfg = write_config(train={"max_epochs": 2, "batch_size": 16, "model_hp": {"filters": [8, 16, 8]}})
+    r = subprocess.run([str(TRAINLIB), "--backend", "jax", "train-model", "--config", str(cfg), "--distributed",
+                        "--coordinator", f"127.0.0.1:{free_port()}", "--num-processes", "1", "--process-id", "0"],
+                       capture_output=True, text=True, timeout=400, cwd=tmp_path,
+                       env=_env(XLA_FLAGS="--xla_force_host_platform_device_count=2"))
+    assert r.returncode == 0, r.stderr[-3000:]
+    (run,) = (tmp_path/"runs"/"default").iterdir()
+    env = json.loads((run/"env.json").read_text())
+    assert env["backend"] == "jax" and len(env["devices"]) == 2 and env["processes"] == 1
+    assert json.loads((run/"run.json").read_text())["status"] == "complete"
+    assert len(list(csv.DictReader(open(run/"history.csv")))) == 2
