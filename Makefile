@@ -71,6 +71,7 @@ bench: install
 	$(BIN)/python bench/overhead.py
 	$(BIN)/python bench/tune_memory.py
 	$(BIN)/python bench/etl.py
+	$(BIN)/python bench/roofline.py
 	$(BIN)/python bench/backends.py
 	$(BIN)/python bench/table.py
 
@@ -78,5 +79,6 @@ bench-smoke: install
 	$(BIN)/python bench/overhead.py --smoke
 	$(BIN)/python bench/tune_memory.py --smoke
 	$(BIN)/python bench/etl.py --smoke
+	$(BIN)/python bench/roofline.py --smoke
 	$(BIN)/python bench/backends.py --smoke
 	$(BIN)/python bench/table.py

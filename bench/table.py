@@ -29,6 +29,11 @@ def rows():
                     f"jax {st['jax']}/s (×{r['ratio_jax_vs_tensorflow_steady']}); whole fit incl. compile: tensorflow {f['tensorflow']}/s, "
                     f"jax {f['jax']}/s (×{r['ratio_jax_vs_tensorflow_fit']}); first epoch tensorflow {r['first_epoch_seconds_median']['tensorflow']} s, jax {r['first_epoch_seconds_median']['jax']} s; "
                     f"load {r['load_before_runs']:.1f} → {r['load_after_runs']:.1f}")
+        elif r["benchmark"].startswith("roofline"):
+            what = f"matmul {r['matmul_size']}² float32 {r['matmul_gflops']} GFLOP/s; " + "; ".join(
+                f"{x['model']} bs {x['batch_size']} ({x['forward_mflops_per_sample']} MFLOP/sample fwd): "
+                + ", ".join(f"{k} {x['training_gflops'][k]} GFLOP/s ({100 * v:.0f} %)" for k, v in x["fraction_of_matmul"].items())
+                for x in r["results"])
         else: what = ", ".join(f"{k}={v}" for k, v in r.items() if isinstance(v, (int, float, str)) and k not in ("command", "date"))
         yield f"| {r['benchmark']} | {what} | `{r['command']}` | {r['date']} | {where} |"
 

@@ -1,0 +1,88 @@
+"""Distance to the hardware limit: this machine's dense float32 matmul rate vs each model's training FLOP rate.
+
+python bench/roofline.py [--models resnet fcn] [--batch-sizes 5 50] [--epochs 20] [--matmul 3072] [--smoke]
+Training FLOP rate = forward FLOPs per sample (from the layer shapes) x 3 (forward + backward) x samples/s,
+measured for a plain `model.fit` on NumPy arrays and for trainlib's `train` (default and jit + steps_per_execution),
+on GunPoint's 50 training series, in the same process as the matmul measurement.
+"""
+import argparse, json, statistics, sys, tempfile, time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import write_result
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def matmul_gflops(n: int, repeats: int = 10) -> float:
+    "Best-of-`repeats` float32 GFLOP/s of `tf.matmul` on two n x n matrices (2 n^3 FLOPs each)."
+    import tensorflow as tf
+    a, b = tf.random.normal((n, n)), tf.random.normal((n, n))
+    mm = tf.function(lambda a, b: tf.matmul(a, b))
+    mm(a, b).numpy()                                   # trace + warm-up
+    best = float("inf")
+    for _ in range(repeats):
+        t = time.perf_counter(); mm(a, b).numpy(); best = min(best, time.perf_counter() - t)
+    return 2 * n**3 / best / 1e9
+
+
+def forward_flops(model) -> int:
+    "Multiply-adds x 2 of the Conv1D/Conv2D/Dense layers per sample (BatchNorm, activations, pooling: < 1 %, left out)."
+    import keras
+    total = 0
+    for layer in model._flatten_layers(include_self=False, recursive=True):
+        if isinstance(layer, (keras.layers.Conv1D, keras.layers.Conv2D)):
+            k = layer.kernel.shape                       # (*kernel, in, out)
+            out_positions = 1
+            for d in layer.output.shape[1:-1]: out_positions *= d
+            macs = out_positions * k[-1]
+            for d in k[:-1]: macs *= d
+            total += 2 * macs
+        elif isinstance(layer, keras.layers.Dense):
+            total += 2 * layer.kernel.shape[0] * layer.kernel.shape[1]
+    return total
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--models", nargs="+", default=["resnet", "fcn"]); p.add_argument("--batch-sizes", nargs="+", type=int, default=[5, 50])
+    p.add_argument("--epochs", type=int, default=20); p.add_argument("--matmul", type=int, default=3072)
+    p.add_argument("--steps-per-execution", type=int, default=10); p.add_argument("--smoke", action="store_true")
+    a = p.parse_args(argv)
+    if a.smoke: a.models, a.batch_sizes, a.epochs, a.matmul = ["fcn"], [25], 2, 512
+    import keras
+    from trainlib.config import load_config
+    from trainlib.store import make_dataset, load_arrays
+    from trainlib.train import train, compile_model
+    peak = matmul_gflops(a.matmul)
+    print(f"matmul {a.matmul}x{a.matmul} float32: {peak:.1f} GFLOP/s", flush=True)
+    tmp = Path(tempfile.mkdtemp())
+    results = []
+    for model_type in a.models:
+        for bs in a.batch_sizes:
+            base = load_config(ROOT/"nbs/reports/gunpoint_demo.yaml").update({
+                "shared.model_type": model_type, "shared.output_dir": str(tmp/"runs"), "etl.dataset_dir": str(tmp/"datasets"),
+                "train.batch_size": bs, "train.max_epochs": a.epochs, "train.patience": a.epochs + 1, "train.model_hp": {}})
+            ds = make_dataset(base)
+            x, y = load_arrays(ds, "train")
+            model = compile_model(base, ds)
+            flops = forward_flops(model)
+            model.fit(x, y, batch_size=bs, epochs=1, verbose=0)          # tracing out of the timing
+            t = time.perf_counter(); model.fit(x, y, batch_size=bs, epochs=a.epochs, verbose=0); plain = time.perf_counter() - t
+            rates = {"plain_keras": len(y) * a.epochs / plain}
+            for name, extra in (("trainlib", {}), ("trainlib_fast", {"train.jit_compile": True, "train.steps_per_execution": a.steps_per_execution})):
+                run = train(base.update({"train.run_name": f"{model_type}-{bs}-{name}", **extra}), ds, overwrite=True, verbose=0)
+                rates[name] = len(y) * a.epochs / json.loads(run.file("run.json").read_text())["fit_seconds"]
+            row = dict(model=model_type, batch_size=bs, forward_mflops_per_sample=round(flops / 1e6, 2),
+                       samples_per_second={k: round(v, 1) for k, v in rates.items()},
+                       training_gflops={k: round(3 * flops * v / 1e9, 2) for k, v in rates.items()},
+                       fraction_of_matmul={k: round(3 * flops * v / 1e9 / peak, 4) for k, v in rates.items()})
+            print(json.dumps(row), flush=True)
+            results.append(row)
+    write_result("roofline" + ("_smoke" if a.smoke else ""), dict(
+        matmul_size=a.matmul, matmul_gflops=round(peak, 1), epochs=a.epochs, dataset="GunPoint train (UCR), 50 series x 150",
+        note="trainlib rates include its callbacks and the first epoch's tracing (fit_seconds of the run); plain_keras excludes tracing",
+        results=results))
+
+
+if __name__ == "__main__": main()
