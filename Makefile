@@ -70,9 +70,11 @@ readme: install
 bench: install
 	$(BIN)/python bench/overhead.py
 	$(BIN)/python bench/tune_memory.py
+	$(BIN)/python bench/tune_memory.py --isolate
 	$(BIN)/python bench/table.py
 
 bench-smoke: install
 	$(BIN)/python bench/overhead.py --smoke
 	$(BIN)/python bench/tune_memory.py --smoke
+	$(BIN)/python bench/tune_memory.py --smoke --isolate
 	$(BIN)/python bench/table.py
