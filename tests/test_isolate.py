@@ -1,6 +1,8 @@
 """Isolated trials: a trial whose model is far past the child's memory limit fails alone; the search finishes."""
 import csv, json, os, subprocess, sys
 
+import pytest
+
 from conftest import tiny_config
 
 SCRIPT = '''
@@ -57,3 +59,14 @@ def test_isolate_options_are_checked(cli, write_config):
     assert r.returncode == 2 and "invalid choice: 'thread'" in r.stderr
     r = cli("tune", "--config", write_config(), "--isolate", "none", "--memory-limit-mb", "500")
     assert r.returncode == 1 and "trainlib: error: memory_limit_mb=500 needs isolate='process'" in r.stderr, r.stderr[-2000:]
+
+
+@pytest.mark.slow
+def test_failures_in_a_row_stop_the_search_with_the_reason(cli, write_config, tmp_path):
+    # 200 MiB of address space is less than TensorFlow already holds: every trial's child fails, the search stops at the bound
+    cfg = write_config(tune={"strategy": "random_search", "max_trials": 5, "max_epochs": 1, "max_consecutive_failed_trials": 2})
+    r = cli("tune", "--config", cfg, "--verbose", "0", "--memory-limit-mb", "200")
+    assert r.returncode == 1, r.stderr[-3000:]
+    assert "trainlib: error: the search stopped after 2 failed trials in a row (tune.max_consecutive_failed_trials)" in r.stderr, r.stderr[-3000:]
+    rows = list(csv.DictReader(open(next((tmp_path/"runs"/"default").glob("tune-*/trials.csv")))))
+    assert [x["status"] for x in rows] == ["FAILED", "FAILED"] and all(x["reason"] for x in rows), rows

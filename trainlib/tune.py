@@ -306,6 +306,12 @@ def tune(config:TrainConfig, dataset:DatasetVersion, *, overwrite:bool|None=None
     except KeyboardInterrupt:
         interrupted = True
         print("Interrupted: keeping the finished trials; run the same command again to continue the search")
+    except RuntimeError as e:         # keras-tuner's oracle: too many failed trials in a row
+        if "consecutive failures" not in str(e): raise
+        write_trials_csv(tuner)
+        raise ValueError(f"the search stopped after {t.max_consecutive_failed_trials} failed trials in a row "
+                         f"(tune.max_consecutive_failed_trials); the last one: {failure_reason(str(e))}; "
+                         f"see {Path(tuner.project_dir)/'trials.csv'}") from None
     finally:
         if previous is not None: signal.signal(signal.SIGINT, previous)
     if tuner_role() == "worker":      # the chief's oracle has the trials; report the ones this worker ran
