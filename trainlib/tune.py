@@ -219,7 +219,8 @@ class _Isolated:
                "result": str(folder/"isolated_result.json"), "parent_pid": os.getpid()}
         Path(job["result"]).unlink(missing_ok=True)
         write_atomic(folder/"isolated_job.json", json.dumps(job))
-        p = multiprocessing.get_context("spawn").Process(target=_trial_child, args=(str(folder/"isolated_job.json"),),
+        target = importlib.import_module("trainlib.tune")._trial_child   # by module name, which a spawned child can import
+        p = multiprocessing.get_context("spawn").Process(target=target, args=(str(folder/"isolated_job.json"),),
                                                          name=f"trial-{trial.trial_id}", daemon=True)
         with _sigint_ignored(): p.start()
         try:
