@@ -70,6 +70,7 @@ readme: install
 bench: install
 	$(BIN)/python bench/overhead.py
 	$(BIN)/python bench/tune_memory.py
+	$(BIN)/python bench/tune_memory.py --isolate
 	$(BIN)/python bench/etl.py
 	$(BIN)/python bench/roofline.py
 	$(BIN)/python bench/backends.py
@@ -78,6 +79,7 @@ bench: install
 bench-smoke: install
 	$(BIN)/python bench/overhead.py --smoke
 	$(BIN)/python bench/tune_memory.py --smoke
+	$(BIN)/python bench/tune_memory.py --smoke --isolate
 	$(BIN)/python bench/etl.py --smoke
 	$(BIN)/python bench/roofline.py --smoke
 	$(BIN)/python bench/backends.py --smoke

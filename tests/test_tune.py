@@ -4,10 +4,11 @@ import csv, json
 import pytest
 
 
-@pytest.mark.parametrize("strategy", ["hyperband", "bayesian_optimization"])
-def test_tune_strategy_writes_trials_and_best_config(strategy, cli, write_config, tmp_path):
+@pytest.mark.parametrize("strategy,isolate", [("hyperband", "process"), ("bayesian_optimization", "none")])
+def test_tune_strategy_writes_trials_and_best_config(strategy, isolate, cli, write_config, tmp_path):
+    "Hyperband in isolated trials (the CLI default; its warm starts cross the process boundary), Bayesian in-process."
     cfg = write_config(tune={"strategy": strategy, "max_trials": 2, "max_epochs": 2, "factor": 2})
-    r = cli("tune", "--config", cfg, "--verbose", "0")
+    r = cli("tune", "--config", cfg, "--verbose", "0", "--isolate", isolate)
     assert r.returncode == 0, r.stderr[-3000:]
     folder = next((tmp_path/"runs"/"default").glob(f"tune-fcn-{strategy}-*"))
     rows = list(csv.DictReader(open(folder/"trials.csv")))
@@ -19,7 +20,7 @@ def test_tune_strategy_writes_trials_and_best_config(strategy, cli, write_config
 
 def test_best_config_round_trips_through_train_model(cli, write_config, tmp_path):
     cfg = write_config(tune={"strategy": "random_search", "max_trials": 1, "max_epochs": 1})
-    r = cli("tune", "--config", cfg, "--verbose", "0", "--then-train")
+    r = cli("tune", "--config", cfg, "--verbose", "0", "--then-train", "--isolate", "none")
     assert r.returncode == 0, r.stderr[-3000:]
     assert "test accuracy:" in r.stdout
     best = next((tmp_path/"runs"/"default").glob("tune-*/best_config.json"))

@@ -225,7 +225,10 @@ def cmd_grid(args):
     arg("--verbose", type=int, default=1, choices=(0, 1, 2), help="keras-tuner verbosity"),
     arg("--distributed", choices=("chief", "worker"), help="run as the chief (serves the oracle) or a worker of a search"),
     arg("--oracle", metavar="HOST:PORT", help="the chief's address (default: KERASTUNER_ORACLE_IP/PORT)"),
-    arg("--tuner-id", help="this worker's unique id (default: KERASTUNER_TUNER_ID, else worker-<host>-<pid>)")])
+    arg("--tuner-id", help="this worker's unique id (default: KERASTUNER_TUNER_ID, else worker-<host>-<pid>)"),
+    arg("--isolate", choices=("process", "none"), default="process",
+        help="process: fit each trial in a child process, so a crash or out-of-memory fails only that trial (default); none: in this process"),
+    arg("--memory-limit-mb", type=int, metavar="MIB", help="with --isolate process: each trial's address-space limit in MiB (default: none)")])
 def cmd_tune(args):
     "Hyperparameter search, in one process or as the chief/a worker of a distributed one; optionally the final training."
     from trainlib.store import make_dataset
@@ -238,11 +241,11 @@ def cmd_tune(args):
     dataset = make_dataset(config)
     if args.distributed:
         result = distributed_tune(config, dataset, args.distributed, args.oracle, tuner_id=args.tuner_id,
-                                  overwrite=overwrite, verbose=args.verbose)
+                                  overwrite=overwrite, verbose=args.verbose, isolate=args.isolate, memory_limit_mb=args.memory_limit_mb)
         if args.distributed == "worker":
             print(f"worker ran {len(result.trials)} trials: {', '.join(r['trial'] for r in result.trials)}")
             return 130 if result.interrupted else 0
-    else: result = tune(config, dataset, overwrite=overwrite, verbose=args.verbose)
+    else: result = tune(config, dataset, overwrite=overwrite, verbose=args.verbose, isolate=args.isolate, memory_limit_mb=args.memory_limit_mb)
     print(result)
     if result.best_config_path is None: raise ValueError(f"no trial of the search in {result.path} completed")
     print(f"trials: {result.path/'trials.csv'}\nbest config: {result.best_config_path}")

@@ -54,7 +54,10 @@ def tuner_environment(role:str, address:str|None=None, tuner_id:str|None=None):
 
 # %% ../nbs/11_distribute.ipynb
 def distributed_tune(config:TrainConfig, dataset:DatasetVersion, role:str, address:str|None=None, *,
-                     tuner_id:str|None=None, overwrite:bool|None=None, verbose=1) -> TuneResult:
+                     tuner_id:str|None=None, overwrite:bool|None=None, verbose=1,
+                     isolate:str="none", # a worker's trials: "process" (each in a child process) or "none" (`tune`'s)
+                     memory_limit_mb:int|None=None) -> TuneResult: # with isolate="process": each child's address-space limit (MiB)
     "Run `tune` as the chief or a worker of a keras-tuner search served at `address` ('host:port')."
     with tuner_environment(role, address, tuner_id):
-        return tune(config, dataset, overwrite=overwrite if role == "chief" else False, verbose=verbose)
+        return tune(config, dataset, overwrite=overwrite if role == "chief" else False, verbose=verbose,
+                    isolate=isolate, memory_limit_mb=memory_limit_mb)

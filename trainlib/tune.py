@@ -4,7 +4,7 @@
 
 # %% ../nbs/07_tune.ipynb 3
 from __future__ import annotations
-import csv, io, json, os, signal, sys, threading, time
+import contextlib, csv, importlib, io, json, multiprocessing, os, signal, sys, threading, time, traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,12 +13,12 @@ import keras_tuner as kt
 
 from .config import TrainConfig, save_config, write_atomic
 from .store import DatasetVersion
-from .models import SEARCH_SPACES
+from .models import MODELS, SEARCH_SPACES
 from .train import _datasets, compile_model, monitor_mode
 
 # %% auto 0
 __all__ = ['STRATEGIES', 'search_space', 'make_hypermodel', 'best_config', 'tune_dir', 'tuner_role', 'trial_rows',
-           'write_trials_csv', 'make_tuner', 'TuneResult', 'tune', 'plot_trials', 'trials_markdown',
+           'write_trials_csv', 'failure_reason', 'make_tuner', 'TuneResult', 'tune', 'plot_trials', 'trials_markdown',
            'sample_hyperparameters', 'grid_search']
 
 # %% ../nbs/07_tune.ipynb
@@ -83,7 +83,7 @@ def _trial_times(folder:Path) -> dict:
 
 # %% ../nbs/07_tune.ipynb
 def trial_rows(tuner) -> list[dict]:
-    "One dict per trial: id, status, score, epochs, seconds, the tuner that ran it, then its hyperparameters."
+    "One dict per trial: id, status, score, epochs, seconds, the tuner that ran it, why it failed, then its hyperparameters."
     times = _trial_times(tuner.project_dir)
     rows = []
     for tid, trial in sorted(tuner.oracle.trials.items()):
@@ -91,6 +91,7 @@ def trial_rows(tuner) -> list[dict]:
         epochs = len(trial.metrics.get_history(obj)) if trial.metrics.exists(obj) else 0
         rows.append({"trial": tid, "status": trial.status, "score": trial.score, "epochs": epochs,
                      "seconds": times.get(tid, {}).get("seconds"), "tuner": times.get(tid, {}).get("tuner"),
+                     "reason": failure_reason(trial.message) if trial.status in ("FAILED", "INVALID") else "",
                      **trial.hyperparameters.values})
     return rows
 
@@ -102,11 +103,150 @@ def write_trials_csv(tuner):
     write_atomic(Path(tuner.project_dir)/"trials.csv", buf.getvalue())
 
 # %% ../nbs/07_tune.ipynb
-def make_tuner(config:TrainConfig, dataset:DatasetVersion, *, overwrite:bool|None=None):
+_MEMORY_WORDS = ("out of memory", "oom when allocating", "cannot allocate memory", "resourceexhausted", "bad_alloc")
+
+def _error_text(e:BaseException, memory_limit_mb:int|None=None) -> str:
+    "One line for a trial's exception: its type and first message line, marked when it is about memory."
+    first = (str(e).strip().splitlines() or [""])[0][:300]
+    text = f"{type(e).__name__}: {first}" if first else type(e).__name__
+    if isinstance(e, MemoryError) or any(w in text.lower() for w in _MEMORY_WORDS):
+        text = "out of memory" + (f" (memory_limit_mb={memory_limit_mb})" if memory_limit_mb else "") + f": {text}"
+    return text
+
+def _exit_reason(exitcode:int|None, error:str|None=None, memory_limit_mb:int|None=None) -> str:
+    "Why a trial's child failed: the error it wrote, else what its exit code or signal says."
+    if error: return error
+    if exitcode is not None and exitcode < 0:
+        try: name = signal.Signals(-exitcode).name
+        except ValueError: name = f"signal {-exitcode}"
+        how = f"killed by {name} (exit code {exitcode})"
+        if -exitcode == signal.SIGKILL: return f"{how}: likely out of memory (the kernel's OOM killer), or killed from outside"
+        if memory_limit_mb: return f"{how}: likely out of memory under memory_limit_mb={memory_limit_mb}"
+        return how
+    return f"the trial's process exited with code {exitcode} without writing a result"
+
+def failure_reason(message:str|None) -> str:
+    "The reason of a failed trial: the last line of keras-tuner's `trial.message`, without the traceback."
+    lines = [l.strip() for l in (message or "").strip().splitlines() if l.strip()]
+    if not lines: return ""
+    name, sep, text = lines[-1].partition(": ")
+    if sep and " " not in name: name = name.rsplit(".", 1)[-1]
+    return text if sep and name == "FailedTrialError" else (f"{name}: {text}" if sep else lines[-1])
+
+# %% ../nbs/07_tune.ipynb
+def _fit_trial(job:dict) -> list[dict]:
+    "Fit one trial from its job (as `_Isolated` writes it); save the best epoch's weights and the build config; return the histories."
+    for m in job["modules"]: importlib.import_module(m)
+    config, dataset = TrainConfig.from_dict(job["config"]), DatasetVersion(job["dataset"])
+    hp, t = kt.HyperParameters.from_config(job["hyperparameters"]), config.tune
+    keras.utils.set_random_seed(job["seed"])
+    train_ds, val_ds = _datasets(config, dataset, for_tuning=True)
+    best = keras.callbacks.ModelCheckpoint(job["checkpoint"], monitor=t.objective, mode=monitor_mode(t.objective),
+                                           save_best_only=True, save_weights_only=True)   # best epoch of all executions
+    build, histories = make_hypermodel(config, dataset), []
+    for _ in range(job["executions"]):
+        keras.backend.clear_session()
+        model = build(hp)
+        if job["initial_weights"]: model.load_weights(job["initial_weights"])      # Hyperband: continue a trial
+        stop = [keras.callbacks.EarlyStopping(monitor=t.objective, patience=t.patience)] if t.patience > 0 else []
+        h = model.fit(train_ds, validation_data=val_ds, epochs=job["epochs"], initial_epoch=job["initial_epoch"],
+                      callbacks=stop + [best], verbose=job["verbose"])
+        histories.append({k: [float(v) for v in vs] for k, vs in h.history.items()})
+    write_atomic(job["build_config"], json.dumps(model.get_build_config()))
+    return histories
+
+# %% ../nbs/07_tune.ipynb
+def _trial_child(job_path:str):
+    "Entry point of a trial's child process: fit the job in `job_path`, write histories or the error to its `result` file."
+    import resource
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    job = json.loads(Path(job_path).read_text())
+    def orphaned():                                  # a parent killed with -9 must not leave its trial running
+        while os.getppid() == job["parent_pid"]: time.sleep(1)
+        os._exit(1)
+    threading.Thread(target=orphaned, daemon=True).start()
+    try:
+        if job["memory_limit_mb"]:
+            limit = int(job["memory_limit_mb"]) * 2**20
+            resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+        started = time.perf_counter()
+        histories = _fit_trial(job)
+        write_atomic(job["result"], json.dumps({"histories": histories, "seconds": round(time.perf_counter() - started, 3)}))
+    except BaseException as e:
+        write_atomic(job["result"], json.dumps({"error": _error_text(e, job["memory_limit_mb"]), "traceback": traceback.format_exc()}))
+        sys.exit(1)
+
+# %% ../nbs/07_tune.ipynb
+def _model_modules(config:TrainConfig) -> list[str]:
+    "Modules the trial's child must import for `shared.model_type` and its search space to be registered."
+    fns = [MODELS.get(config.shared.model_type), SEARCH_SPACES.get(config.shared.model_type)]
+    return sorted({f.__module__ for f in fns if f is not None and f.__module__ not in ("__main__", "__mp_main__")
+                   and not f.__module__.startswith("trainlib.")})
+
+def _check_isolation(config:TrainConfig, isolate:str, memory_limit_mb:int|None):
+    "Validate the isolation arguments; a model defined where a child cannot import it is an error now, not every trial's."
+    if isolate not in ("process", "none"): raise ValueError(f"isolate must be one of process, none, got {isolate!r}")
+    if memory_limit_mb is not None and (isinstance(memory_limit_mb, bool) or not isinstance(memory_limit_mb, int) or memory_limit_mb <= 0):
+        raise ValueError(f"memory_limit_mb must be a positive integer (MiB) or None, got {memory_limit_mb!r}")
+    if memory_limit_mb is not None and isolate != "process":
+        raise ValueError(f"memory_limit_mb={memory_limit_mb} needs isolate='process' (a limit would apply to this whole process)")
+    fn = MODELS.get(config.shared.model_type)
+    if isolate == "process" and fn is not None and fn.__module__ == "__main__" and not hasattr(sys.modules["__main__"], "__file__"):
+        raise ValueError(f"model {config.shared.model_type!r} is defined in an interactive session, which a trial's child process "
+                         "cannot import; move it to a module, or pass isolate='none'")
+
+# %% ../nbs/07_tune.ipynb
+@contextlib.contextmanager
+def _sigint_ignored():
+    "Ignore SIGINT within the block (so that a child started in it inherits SIG_IGN); only in the main thread."
+    if threading.current_thread() is not threading.main_thread(): yield; return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try: yield
+    finally: signal.signal(signal.SIGINT, previous)
+
+class _Isolated:
+    "Mixin for a keras-tuner `Tuner`: when `_job` is set, fit each trial in a spawned child process."
+    _job, _guard = None, None
+    def run_trial(self, trial, *args, **kwargs):
+        if self._job is None: return super().run_trial(trial, *args, **kwargs)
+        if self._guard is not None and self._guard.requested: raise KeyboardInterrupt
+        folder, hp = Path(self.get_trial_dir(trial.trial_id)), trial.hyperparameters.values
+        job = {**self._job, "hyperparameters": trial.hyperparameters.get_config(), "trial_id": trial.trial_id,
+               "seed": self._job["config"]["tune"]["seed"], "executions": self.executions_per_trial, "verbose": kwargs.get("verbose", 1),
+               "epochs": hp.get("tuner/epochs", kwargs.get("epochs", 1)), "initial_epoch": hp.get("tuner/initial_epoch", 0),
+               "initial_weights": self._get_checkpoint_fname(hp["tuner/trial_id"]) if "tuner/trial_id" in hp else None,
+               "checkpoint": self._get_checkpoint_fname(trial.trial_id), "build_config": self._get_build_config_fname(trial.trial_id),
+               "result": str(folder/"isolated_result.json"), "parent_pid": os.getpid()}
+        Path(job["result"]).unlink(missing_ok=True)
+        write_atomic(folder/"isolated_job.json", json.dumps(job))
+        target = importlib.import_module("trainlib.tune")._trial_child   # by module name, which a spawned child can import
+        p = multiprocessing.get_context("spawn").Process(target=target, args=(str(folder/"isolated_job.json"),),
+                                                         name=f"trial-{trial.trial_id}", daemon=True)
+        with _sigint_ignored(): p.start()
+        try:
+            while p.exitcode is None:
+                p.join(0.2)
+                if self._guard is not None and self._guard.requested: raise KeyboardInterrupt
+        finally:
+            if p.exitcode is None: p.kill(); p.join()
+        out = _read_json(job["result"])
+        if p.exitcode == 0 and "histories" in out: return [_history(h) for h in out["histories"]]
+        raise kt.errors.FailedTrialError(_exit_reason(p.exitcode, out.get("error"), job["memory_limit_mb"]))
+
+def _history(values:dict) -> keras.callbacks.History:
+    "A keras `History` holding `values` (what keras-tuner expects back from a fit)."
+    h = keras.callbacks.History(); h.history = values
+    return h
+
+# %% ../nbs/07_tune.ipynb
+def make_tuner(config:TrainConfig, dataset:DatasetVersion, *, overwrite:bool|None=None,
+               isolate:str="none", # "process": fit each trial in a spawned child process; "none": in this one
+               memory_limit_mb:int|None=None): # with isolate="process": the child's address-space limit (RLIMIT_AS), in MiB
     "The keras-tuner tuner for `tune.strategy`, resuming a previous search unless `overwrite` (never on a worker)."
     t, folder = config.tune, tune_dir(config, dataset)
+    _check_isolation(config, isolate, memory_limit_mb)
     if tuner_role() == "worker": overwrite = False    # the chief owns the folder; a worker must not delete it
-    cls = type(f"Logged{STRATEGIES[t.strategy].__name__}", (_TrialLog, STRATEGIES[t.strategy]), {})
+    cls = type(f"Logged{STRATEGIES[t.strategy].__name__}", (_TrialLog, _Isolated, STRATEGIES[t.strategy]), {})
     kw = dict(objective=t.objective, seed=t.seed, executions_per_trial=t.executions_per_trial,
               max_consecutive_failed_trials=t.max_consecutive_failed_trials,
               overwrite=t.overwrite if overwrite is None else overwrite,
@@ -116,6 +256,8 @@ def make_tuner(config:TrainConfig, dataset:DatasetVersion, *, overwrite:bool|Non
     tuner = cls(make_hypermodel(config, dataset), **kw)
     tuner.oracle.max_trials = t.max_trials
     tuner._times_path = Path(tuner.project_dir)/f"trial_seconds-{tuner.tuner_id}.json"
+    tuner._job = dict(config=config.to_dict(), dataset=str(dataset.path), memory_limit_mb=memory_limit_mb,
+                      modules=_model_modules(config)) if isolate == "process" else None
     return tuner
 
 # %% ../nbs/07_tune.ipynb
@@ -148,19 +290,29 @@ class _SearchInterrupt(keras.callbacks.Callback):
     on_train_batch_end = on_test_batch_end = on_epoch_end = on_train_begin = check
 
 # %% ../nbs/07_tune.ipynb
-def tune(config:TrainConfig, dataset:DatasetVersion, *, overwrite:bool|None=None, verbose=1) -> TuneResult:
+def tune(config:TrainConfig, dataset:DatasetVersion, *, overwrite:bool|None=None, verbose=1,
+         isolate:str="none", # "process": each trial's fit in a spawned child process (a crash fails only that trial)
+         memory_limit_mb:int|None=None # with isolate="process": each child's address-space limit in MiB (None: no limit)
+        ) -> TuneResult:
     "Search `shared.model_type`'s hyperparameters on `dataset`; write trials.csv and best_config.json."
     t = config.tune
     train_ds, val_ds = _datasets(config, dataset, for_tuning=True)
-    tuner = make_tuner(config, dataset, overwrite=overwrite)
+    tuner = make_tuner(config, dataset, overwrite=overwrite, isolate=isolate, memory_limit_mb=memory_limit_mb)
     stop = [keras.callbacks.EarlyStopping(monitor=t.objective, patience=t.patience)] if t.patience > 0 else []
     guard, interrupted, previous = _SearchInterrupt(), False, None
+    tuner._guard = guard
     if threading.current_thread() is threading.main_thread() and tuner_role() != "chief":
         previous = signal.signal(signal.SIGINT, guard.handle)
     try: tuner.search(train_ds, validation_data=val_ds, epochs=t.max_epochs, callbacks=stop + [guard], verbose=verbose)
     except KeyboardInterrupt:
         interrupted = True
         print("Interrupted: keeping the finished trials; run the same command again to continue the search")
+    except RuntimeError as e:         # keras-tuner's oracle: too many failed trials in a row
+        if "consecutive failures" not in str(e): raise
+        write_trials_csv(tuner)
+        raise ValueError(f"the search stopped after {t.max_consecutive_failed_trials} failed trials in a row "
+                         f"(tune.max_consecutive_failed_trials); the last one: {failure_reason(str(e))}; "
+                         f"see {Path(tuner.project_dir)/'trials.csv'}") from None
     finally:
         if previous is not None: signal.signal(signal.SIGINT, previous)
     if tuner_role() == "worker":      # the chief's oracle has the trials; report the ones this worker ran
