@@ -70,9 +70,11 @@ readme: install
 bench: install
 	$(BIN)/python bench/overhead.py
 	$(BIN)/python bench/tune_memory.py
+	$(BIN)/python bench/accuracy.py
 	$(BIN)/python bench/table.py
 
 bench-smoke: install
 	$(BIN)/python bench/overhead.py --smoke
 	$(BIN)/python bench/tune_memory.py --smoke
+	$(BIN)/python bench/accuracy.py --smoke
 	$(BIN)/python bench/table.py

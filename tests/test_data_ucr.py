@@ -47,6 +47,10 @@ def test_bench_datasets_match_the_shipped_data():
         n_train, n_test, length, classes = UCR[name]
         assert (d["length"], d["n_classes"]) == (length, len(classes))
         assert set(d["published"]) == {"resnet", "fcn"}
+    from trainlib.config import load_config
+    recipe = load_config(bench.RECIPE)                      # the shipped recipe is a valid config on shipped data
+    assert recipe.train.monitor == "loss" and recipe.shared.train_val_fraction == 1.0   # never selects on the test file
+    assert (ROOT/"data"/"gunpoint"/"train.csv").samefile(recipe.etl.data_path)
 
 
 def test_converter_reproduces_the_shipped_csv(tmp_path):
