@@ -74,6 +74,7 @@ bench: install
 	$(BIN)/python bench/etl.py
 	$(BIN)/python bench/roofline.py
 	$(BIN)/python bench/backends.py
+	$(BIN)/python bench/accuracy.py
 	$(BIN)/python bench/table.py
 
 bench-smoke: install
@@ -83,4 +84,5 @@ bench-smoke: install
 	$(BIN)/python bench/etl.py --smoke
 	$(BIN)/python bench/roofline.py --smoke
 	$(BIN)/python bench/backends.py --smoke
+	$(BIN)/python bench/accuracy.py --smoke
 	$(BIN)/python bench/table.py

@@ -34,7 +34,7 @@ def machine() -> dict:
                 keras_backend=os.environ.get("KERAS_BACKEND", "tensorflow"), packages=versions)
 
 
-def write_result(name: str, data: dict) -> Path:
+def write_result(name: str, data: dict, quiet: bool = False) -> Path:
     "Write `results/<name>.json` with the machine, the command line and the time."
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = dict(benchmark=name, command=" ".join([Path(sys.executable).name, *sys.argv]),
@@ -42,5 +42,5 @@ def write_result(name: str, data: dict) -> Path:
     path = RESULTS/f"{name}.json"
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(out, indent=2) + "\n"); os.replace(tmp, path)
-    print(json.dumps({k: v for k, v in out.items() if k != "machine"}, indent=2))
+    if not quiet: print(json.dumps({k: v for k, v in out.items() if k != "machine"}, indent=2))
     return path
