@@ -68,6 +68,7 @@ WRITE_EXCEPTIONS = {
     'store.py:        self.h5 = h5py.File(path, "w")': "the staging file, inside the temporary version folder and deleted before the rename",
     "train.py:    \"`model.save(path)` via a temporary file and a rename.\"": "a docstring",
     'track.py:    with open(lock, "a") as fh:': "a lock file (its content is never read)",
+    'check.py:        probe.write_bytes(b"ok"); probe.unlink()': "preflight's writability probe (.tmp-preflight-<pid>), deleted at once",
 }
 
 def test_every_artifact_write_goes_through_a_temporary_name():

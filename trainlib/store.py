@@ -274,11 +274,12 @@ def _indices(dataset, split, n, shuffle, balanced, seed):
 
 # %% ../nbs/02_store.ipynb
 def to_tf_dataset(dataset:DatasetVersion, split:str="train", *, batch_size:int=32, shuffle:bool=False,
-                  balanced:bool=False, augment:bool=False, augment_multiplier:int=1, max_warp:float=0.2,
-                  seed:int=42, in_memory:bool|None=None, start_epoch:int|None=None) -> tf.data.Dataset:
+                  balanced:bool=False, augment=None, augment_multiplier:int=1, seed:int=42, in_memory:bool|None=None, start_epoch:int|None=None) -> tf.data.Dataset:
     "Batches `(x, y)` of `split`, streamed from HDF5 unless `in_memory` (default: when under 1 GB); `start_epoch`: endless epochs from that one."
     import tensorflow as tf
-    from trainlib.augment import time_warp_map
+    if augment is False: augment = None
+    if augment is not None and not callable(augment):
+        raise ValueError(f"augment must be a map function of one (x, y) example, such as trainlib.augment.time_warp_map(), or None; got {augment!r}")
     _check_split(split)
     if batch_size <= 0: raise ValueError(f"batch_size must be > 0, got {batch_size}")
     if start_epoch is not None and start_epoch < 0: raise ValueError(f"start_epoch must be >= 0, got {start_epoch}")
@@ -287,11 +288,11 @@ def to_tf_dataset(dataset:DatasetVersion, split:str="train", *, batch_size:int=3
     if in_memory is None: in_memory = n * np.prod(dataset.input_shape) * np.dtype(dataset.dtype).itemsize < 2**30
     read = _reader(dataset, split, in_memory)
     idx = _indices(dataset, split, n, shuffle, balanced, seed)
-    if not augment:
+    if augment is None:
         batches = _epochs(idx.batch(batch_size), start_epoch, math.ceil(n / batch_size))   # skips index batches only: no data read
         return batches.map(read, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
     one = idx.batch(1024).map(read).unbatch()
-    warped = one.repeat(2 * augment_multiplier).map(time_warp_map(max_warp=max_warp, seed=seed), num_parallel_calls=tf.data.AUTOTUNE)
+    warped = one.repeat(2 * augment_multiplier).map(augment, num_parallel_calls=tf.data.AUTOTUNE)
     both = one.concatenate(warped)
     if shuffle: both = both.shuffle(min(n * (1 + 2 * augment_multiplier), 100_000), seed=seed)
     return _epochs(both.batch(batch_size), start_epoch, math.ceil(n * (1 + 2 * augment_multiplier) / batch_size)).prefetch(tf.data.AUTOTUNE)

@@ -13,6 +13,7 @@ import tensorflow as tf
 
 from .config import TrainConfig, write_atomic
 from .store import DatasetVersion, to_tf_dataset
+from .augment import time_warp_map
 from .models import build_model
 from .bundle import write_bundle
 
@@ -295,7 +296,7 @@ def _datasets(config:TrainConfig, dataset:DatasetVersion, *, for_tuning:bool=Fal
         raise ValueError(f"{key} is {monitor!r} but dataset {dataset.version} has no validation split; "
                          f"set shared.train_val_fraction < 1 or {key} to 'loss'")
     train_ds = to_tf_dataset(dataset, "train", batch_size=t.batch_size, shuffle=True, seed=config.tune.seed if for_tuning else t.seed,
-                             augment=s.use_augmentation and not for_tuning, augment_multiplier=config.etl.augment_multiplier,
+                             augment=time_warp_map(seed=t.seed) if s.use_augmentation and not for_tuning else None, augment_multiplier=config.etl.augment_multiplier,
                              start_epoch=start_epoch)
     val_ds = to_tf_dataset(dataset, "val", batch_size=t.batch_size) if dataset.count("val") else None
     n, i = _process_slot()
