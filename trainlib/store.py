@@ -91,8 +91,8 @@ def _check_duplicates(samples:list[_Sample]):
     "Error on a repeated id; warn on the same values appearing in two splits."
     seen, by_digest = {}, {}
     for s in samples:
-        if s.id in seen: raise ValueError(f"{s.where}: duplicate id {s.id!r} (first seen at {seen[s.id]})")
-        seen[s.id] = s.where
+        if s.id in seen: raise ValueError(f"{s.where}: duplicate id {s.id!r} (first seen at {seen[s.id].where})")
+        seen[s.id] = s                  # the record, not its `where` text: that is formatted only for a message
     leaks = 0
     for s in samples:
         first = by_digest.setdefault(s.digest, s)
