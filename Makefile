@@ -77,6 +77,10 @@ bench: install
 	$(BIN)/python bench/accuracy.py
 	$(BIN)/python bench/table.py
 
+# The same scripts at toy size (checks they run; CI runs this through tests/test_bench.py): results and their table go to
+# $(BENCH_SMOKE_DIR), never over the real results in bench/results.
+BENCH_SMOKE_DIR ?= bench/smoke-results
+bench-smoke: export TRAINLIB_BENCH_RESULTS = $(abspath $(BENCH_SMOKE_DIR))
 bench-smoke: install
 	$(BIN)/python bench/overhead.py --smoke
 	$(BIN)/python bench/tune_memory.py --smoke
@@ -85,4 +89,4 @@ bench-smoke: install
 	$(BIN)/python bench/roofline.py --smoke
 	$(BIN)/python bench/backends.py --smoke
 	$(BIN)/python bench/accuracy.py --smoke
-	$(BIN)/python bench/table.py
+	$(BIN)/python bench/table.py --include-smoke --results $(abspath $(BENCH_SMOKE_DIR)) --readme $(abspath $(BENCH_SMOKE_DIR))/README.md

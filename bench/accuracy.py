@@ -1,7 +1,7 @@
 """Test accuracy of ResNet and FCN on shipped UCR sets vs the published figures (Fawaz et al. 2019), over seeds.
 
 python bench/accuracy.py [--datasets gunpoint arrowhead italypowerdemand] [--models resnet fcn] [--seeds 0 1 2]
-                         [--epochs 1500] [--protocol both] [--name accuracy] [--smoke]
+                         [--epochs 1500] [--plain-epochs 300] [--protocol all] [--name accuracy] [--smoke]
 python bench/accuracy.py --merge bench/results/a.json bench/results/b.json [--name accuracy]
 
 Protocols (both train on the whole UCR training file and score the UCR test file once, at the end):
@@ -9,10 +9,13 @@ Protocols (both train on the whole UCR training file and score the UCR test file
   store does not rescale), batch min(n/10, 16) for FCN and min(n/10, 64) for ResNet, Adam 1e-3, learning rate
   halved after 50 epochs without a lower training loss (floor 1e-4), `--epochs` epochs (paper: 1500), the model of
   the epoch with the lowest training loss is kept.
-- `trainlib`: the shipped recipe nbs/reports/ucr_recipe.yaml (batch 5, LR halved after 15 stalled epochs);
-  `--epochs` overrides its max_epochs only when given.
+- `trainlib`: the shipped recipe nbs/reports/ucr_recipe.yaml; `--epochs` overrides its max_epochs only when given.
+- `plain`: the wall-clock reference the recipe must not exceed: the published protocol cut to `--plain-epochs`
+  (300), written as a minimal plain-Keras script (the same architecture from `trainlib.models.build_model`, NumPy
+  arrays, `model.fit`, ReduceLROnPlateau, the lowest-training-loss weights kept in memory), no trainlib pipeline.
 `--merge` combines the runs of result files written by separate processes (e.g. one per protocol, run side by side)
-into one result. Every run is `trainlib.train.train` + `trainlib.evaluate.evaluate`; wall-clock is the run's fit seconds.
+into one result. The published and trainlib runs are `trainlib.train.train` + `trainlib.evaluate.evaluate`; wall-clock
+is the run's fit seconds (the plain run's: its `model.fit`).
 """
 import argparse, json, statistics, sys, tempfile, time
 from pathlib import Path
@@ -46,20 +49,50 @@ def published_config(base, model:str, n_train:int, epochs:int):
                         "lr_scheduler.reduce_lr_on_plateau.min_lr": 1e-4})
 
 
-def run_one(protocol:str, name:str, model:str, seed:int, epochs:int|None, tmp:Path) -> dict:
+def plain_fit(x, y, xt, yt, model:str, n_classes:int, seed:int, epochs:int) -> tuple[float, float, int]:
+    "The published protocol as a minimal plain-Keras script: (test accuracy, fit seconds, best epoch)."
+    import keras, numpy as np
+    from trainlib.models import build_model
+    keras.utils.set_random_seed(seed)
+    m = build_model(model, x.shape[1:], n_classes)
+    m.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    class KeepBest(keras.callbacks.Callback):       # dl-4-tsc: ModelCheckpoint(monitor="loss", save_best_only=True)
+        best, weights, epoch = np.inf, None, None
+        def on_epoch_end(self, epoch, logs=None):
+            if logs["loss"] < self.best: self.best, self.weights, self.epoch = logs["loss"], self.model.get_weights(), epoch + 1
+    keep = KeepBest()
+    t = time.perf_counter()
+    m.fit(x, y, batch_size=max(1, min(len(y) // 10, PUBLISHED_BATCH_CAP[model])), epochs=epochs, verbose=0,
+          callbacks=[keep, keras.callbacks.ReduceLROnPlateau(monitor="loss", factor=0.5, patience=50, min_lr=1e-4)])
+    fit = time.perf_counter() - t
+    m.set_weights(keep.weights)
+    return float(m.evaluate(xt, yt, verbose=0)[1]), round(fit, 2), keep.epoch
+
+
+def run_one(protocol:str, name:str, model:str, seed:int, epochs:int|None, tmp:Path, recipe:Path=RECIPE) -> dict:
     "Train and score one (protocol, dataset, model, seed); return its record."
     from trainlib.config import load_config
     from trainlib.store import make_dataset
     from trainlib.train import train
     from trainlib.evaluate import evaluate
     d = DATASETS[name]
-    base = load_config(RECIPE).update({
+    base = load_config(recipe).update({
         "etl.data_path": str(ROOT/"data"/d["folder"]/"train.csv"), "etl.test_path": str(ROOT/"data"/d["folder"]/"test.csv"),
         "etl.dataset_dir": str(tmp/"datasets"), "shared.output_dir": str(tmp/"runs"), "shared.num_classes": d["n_classes"],
         "shared.target_length": d["length"], "shared.model_type": model, "train.seed": seed,
         "train.run_name": f"{protocol}-{name}-{model}-{seed}", "train.checkpoint_interval": 1e9})
     ds = make_dataset(base)
     n = ds.count("train")
+    if protocol == "plain":
+        from trainlib.store import load_arrays
+        (x, y), (xt, yt) = load_arrays(ds, "train"), load_arrays(ds, "test")
+        t = time.perf_counter()
+        acc, fit, best = plain_fit(x, y, xt, yt, model, d["n_classes"], seed, epochs)
+        rec = dict(protocol=protocol, dataset=name, model=model, seed=seed, n_train=n, n_test=len(yt),
+                   batch_size=max(1, min(n // 10, PUBLISHED_BATCH_CAP[model])), epochs=epochs, best_epoch=best, augmentation=False,
+                   test_accuracy=round(acc, 4), fit_seconds=fit, total_seconds=round(time.perf_counter() - t, 2))
+        print(json.dumps(rec), flush=True)
+        return rec
     if protocol == "published": cfg = published_config(base, model, n, epochs)
     else: cfg = base if epochs is None else base.update({"train.max_epochs": epochs, "train.patience": epochs + 1})
     t = time.perf_counter()
@@ -96,28 +129,35 @@ def main(argv=None):
     p.add_argument("--models", nargs="+", default=["resnet", "fcn"], choices=["resnet", "fcn"])
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     p.add_argument("--epochs", type=int, default=None, help="published protocol's epochs (default 1500); overrides the recipe's when given")
-    p.add_argument("--protocol", default="both", choices=("published", "trainlib", "both"))
+    p.add_argument("--plain-epochs", type=int, default=300, help="epochs of the plain-Keras reference run (the issue's 300)")
+    p.add_argument("--protocol", nargs="+", default=["all"], choices=("published", "trainlib", "plain", "both", "all"),
+                   help="both: published + trainlib; all: the three")
     p.add_argument("--name", default=None, help="result file name (default accuracy, accuracy_smoke with --smoke)")
+    p.add_argument("--recipe", type=Path, default=RECIPE, help="the trainlib recipe (YAML) to run as protocol `trainlib`")
     p.add_argument("--merge", nargs="+", type=Path, help="combine the runs of these result files instead of training")
     p.add_argument("--smoke", action="store_true", help="2 epochs, ItalyPowerDemand, seed 0: checks the script runs")
     a = p.parse_args(argv)
     if a.epochs is not None and a.epochs <= 0: p.error(f"--epochs must be > 0, got {a.epochs}")
+    if a.plain_epochs <= 0: p.error(f"--plain-epochs must be > 0, got {a.plain_epochs}")
     name = a.name or ("accuracy_smoke" if a.smoke else "accuracy")
     if a.merge:
         parts = [json.loads(f.read_text()) for f in a.merge]
         runs = [r for part in parts for r in part["runs"]]
         settings = [dict(command=x["command"], date=x["date"], settings=x["settings"], machine=x["machine"]) for x in parts]
         return write_result(name, dict(published_source=SOURCE, parts=settings, runs=runs, summary=summarise(runs)))
-    if a.smoke: a.datasets, a.seeds, a.epochs = ["italypowerdemand"], [0], 2
-    protocols = ["published", "trainlib"] if a.protocol == "both" else [a.protocol]
+    if a.smoke: a.datasets, a.seeds, a.epochs, a.plain_epochs = ["italypowerdemand"], [0], 2, 2
+    expand = dict(both=["published", "trainlib"], all=["published", "trainlib", "plain"])
+    protocols = list(dict.fromkeys(q for pr in a.protocol for q in expand.get(pr, [pr])))
     tmp = Path(tempfile.mkdtemp(prefix="trainlib-accuracy-"))
     settings = dict(datasets=a.datasets, models=a.models, seeds=a.seeds, protocols=protocols,
                     published_epochs=a.epochs or 1500 if "published" in protocols else None,
-                    trainlib_epochs=a.epochs if a.epochs else "recipe (nbs/reports/ucr_recipe.yaml)", smoke=a.smoke)
+                    trainlib_epochs=a.epochs if a.epochs else f"recipe ({a.recipe})", recipe=str(a.recipe),
+                    plain_epochs=a.plain_epochs if "plain" in protocols else None, smoke=a.smoke)
     todo = [(pr, d, m, s) for d in a.datasets for m in a.models for s in a.seeds for pr in protocols]
     runs = []
     for pr, d, m, s in todo:       # the result is rewritten after every run, so a run cut short by `timeout` keeps what finished
-        runs.append(run_one(pr, d, m, s, (a.epochs or 1500) if pr == "published" else a.epochs, tmp))
+        epochs = dict(published=a.epochs or 1500, plain=a.plain_epochs).get(pr, a.epochs)
+        runs.append(run_one(pr, d, m, s, epochs, tmp, a.recipe))
         write_result(name, dict(published_source=SOURCE, settings=settings, complete=len(runs) == len(todo),
                                 runs=runs, summary=summarise(runs)), quiet=len(runs) < len(todo))
 

@@ -9,7 +9,7 @@ import argparse, json, os, statistics, subprocess, sys, tempfile, time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import write_result
+from common import write_result, epoch_timer
 
 ROOT = Path(__file__).resolve().parent.parent
 BACKENDS = ("tensorflow", "jax")
@@ -22,17 +22,12 @@ def child(a):
     from trainlib.store import make_dataset
     from trainlib.train import train
 
-    class EpochTimer(keras.callbacks.Callback):
-        def on_train_begin(self, logs=None): self.seconds = []
-        def on_epoch_begin(self, epoch, logs=None): self.t = time.perf_counter()
-        def on_epoch_end(self, epoch, logs=None): self.seconds.append(time.perf_counter() - self.t)
-
     cfg = load_config(ROOT/"nbs/reports/gunpoint_demo.yaml").update({
         "shared.model_type": a.model, "shared.output_dir": str(Path(a.workdir)/"runs"), "etl.dataset_dir": str(Path(a.workdir)/"datasets"),
         "train.batch_size": a.batch_size, "train.max_epochs": a.epochs, "train.patience": a.epochs + 1, "train.seed": a.seed,
         "train.run_name": f"{keras.backend.backend()}-{a.seed}"})
     ds = make_dataset(cfg)
-    timer = EpochTimer()
+    timer = epoch_timer()
     run = train(cfg, ds, callbacks=[timer], overwrite=True, verbose=0)
     print("RESULT " + json.dumps(dict(backend=keras.backend.backend(), n_train=ds.count("train"),
                                       fit_seconds=json.loads(run.file("run.json").read_text())["fit_seconds"], epoch_seconds=timer.seconds)))

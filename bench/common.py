@@ -1,5 +1,5 @@
 """Shared by the benchmarks: machine facts, package versions, and writing one result JSON."""
-import datetime, json, os, platform, subprocess, sys
+import datetime, json, os, platform, statistics, subprocess, sys, time
 from pathlib import Path
 
 RESULTS = Path(os.environ.get("TRAINLIB_BENCH_RESULTS") or Path(__file__).resolve().parent/"results")   # tests redirect it
@@ -44,3 +44,19 @@ def write_result(name: str, data: dict, quiet: bool = False) -> Path:
     tmp.write_text(json.dumps(out, indent=2) + "\n"); os.replace(tmp, path)
     if not quiet: print(json.dumps({k: v for k, v in out.items() if k != "machine"}, indent=2))
     return path
+
+
+def epoch_timer():
+    "A keras callback whose `seconds` lists each epoch's wall seconds (keras is imported only when this is called)."
+    import keras
+    class EpochTimer(keras.callbacks.Callback):
+        def __init__(self): super().__init__(); self.seconds = []
+        def on_epoch_begin(self, epoch, logs=None): self._t = time.perf_counter()
+        def on_epoch_end(self, epoch, logs=None): self.seconds.append(time.perf_counter() - self._t)
+    return EpochTimer()
+
+
+def steady_seconds(seconds: list, warmup: int) -> float:
+    "Median epoch seconds after the first `warmup` epochs (tracing, compilation, first-touch allocations)."
+    rest = seconds[warmup:] or seconds[-1:]
+    return statistics.median(rest)

@@ -1,16 +1,22 @@
-"""Regenerate the results table in bench/README.md from bench/results/*.json."""
-import json
+"""Regenerate the results table in bench/README.md from bench/results/*.json.
+
+python bench/table.py [--results DIR] [--readme FILE] [--include-smoke]
+(the defaults are bench/results, or $TRAINLIB_BENCH_RESULTS, and bench/README.md; the smoke test points both elsewhere)
+"""
+import argparse, json, sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from common import RESULTS
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 ACC_START, ACC_END = "<!-- accuracy:start -->", "<!-- accuracy:end -->"
 
 
-def rows():
-    for f in sorted((HERE/"results").glob("*.json")):
-        if f.stem.endswith("_smoke"): continue     # toy sizes: they check the scripts run, their numbers mean nothing
-        if f.stem.startswith("accuracy_"): continue  # one protocol's part of a run; `accuracy.py --merge` joins them into accuracy.json
+def rows(results:Path=RESULTS, include_smoke:bool=False):
+    for f in sorted(results.glob("*.json")):
+        if f.stem.endswith("_smoke") and not include_smoke: continue     # toy sizes: they check the scripts run, their numbers mean nothing
+        if f.stem.startswith("accuracy_") and not f.stem.endswith("_smoke"): continue  # one protocol's part of a run; `accuracy.py --merge` joins them into accuracy.json
         r = json.loads(f.read_text())
         m = r["machine"]
         where = f"{m['cores']} cores, {m['memory_mib'] // 1024} GiB, load {m.get('load_at_start')}"
@@ -18,6 +24,10 @@ def rows():
             s = r["samples_per_second_median"]
             what = (f"{r['model']} bs {r['batch_size']}, {r['epochs']} ep × {r['repeats']}: plain {s['plain_keras']}/s, "
                     f"trainlib {s['trainlib']}/s (×{r['ratio_trainlib_vs_plain']}), fast {s['trainlib_fast']}/s (×{r['ratio_trainlib_fast_vs_plain']})")
+            if "steady_samples_per_second_median" in r:
+                st = r["steady_samples_per_second_median"]
+                what += (f"; steady epochs: plain {st['plain_keras']}/s, trainlib {st['trainlib']}/s (×{r['steady_ratio_trainlib_vs_plain']}), "
+                         f"fast {st['trainlib_fast']}/s (×{r['steady_ratio_trainlib_fast_vs_plain']})")
         elif r["benchmark"].startswith("tune_memory"):
             what = (f"RSS {r['rss_mib_after_2']} MiB after 2 trials, {r['rss_mib_after_n']} after {r['trials']} "
                     f"(×{r['rss_ratio']}, target ≤ {r['target_ratio']}); {r['overhead_seconds_per_trial_median']} s/trial beyond fit")
@@ -32,9 +42,11 @@ def rows():
                     f"jax {f['jax']}/s (×{r['ratio_jax_vs_tensorflow_fit']}); first epoch tensorflow {r['first_epoch_seconds_median']['tensorflow']} s, jax {r['first_epoch_seconds_median']['jax']} s; "
                     f"load {r['load_before_runs']:.1f} → {r['load_after_runs']:.1f}")
         elif r["benchmark"].startswith("roofline"):
-            what = f"matmul {r['matmul_size']}² float32 {r['matmul_gflops']} GFLOP/s; " + "; ".join(
+            what = f"matmul {r['matmul_size']}² float32 {r['matmul_gflops']} GFLOP/s; {r['epochs']} ep; " + "; ".join(
                 f"{x['model']} bs {x['batch_size']} ({x['forward_mflops_per_sample']} MFLOP/sample fwd): "
-                + ", ".join(f"{k} {x['training_gflops'][k]} GFLOP/s ({100 * v:.0f} %)" for k, v in x["fraction_of_matmul"].items())
+                + (("steady " + ", ".join(f"{k} {x['steady_training_gflops'][k]} GFLOP/s ({100 * v:.0f} %, {x['steady_per_step_ms'][k]} ms/step)"
+                                          for k, v in x["steady_fraction_of_matmul"].items()) + "; whole fit ") if "steady_fraction_of_matmul" in x else "")
+                + ", ".join(f"{k} {100 * v:.0f} %" for k, v in x["fraction_of_matmul"].items())
                 for x in r["results"])
         elif r["benchmark"].startswith("accuracy"):
             gaps = {}
@@ -50,19 +62,23 @@ def _acc(x):
     return f"{x['accuracy_mean']}" + (f" ± {x['accuracy_std']}" if x.get("accuracy_std") is not None else "")
 
 
-def accuracy_table():
+def accuracy_table(results:Path=RESULTS, include_smoke:bool=False):
     "One row per (dataset, model): each protocol's test accuracy and fit seconds beside the published figure."
-    f = HERE/"results"/"accuracy.json"
+    f = results/"accuracy.json"
+    if include_smoke and not f.is_file(): f = results/"accuracy_smoke.json"
     if not f.is_file(): return "(no bench/results/accuracy.json yet)"
     r = json.loads(f.read_text())
     cells = {(x["dataset"], x["model"], x["protocol"]): x for x in r["summary"]}
-    lines = ["| dataset | model | published (Fawaz et al. 2019, 10 runs) | published protocol: acc, fit s (epochs, batch, seeds) "
-             "| trainlib recipe: acc, fit s (epochs, batch, seeds) |", "|---|---|---|---|---|"]
+    protocols = [p for p in ("plain", "published", "trainlib") if any(k[2] == p for k in cells)]
+    head = dict(plain="plain Keras, published protocol cut short", published="published protocol", trainlib="trainlib recipe")
+    lines = ["| dataset | model | published (Fawaz et al. 2019, 10 runs) | "
+             + " | ".join(f"{head[p]}: acc, fit s (epochs, batch, seeds)" for p in protocols) + " |",
+             "|---|---|---|" + "---|" * len(protocols)]
+    col = lambda x: "not run" if x is None else f"{_acc(x)}, {x['fit_seconds_mean']} s ({x['epochs']} ep, bs {x['batch_size']}, seeds {x['seeds']})"
     for d, m in sorted({k[:2] for k in cells}):
-        any_ = cells.get((d, m, "published")) or cells[(d, m, "trainlib")]
-        col = lambda x: "not run" if x is None else f"{_acc(x)}, {x['fit_seconds_mean']} s ({x['epochs']} ep, bs {x['batch_size']}, seeds {x['seeds']})"
-        lines.append(f"| {d} | {m} | {any_['published_mean']} ± {any_['published_std']} | {col(cells.get((d, m, 'published')))} "
-                     f"| {col(cells.get((d, m, 'trainlib')))} |")
+        any_ = next(cells[(d, m, p)] for p in protocols if (d, m, p) in cells)
+        lines.append(f"| {d} | {m} | {any_['published_mean']} ± {any_['published_std']} | "
+                     + " | ".join(col(cells.get((d, m, p))) for p in protocols) + " |")
     return "\n".join(lines)
 
 
@@ -72,13 +88,16 @@ def _replace(text, start, end, body):
     return f"{head}{start}\n{body}\n{end}{tail}"
 
 
-def main():
-    table = "\n".join(["| benchmark | result | command | date | machine |", "|---|---|---|---|---|", *rows()])
-    readme = HERE/"README.md"
-    text = readme.read_text()
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--results", type=Path, default=RESULTS); p.add_argument("--readme", type=Path, default=HERE/"README.md")
+    p.add_argument("--include-smoke", action="store_true", help="also the *_smoke results (the smoke test checks every script's row)")
+    a = p.parse_args(argv)
+    table = "\n".join(["| benchmark | result | command | date | machine |", "|---|---|---|---|---|", *rows(a.results, a.include_smoke)])
+    text = a.readme.read_text() if a.readme.is_file() else f"# Benchmark results in {a.results}\n\n{START}\n{END}\n\n{ACC_START}\n{ACC_END}\n"
     text = _replace(text, START, END, table)
-    if ACC_START in text: text = _replace(text, ACC_START, ACC_END, accuracy_table())
-    readme.write_text(text)
+    if ACC_START in text: text = _replace(text, ACC_START, ACC_END, accuracy_table(a.results, a.include_smoke))
+    a.readme.write_text(text)
     print(table)
 
 

@@ -1,0 +1,76 @@
+"""`make bench-smoke`: every benchmark script runs at toy size, writes its result JSON (machine, packages, command)
+into the folder it is pointed at, and `bench/table.py` turns every result into a table row.
+
+The numbers of a smoke run mean nothing (toy sizes, a busy machine); these tests check the scripts and the record
+each writes, so a change to trainlib that breaks a benchmark fails here instead of in the next `make bench`.
+"""
+import json, os, subprocess
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT
+
+SMOKE = ["overhead_smoke", "tune_memory_smoke", "tune_memory_isolated_smoke", "etl_smoke", "roofline_smoke",
+         "backends_smoke", "accuracy_smoke"]
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory):
+    "Run `make bench-smoke` into a temporary folder once; return the folder."
+    out = tmp_path_factory.mktemp("bench-smoke")
+    before = {p: p.stat().st_mtime_ns for p in (ROOT/"bench"/"results").glob("*")}
+    r = subprocess.run(["make", "--no-print-directory", "bench-smoke", f"BENCH_SMOKE_DIR={out}"], cwd=ROOT,
+                       capture_output=True, text=True, timeout=1500, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    after = {p: p.stat().st_mtime_ns for p in (ROOT/"bench"/"results").glob("*")}
+    assert after == before, "bench-smoke touched the committed results in bench/results"
+    return out
+
+
+@pytest.mark.slow
+def test_every_script_writes_its_record(smoke):
+    import trainlib
+    for name in SMOKE:
+        f = smoke/f"{name}.json"
+        assert f.is_file(), f"no {f.name} in {sorted(p.name for p in smoke.iterdir())}"
+        r = json.loads(f.read_text())
+        assert r["benchmark"] == name
+        script = name.removesuffix("_smoke").removesuffix("_isolated") + ".py"
+        assert script in r["command"] and "--smoke" in r["command"], r["command"]
+        m = r["machine"]
+        assert m["cores"] == os.cpu_count() and m["memory_mib"] > 0 and m["python"]
+        assert m["packages"]["trainlib"] == trainlib.__version__ and "keras" in m["packages"]
+
+
+@pytest.mark.slow
+def test_smoke_measurements_are_sane(smoke):
+    "The measured quantities exist and are physical (positive rates, ratios, accuracies in [0, 1])."
+    load = lambda n: json.loads((smoke/f"{n}.json").read_text())
+    o = load("overhead_smoke")
+    assert all(v > 0 for v in o["samples_per_second_median"].values()) and o["ratio_trainlib_vs_plain"] > 0
+    for n in ("tune_memory_smoke", "tune_memory_isolated_smoke"):
+        t = load(n)
+        assert t["rss_mib_after_n"] > 0 and t["trial_seconds_median"] > 0 and t["trials"] == 4
+    assert load("tune_memory_isolated_smoke")["isolate"] is True
+    e = load("etl_smoke")
+    assert [s["rows"] for s in e["sizes"]] == [2000, 8000]
+    assert all(s["rows_per_second"] > 0 and s["peak_rss_mib"] > 0 for s in e["sizes"]) and e["rss_growth_ratio"] > 0
+    rf = load("roofline_smoke")
+    assert rf["matmul_gflops"] > 0
+    for row in rf["results"]:
+        assert set(row["steady_fraction_of_matmul"]) == {"plain_keras", "trainlib", "trainlib_fast"}
+        assert all(0 < v for v in row["steady_fraction_of_matmul"].values()) and row["forward_mflops_per_sample"] > 0
+    b = load("backends_smoke")
+    assert b["ratio_jax_vs_tensorflow_fit"] > 0
+    a = load("accuracy_smoke")
+    assert len(a["runs"]) == 6 and all(0 <= x["test_accuracy"] <= 1 and x["fit_seconds"] > 0 for x in a["runs"])
+    assert {x["protocol"] for x in a["runs"]} == {"published", "trainlib", "plain"}
+
+
+@pytest.mark.slow
+def test_table_has_a_row_per_result(smoke):
+    table = (smoke/"README.md").read_text()
+    for name in SMOKE: assert f"| {name} |" in table, f"no row for {name}:\n{table}"
+    acc = table.split("<!-- accuracy:start -->")[1]
+    assert "| italypowerdemand | fcn |" in acc and "| italypowerdemand | resnet |" in acc, acc
