@@ -44,68 +44,64 @@ def version_id(inputs:dict, params:dict) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 # %% ../nbs/02_store.ipynb
-@dataclass
 class _Rows:
-    "What the first pass keeps of every row, in reading order (the data files', then the test files'): NumPy columns."
-    n_data: int                          # rows [0, n_data) come from the data files, the rest from the test files
-    files: list; labels: list            # the values that `file` and `label` index
-    file: np.ndarray; line: np.ndarray; label: np.ndarray
-    u: np.ndarray                        # id_fraction(id): decides the split; equal ids have equal values
-    balance: np.ndarray                  # balance_fraction(id): decides which rows the balancing keeps
-    listed: np.ndarray                   # the row's split in the split file (index into SPLITS); -1: not there
-    digest: np.ndarray                   # (n, 2) uint64: the first 128 bits of the SHA-1 of the parsed values
-    def __len__(self): return len(self.line)
-    def where(self, i:int) -> str: return f"{self.files[self.file[i]]} line {self.line[i]}"
+    "The staged rows (data files', then test files', in reading order), read from the staging file a column at a time."
+    def __init__(self, path:Path, n_data:int, files:list, labels:list):
+        self.path, self.n_data, self.files, self.labels = path, n_data, files, labels    # `files`, `labels`: what the codes index
+        with h5py.File(path, "r") as h5: self.n = len(h5["line"])
+    def __len__(self): return self.n
+    def __getitem__(self, column:str) -> np.ndarray:
+        "A whole column: file, line, label (codes), u (`id_fraction`), balance (`balance_fraction`), listed, digest."
+        with h5py.File(self.path, "r") as h5: return h5[column][...]
+    def where(self, i:int) -> str:
+        with h5py.File(self.path, "r") as h5: return f"{self.files[h5['file'][i]]} line {h5['line'][i]}"
+    def ids(self, rows:np.ndarray, block:int=4096):
+        "Yield `(row, id)` for the increasing `rows`, reading the staged ids block by block."
+        with h5py.File(self.path, "r") as h5:
+            ids = h5["ids"].asstr()
+            for start in np.unique(rows // block) * block:
+                chunk = ids[start:start + block]
+                for r in rows[np.searchsorted(rows, start):np.searchsorted(rows, start + block)]: yield int(r), chunk[r - start]
 
 # %% ../nbs/02_store.ipynb
 _SPLIT_INDEX = {k: j for j, k in enumerate(SPLITS)}
 _COLUMNS = (("file", np.int32), ("line", np.int64), ("label", np.int32), ("u", np.float64), ("balance", np.float64), ("listed", np.int8))
 
 class _Staging:
-    "The first pass's output: series (padded/truncated, cast) and ids appended in blocks to a temporary HDF5 file; the rest as `_Rows`."
+    "The first pass's output, appended in blocks to a temporary HDF5 file: series (padded/truncated, cast), ids, and the facts that become `_Rows`."
     def __init__(self, path:Path, target_length:int, dtype:str, split_file:dict|None=None, block:int=4096):
         self.h5 = h5py.File(path, "w")
         self.x = self.h5.create_dataset("x", (0, target_length), maxshape=(None, target_length), dtype=dtype,
                                         chunks=(min(block, 1024), target_length))
-        self.ids = self.h5.create_dataset("ids", (0,), maxshape=(None,), dtype=h5py.string_dtype(), chunks=(block,))
-        self.split_file, self.files, self.labels, self.buffer, self.blocks, self.rows, self.block = split_file or {}, {}, {}, [], [], 0, block
+        column = lambda name, dtype, *width: self.h5.create_dataset(name, (0, *width), maxshape=(None, *width), dtype=dtype, chunks=(block, *width))
+        self.datasets = [self.x, column("ids", h5py.string_dtype())] + [column(*c) for c in _COLUMNS] + [column("digest", np.uint64, 2)]
+        self.path, self.split_file, self.files, self.labels = path, split_file or {}, {}, {}
+        self.buffer, self.n, self.block = [], 0, block
     def append(self, r:SignalRow):
         "Stage one validated row."
         self.buffer.append((pad_or_truncate(r.values, self.x.shape[1]), r.id, self.files.setdefault(r.file, len(self.files)), r.line,
                             self.labels.setdefault(r.label, len(self.labels)), id_fraction(r.id), balance_fraction(r.id),
                             _SPLIT_INDEX.get(self.split_file.get(r.id), -1), hashlib.sha1(r.values.tobytes()).digest()[:16]))
-        self.rows += 1
+        self.n += 1
         if len(self.buffer) == self.block: self.flush()
     def flush(self):
         if not self.buffer: return
         x, ids, *facts, digests = zip(*self.buffer)
-        start = self.x.shape[0]
-        for ds, v in ((self.x, np.stack(x).astype(self.x.dtype)), (self.ids, np.array(ids, dtype=object))):
-            ds.resize(start + len(v), axis=0); ds[start:] = v
-        self.blocks.append([np.array(f, t) for f, (_, t) in zip(facts, _COLUMNS)] + [np.frombuffer(b"".join(digests), np.uint64).reshape(-1, 2)])
+        start = self.n - len(self.buffer)
+        blocks = [np.stack(x).astype(self.x.dtype), np.array(ids, dtype=object), *(np.array(f, t) for f, (_, t) in zip(facts, _COLUMNS)),
+                  np.frombuffer(b"".join(digests), np.uint64).reshape(-1, 2)]
+        for ds, v in zip(self.datasets, blocks): ds.resize(start + len(v), axis=0); ds[start:] = v
         self.buffer = []
     def close(self): self.flush(); self.h5.close()
-    def columns(self, n_data:int) -> _Rows:
-        "The staged rows' columns (the first `n_data` from the data files); each column's blocks are freed once joined."
-        blocks = self.blocks or [[np.zeros(0, t) for _, t in _COLUMNS] + [np.zeros((0, 2), np.uint64)]]
-        parts, self.blocks = [list(c) for c in zip(*blocks)], []
-        del blocks
-        cols = [np.concatenate(parts.pop(0)) for _ in range(len(parts))]
-        return _Rows(n_data, list(self.files), list(self.labels), *cols)
+    def rows(self, n_data:int) -> _Rows:
+        "The staged rows, once closed; the first `n_data` came from the data files."
+        return _Rows(self.path, n_data, list(self.files), list(self.labels))
 
 def _scan(files:list, etl, role:str, skipped:Counter, staging:_Staging):
     "Read `files` once, staging every valid row."
     rows = iter_signal_rows(files, id_column=etl.id_column, class_column=etl.class_column,
                             series_column=etl.series_column, on_bad_row=etl.on_bad_row, skipped=skipped)
     for r in tqdm(rows, desc=f"reading {role} rows", unit=" rows", leave=False, disable=None): staging.append(r)
-
-def _staged_ids(staged:Path, rows:np.ndarray, block:int=4096):
-    "Yield `(row, id)` for the increasing staging `rows`, reading the staged ids block by block."
-    with h5py.File(staged, "r") as h5:
-        ids = h5["ids"].asstr()
-        for start in np.unique(rows // block) * block:
-            chunk = ids[start:start + block]
-            for r in rows[np.searchsorted(rows, start):np.searchsorted(rows, start + block)]: yield int(r), chunk[r - start]
 
 # %% ../nbs/02_store.ipynb
 def sort_labels(labels) -> list[str]:
@@ -116,44 +112,48 @@ def sort_labels(labels) -> list[str]:
     return sorted(set(labels), key=key)
 
 # %% ../nbs/02_store.ipynb
-def _check_ids(rows:_Rows, staged:Path):
+def _check_ids(rows:_Rows):
     "Error on an id seen twice, naming both places: rows whose ids share an `id_fraction` are compared by their staged ids."
-    order = np.argsort(rows.u, kind="stable")
-    u = rows.u[order]
+    u = rows["u"]
+    order = np.argsort(u, kind="stable")
+    u = u[order]
     tied = np.flatnonzero(u[1:] == u[:-1])
     suspects = np.unique(np.concatenate([order[tied], order[tied + 1]]))      # in reading order
     seen = {}
-    for r, i in _staged_ids(staged, suspects):
+    for r, i in rows.ids(suspects):
         if i in seen: raise ValueError(f"{rows.where(r)}: duplicate id {i!r} (first seen at {rows.where(seen[i])})")
         seen[i] = r
 
 def _count_leaks(rows:_Rows) -> int:
     "Warn on rows whose values equal those of an earlier row from the other role (data or test files); return their number."
-    order = np.lexsort((rows.digest[:, 1], rows.digest[:, 0]))          # stable: equal digests in reading order
-    d = rows.digest[order]
-    new = np.r_[True, (d[1:] != d[:-1]).any(axis=1)]
-    first = order[np.flatnonzero(new)[np.cumsum(new) - 1]]              # the earliest row with each sorted row's digest
-    leaks = int(((order >= rows.n_data) != (first >= rows.n_data)).sum())      # a data row and a test row
+    digest = rows["digest"]
+    order = np.lexsort((digest[:, 1], digest[:, 0]))                    # stable: equal digests in reading order
+    d = digest[order]
+    new = np.r_[True, (d[1:] != d[:-1]).any(axis=1)]                    # where each digest's run begins
+    del d
+    test = order >= rows.n_data                                          # each sorted row: from a test file?
+    leaks = int((test != test[np.flatnonzero(new)][np.cumsum(new) - 1]).sum())   # ... unlike its run's first row
     if leaks:   # the place named, as before: the earliest row with the last row's values
-        last = np.flatnonzero((rows.digest == rows.digest[-1]).all(axis=1))[0]
+        last = np.flatnonzero((digest == digest[-1]).all(axis=1))[0]
         warnings.warn(f"{leaks} series occur with identical values in more than one split (first: {rows.where(last)})")
     return leaks
 
 # %% ../nbs/02_store.ipynb
-def _assign(rows:_Rows, config:TrainConfig, split_file:dict|None, staged:Path) -> np.ndarray:
+def _assign(rows:_Rows, label:np.ndarray, config:TrainConfig, split_file:dict|None) -> np.ndarray:
     "Balance the data rows and give each kept row its split: an index into SPLITS per row, -1 for rows not kept."
     s, n = config.shared, rows.n_data
     split = np.full(len(rows), SPLITS.index("test"), np.int8)
-    keep = balance_mask(rows.balance[:n], rows.label[:n], config.etl.examples_per_class)
+    keep = balance_mask(rows["balance"][:n], label[:n], config.etl.examples_per_class)
     if split_file is not None:
-        missing = np.flatnonzero(keep & (rows.listed[:n] < 0))
+        listed = rows["listed"][:n]
+        missing = np.flatnonzero(keep & (listed < 0))
         if len(missing):
-            r, i = next(_staged_ids(staged, missing[:1]))
+            r, i = next(rows.ids(missing[:1]))
             raise ValueError(f"{rows.where(r)}: id {i!r} is not in the split file {config.etl.split_path}")
-        split[:n] = rows.listed[:n]
+        split[:n] = listed
     else:   # split_by_id on arrays: the same thresholds on the same id_fraction
         test_fraction = 1.0 if len(rows) > n else s.train_test_fraction
-        u = rows.u[:n]
+        u = rows["u"][:n]
         split[:n] = np.where(u >= test_fraction, 2, np.where(u < test_fraction * s.train_val_fraction, 0, 1))
     split[:n][~keep] = -1
     return split
@@ -245,29 +245,30 @@ def _build(config, sources, split_file, inputs, version, out:Path) -> DatasetVer
         staging = _Staging(tmp/"staging.h5", config.shared.target_length, config.shared.dtype, split_file)
         try:
             _scan(sources["data"], config.etl, "data", skipped, staging)
-            n_data = staging.rows
+            n_data = staging.n
             if "test" in sources: _scan(sources["test"], config.etl, "test", skipped, staging)
         finally: staging.close()
-        return _store(config, sources, split_file, inputs, version, out, tmp, staging.columns(n_data), skipped)
+        return _store(config, sources, split_file, inputs, version, out, tmp, staging.rows(n_data), skipped)
     finally: shutil.rmtree(tmp, ignore_errors=True)
 
 def _store(config, sources, split_file, inputs, version, out, tmp, rows:_Rows, skipped) -> DatasetVersion:
     "Decide classes and splits from the scanned `rows`, write the version into `tmp`, rename it to `out`."
     if rows.n_data == 0: raise ValueError(f"no data rows in {', '.join(map(str, sources['data']))}")
-    _check_ids(rows, tmp/"staging.h5")
+    _check_ids(rows)
     leaks = _count_leaks(rows)
-    label_of = lambda codes: {rows.labels[c] for c in np.unique(codes)}
-    classes = sort_labels(label_of(rows.label[:rows.n_data]))
-    unknown = sorted(label_of(rows.label[rows.n_data:]) - set(classes))
+    label, label_of = rows["label"], lambda codes: {rows.labels[c] for c in np.unique(codes)}
+    classes = sort_labels(label_of(label[:rows.n_data]))
+    unknown = sorted(label_of(label[rows.n_data:]) - set(classes))
     if unknown:
-        first = np.flatnonzero(rows.label == rows.labels.index(unknown[0]))[0]
+        first = np.flatnonzero(label == rows.labels.index(unknown[0]))[0]
         raise ValueError(f"{rows.where(first)}: class {unknown[0]!r} of the test file does not occur in the training data (classes: {', '.join(classes)})")
     n = config.shared.num_classes
     if n is not None and n != len(classes):
         raise ValueError(f"shared.num_classes is {n} but the data have {len(classes)} classes: {', '.join(classes)}")
-    split = _assign(rows, config, split_file, tmp/"staging.h5")
+    split = _assign(rows, label, config, split_file)
     if not (split == 0).any(): raise ValueError("the train split is empty; check shared.train_test_fraction and train_val_fraction")
-    y = np.array([classes.index(l) for l in rows.labels], np.int32)[rows.label]      # each row's class index
+    y = np.array([classes.index(l) for l in rows.labels], np.int32)[label]      # each row's class index
+    del label
     _write_h5(tmp/"data.h5", tmp/"staging.h5", split, y, config)
     (tmp/"staging.h5").unlink()
     counts = {k: dict(zip(classes, map(int, np.bincount(y[split == j], minlength=len(classes))))) for j, k in enumerate(SPLITS)}
