@@ -6,7 +6,6 @@
 from __future__ import annotations
 import datetime, hashlib, json, math, os, shutil, warnings
 from collections import Counter
-from dataclasses import dataclass
 from pathlib import Path
 
 import h5py
