@@ -14,7 +14,7 @@ import numpy as np
 
 # %% auto 0
 __all__ = ['SPLITS', 'list_csv_files', 'parse_series', 'SignalRow', 'iter_signal_rows', 'pad_or_truncate', 'id_fraction',
-           'split_by_id', 'balance_classes', 'read_split_file']
+           'split_by_id', 'balance_fraction', 'balance_mask', 'balance_classes', 'read_split_file']
 
 # %% ../nbs/01_data.ipynb
 def list_csv_files(path) -> list[Path]:
@@ -128,17 +128,34 @@ def split_by_id(sample_id:str, train_test_fraction:float=0.95, train_val_fractio
     return "train" if u < train_test_fraction * train_val_fraction else "val"
 
 # %% ../nbs/01_data.ipynb
+def balance_fraction(sample_id:str, seed:int=42) -> float:
+    "The number in [0, 1) that orders `sample_id` for class balancing: `id_fraction` salted with the seed."
+    return id_fraction(sample_id, salt=f"balance{seed}")
+
+def balance_mask(fractions:np.ndarray, labels:np.ndarray, examples_per_class:int|None=None) -> np.ndarray:
+    "Boolean mask keeping, per label, the `examples_per_class` rows of smallest `fractions` (ties: earlier rows); None: the smallest class's size."
+    fractions, labels = np.asarray(fractions), np.asarray(labels)
+    n = len(labels)
+    if len(fractions) != n: raise ValueError(f"fractions and labels must have the same length, got {len(fractions)} and {n}")
+    if examples_per_class is not None and examples_per_class <= 0: raise ValueError(f"examples_per_class must be > 0, got {examples_per_class}")
+    keep = np.zeros(n, bool)
+    if n == 0: return keep
+    order = np.lexsort((fractions, labels))             # by label, then fraction; lexsort is stable: ties keep row order
+    ordered = labels[order]
+    start = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])    # where each label's run begins
+    sizes = np.diff(np.r_[start, n])
+    limit = sizes.min() if examples_per_class is None else examples_per_class
+    rank = np.arange(n) - np.repeat(start, sizes)       # place of each row within its label's run
+    keep[order[rank < limit]] = True
+    return keep
+
+# %% ../nbs/01_data.ipynb
 def balance_classes(ids:list, labels:list, examples_per_class:int|None=None, seed:int=42) -> np.ndarray:
     "Boolean mask keeping at most `examples_per_class` ids per label (None: the smallest class's size)."
     if len(ids) != len(labels): raise ValueError(f"ids and labels must have the same length, got {len(ids)} and {len(labels)}")
-    counts = Counter(labels)
-    limit = min(counts.values()) if examples_per_class is None else examples_per_class
-    if limit <= 0: raise ValueError(f"examples_per_class must be > 0, got {limit}")
-    order = sorted(range(len(ids)), key=lambda i: id_fraction(ids[i], salt=f"balance{seed}"))
-    keep, taken = np.zeros(len(ids), bool), Counter()
-    for i in order:
-        if taken[labels[i]] < limit: keep[i] = True; taken[labels[i]] += 1
-    return keep
+    codes = {}
+    return balance_mask(np.array([balance_fraction(i, seed) for i in ids], np.float64),
+                        np.array([codes.setdefault(l, len(codes)) for l in labels], np.int64), examples_per_class)
 
 # %% ../nbs/01_data.ipynb
 SPLITS = ("train", "val", "test")

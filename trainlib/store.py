@@ -4,9 +4,8 @@
 
 # %% ../nbs/02_store.ipynb 3
 from __future__ import annotations
-import datetime, hashlib, json, math, os, shutil, sys, warnings
+import datetime, hashlib, json, math, os, shutil, warnings
 from collections import Counter
-from dataclasses import dataclass
 from pathlib import Path
 
 import h5py
@@ -14,8 +13,8 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from .config import TrainConfig, write_atomic
-from .data import (SPLITS, balance_classes, iter_signal_rows, list_csv_files, pad_or_truncate,
-                           read_split_file, split_by_id)
+from .data import (SPLITS, SignalRow, balance_fraction, balance_mask, id_fraction, iter_signal_rows,
+                           list_csv_files, pad_or_truncate, read_split_file)
 
 # %% auto 0
 __all__ = ['file_sha256', 'etl_params', 'version_id', 'sort_labels', 'DatasetVersion', 'load_arrays', 'load_ids', 'make_dataset',
@@ -44,39 +43,64 @@ def version_id(inputs:dict, params:dict) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 # %% ../nbs/02_store.ipynb
-@dataclass(slots=True)
-class _Sample:
-    id: str; label: str; file: Path; line: int; digest: bytes; row: int; split: str = ""
-    @property
-    def where(self) -> str: return f"{self.file} line {self.line}"
+class _Rows:
+    "The staged rows (data files', then test files', in reading order), read from the staging file a column at a time."
+    def __init__(self, path:Path, n_data:int, files:list, labels:list):
+        self.path, self.n_data, self.files, self.labels = path, n_data, files, labels    # `files`, `labels`: what the codes index
+        with h5py.File(path, "r") as h5: self.n = len(h5["line"])
+    def __len__(self): return self.n
+    def __getitem__(self, column:str) -> np.ndarray:
+        "A whole column: file, line, label (codes), u (`id_fraction`), balance (`balance_fraction`), listed, digest."
+        with h5py.File(self.path, "r") as h5: return h5[column][...]
+    def where(self, i:int) -> str:
+        with h5py.File(self.path, "r") as h5: return f"{self.files[h5['file'][i]]} line {h5['line'][i]}"
+    def ids(self, rows:np.ndarray, block:int=4096):
+        "Yield `(row, id)` for the increasing `rows`, reading the staged ids block by block."
+        with h5py.File(self.path, "r") as h5:
+            ids = h5["ids"].asstr()
+            for start in np.unique(rows // block) * block:
+                chunk = ids[start:start + block]
+                for r in rows[np.searchsorted(rows, start):np.searchsorted(rows, start + block)]: yield int(r), chunk[r - start]
+
+# %% ../nbs/02_store.ipynb
+_SPLIT_INDEX = {k: j for j, k in enumerate(SPLITS)}
+_COLUMNS = (("file", np.int32), ("line", np.int64), ("label", np.int32), ("u", np.float64), ("balance", np.float64), ("listed", np.int8))
 
 class _Staging:
-    "Parsed series in reading order (padded/truncated, cast), appended in blocks to a temporary HDF5 file."
-    def __init__(self, path:Path, target_length:int, dtype:str, block:int=4096):
+    "The first pass's output, appended in blocks to a temporary HDF5 file: series (padded/truncated, cast), ids, and the facts that become `_Rows`."
+    def __init__(self, path:Path, target_length:int, dtype:str, split_file:dict|None=None, block:int=4096):
         self.h5 = h5py.File(path, "w")
         self.x = self.h5.create_dataset("x", (0, target_length), maxshape=(None, target_length), dtype=dtype,
                                         chunks=(min(block, 1024), target_length))
-        self.buffer, self.rows, self.block = [], 0, block
-    def append(self, values:np.ndarray) -> int:
-        "Stage one series; return its row number."
-        self.buffer.append(pad_or_truncate(values, self.x.shape[1]))
+        column = lambda name, dtype, *width: self.h5.create_dataset(name, (0, *width), maxshape=(None, *width), dtype=dtype, chunks=(block, *width))
+        self.datasets = [self.x, column("ids", h5py.string_dtype())] + [column(*c) for c in _COLUMNS] + [column("digest", np.uint64, 2)]
+        self.path, self.split_file, self.files, self.labels = path, split_file or {}, {}, {}
+        self.buffer, self.n, self.block = [], 0, block
+    def append(self, r:SignalRow):
+        "Stage one validated row."
+        self.buffer.append((pad_or_truncate(r.values, self.x.shape[1]), r.id, self.files.setdefault(r.file, len(self.files)), r.line,
+                            self.labels.setdefault(r.label, len(self.labels)), id_fraction(r.id), balance_fraction(r.id),
+                            _SPLIT_INDEX.get(self.split_file.get(r.id), -1), hashlib.sha1(r.values.tobytes()).digest()[:16]))
+        self.n += 1
         if len(self.buffer) == self.block: self.flush()
-        self.rows += 1
-        return self.rows - 1
     def flush(self):
         if not self.buffer: return
-        start = self.x.shape[0]
-        self.x.resize(start + len(self.buffer), axis=0)
-        self.x[start:] = np.stack(self.buffer).astype(self.x.dtype)
+        x, ids, *facts, digests = zip(*self.buffer)
+        start = self.n - len(self.buffer)
+        blocks = [np.stack(x).astype(self.x.dtype), np.array(ids, dtype=object), *(np.array(f, t) for f, (_, t) in zip(facts, _COLUMNS)),
+                  np.frombuffer(b"".join(digests), np.uint64).reshape(-1, 2)]
+        for ds, v in zip(self.datasets, blocks): ds.resize(start + len(v), axis=0); ds[start:] = v
         self.buffer = []
     def close(self): self.flush(); self.h5.close()
+    def rows(self, n_data:int) -> _Rows:
+        "The staged rows, once closed; the first `n_data` came from the data files."
+        return _Rows(self.path, n_data, list(self.files), list(self.labels))
 
-def _scan(files:list, etl, role:str, skipped:Counter, staging:_Staging) -> list[_Sample]:
-    "Read `files` once: one `_Sample` per valid row, its series staged."
+def _scan(files:list, etl, role:str, skipped:Counter, staging:_Staging):
+    "Read `files` once, staging every valid row."
     rows = iter_signal_rows(files, id_column=etl.id_column, class_column=etl.class_column,
                             series_column=etl.series_column, on_bad_row=etl.on_bad_row, skipped=skipped)
-    return [_Sample(r.id, sys.intern(r.label), r.file, r.line, hashlib.sha1(r.values.tobytes()).digest(), staging.append(r.values), role)
-            for r in tqdm(rows, desc=f"reading {role} rows", unit=" rows", leave=False, disable=None)]
+    for r in tqdm(rows, desc=f"reading {role} rows", unit=" rows", leave=False, disable=None): staging.append(r)
 
 # %% ../nbs/02_store.ipynb
 def sort_labels(labels) -> list[str]:
@@ -87,57 +111,72 @@ def sort_labels(labels) -> list[str]:
     return sorted(set(labels), key=key)
 
 # %% ../nbs/02_store.ipynb
-def _check_duplicates(samples:list[_Sample]):
-    "Error on a repeated id; warn on the same values appearing in two splits."
-    seen, by_digest = {}, {}
-    for s in samples:
-        if s.id in seen: raise ValueError(f"{s.where}: duplicate id {s.id!r} (first seen at {seen[s.id].where})")
-        seen[s.id] = s                  # the record, not its `where` text: that is formatted only for a message
-    leaks = 0
-    for s in samples:
-        first = by_digest.setdefault(s.digest, s)
-        if first.split != s.split: leaks += 1
-    if leaks: warnings.warn(f"{leaks} series occur with identical values in more than one split (first: {first.where})")
+def _check_ids(rows:_Rows):
+    "Error on an id seen twice, naming both places: rows whose ids share an `id_fraction` are compared by their staged ids."
+    u = rows["u"]
+    order = np.argsort(u, kind="stable")
+    u = u[order]
+    tied = np.flatnonzero(u[1:] == u[:-1])
+    suspects = np.unique(np.concatenate([order[tied], order[tied + 1]]))      # in reading order
+    seen = {}
+    for r, i in rows.ids(suspects):
+        if i in seen: raise ValueError(f"{rows.where(r)}: duplicate id {i!r} (first seen at {rows.where(seen[i])})")
+        seen[i] = r
+
+def _count_leaks(rows:_Rows) -> int:
+    "Warn on rows whose values equal those of an earlier row from the other role (data or test files); return their number."
+    digest = rows["digest"]
+    order = np.lexsort((digest[:, 1], digest[:, 0]))                    # stable: equal digests in reading order
+    d = digest[order]
+    new = np.r_[True, (d[1:] != d[:-1]).any(axis=1)]                    # where each digest's run begins
+    del d
+    test = order >= rows.n_data                                          # each sorted row: from a test file?
+    leaks = int((test != test[np.flatnonzero(new)][np.cumsum(new) - 1]).sum())   # ... unlike its run's first row
+    if leaks:   # the place named, as before: the earliest row with the last row's values
+        last = np.flatnonzero((digest == digest[-1]).all(axis=1))[0]
+        warnings.warn(f"{leaks} series occur with identical values in more than one split (first: {rows.where(last)})")
     return leaks
 
 # %% ../nbs/02_store.ipynb
-def _assign(samples:list[_Sample], config:TrainConfig, split_file:dict|None):
-    "Balance the non-test samples and give each kept sample its split; return the kept ones."
-    s = config.shared
-    pool = [x for x in samples if x.split == "data"]
-    keep = balance_classes([x.id for x in pool], [x.label for x in pool], config.etl.examples_per_class)
-    has_test_file = any(x.split == "test" for x in samples)
-    for x, k in zip(pool, keep):
-        if not k: x.split = ""
-        elif split_file is not None:
-            if x.id not in split_file: raise ValueError(f"{x.where}: id {x.id!r} is not in the split file {config.etl.split_path}")
-            x.split = split_file[x.id]
-        elif has_test_file: x.split = split_by_id(x.id, 1.0, s.train_val_fraction)
-        else: x.split = split_by_id(x.id, s.train_test_fraction, s.train_val_fraction)
-    return [x for x in samples if x.split]
+def _assign(rows:_Rows, label:np.ndarray, config:TrainConfig, split_file:dict|None) -> np.ndarray:
+    "Balance the data rows and give each kept row its split: an index into SPLITS per row, -1 for rows not kept."
+    s, n = config.shared, rows.n_data
+    split = np.full(len(rows), SPLITS.index("test"), np.int8)
+    keep = balance_mask(rows["balance"][:n], label[:n], config.etl.examples_per_class)
+    if split_file is not None:
+        listed = rows["listed"][:n]
+        missing = np.flatnonzero(keep & (listed < 0))
+        if len(missing):
+            r, i = next(rows.ids(missing[:1]))
+            raise ValueError(f"{rows.where(r)}: id {i!r} is not in the split file {config.etl.split_path}")
+        split[:n] = listed
+    else:   # split_by_id on arrays: the same thresholds on the same id_fraction
+        test_fraction = 1.0 if len(rows) > n else s.train_test_fraction
+        u = rows["u"][:n]
+        split[:n] = np.where(u >= test_fraction, 2, np.where(u < test_fraction * s.train_val_fraction, 0, 1))
+    split[:n][~keep] = -1
+    return split
 
 # %% ../nbs/02_store.ipynb
-def _write_h5(path:Path, staged:Path, samples:list[_Sample], config:TrainConfig, classes:list[str], block:int=4096):
-    "Second pass: copy the kept rows of the staging file `staged` into `path`, one group per split."
-    s, cls = config.shared, {c: i for i, c in enumerate(classes)}
-    members = {k: [x for x in samples if x.split == k] for k in SPLITS}     # each in reading (= staging row) order
+def _write_h5(path:Path, staged:Path, split:np.ndarray, y:np.ndarray, config:TrainConfig, block:int=4096):
+    "Second pass: copy the staged rows into `path`, one group per split; `split` and `y`: each staged row's split index (-1: none) and class."
+    s = config.shared
     with h5py.File(staged, "r") as src, h5py.File(path, "w") as h5:
-        n_staged = src["x"].shape[0]
-        split_of, position, out = np.full(n_staged, -1, np.int8), np.zeros(n_staged, np.int64), []
+        out = []
         for j, k in enumerate(SPLITS):
-            xs, g = members[k], h5.create_group(k)
-            n = len(xs)
-            rows = np.fromiter((x.row for x in xs), np.int64, n)
-            split_of[rows], position[rows] = j, np.arange(n)
-            out.append(g.create_dataset("x", (n, s.target_length, 1), dtype=s.dtype, chunks=(max(1, min(n, 256)), s.target_length, 1) if n else None))
-            g.create_dataset("y", data=np.fromiter((cls[x.label] for x in xs), np.int32, n))
-            ids = g.create_dataset("ids", (n,), dtype=h5py.string_dtype())
-            if n: ids[:] = [x.id for x in xs]
-        for start in tqdm(range(0, n_staged, block), desc="writing dataset", unit=" blocks", leave=False, disable=None):
-            chunk, where = src["x"][start:start + block], split_of[start:start + block]
-            for j in range(len(SPLITS)):
+            g, mine = h5.create_group(k), split == j
+            n = int(mine.sum())
+            xs = g.create_dataset("x", (n, s.target_length, 1), dtype=s.dtype, chunks=(max(1, min(n, 256)), s.target_length, 1) if n else None)
+            g.create_dataset("y", data=y[mine].astype(np.int32))
+            out.append((xs, g.create_dataset("ids", (n,), dtype=h5py.string_dtype())))
+        filled = [0] * len(SPLITS)
+        for start in tqdm(range(0, len(split), block), desc="writing dataset", unit=" blocks", leave=False, disable=None):
+            chunk, ids, where = src["x"][start:start + block], src["ids"].asstr()[start:start + block], split[start:start + block]
+            for j, (xs, id_ds) in enumerate(out):
                 sel = np.flatnonzero(where == j)
-                if len(sel): p = position[start + sel]; out[j][p[0]:p[-1] + 1, :, 0] = chunk[sel]
+                if len(sel):
+                    a, b = filled[j], filled[j] + len(sel)
+                    xs[a:b, :, 0], id_ds[a:b], filled[j] = chunk[sel], ids[sel], b
 
 # %% ../nbs/02_store.ipynb
 class DatasetVersion:
@@ -202,29 +241,37 @@ def _build(config, sources, split_file, inputs, version, out:Path) -> DatasetVer
     skipped, tmp = Counter(), out.parent/f".tmp-{version}-{os.getpid()}"
     try:
         tmp.mkdir(parents=True, exist_ok=True)
-        staging = _Staging(tmp/"staging.h5", config.shared.target_length, config.shared.dtype)
-        try: samples = [x for role, files in sources.items() for x in _scan(files, config.etl, role, skipped, staging)]
+        staging = _Staging(tmp/"staging.h5", config.shared.target_length, config.shared.dtype, split_file)
+        try:
+            _scan(sources["data"], config.etl, "data", skipped, staging)
+            n_data = staging.n
+            if "test" in sources: _scan(sources["test"], config.etl, "test", skipped, staging)
         finally: staging.close()
-        return _store(config, sources, split_file, inputs, version, out, tmp, samples, skipped)
+        return _store(config, sources, split_file, inputs, version, out, tmp, staging.rows(n_data), skipped)
     finally: shutil.rmtree(tmp, ignore_errors=True)
 
-def _store(config, sources, split_file, inputs, version, out, tmp, samples, skipped) -> DatasetVersion:
-    "Decide classes and splits from the scanned `samples`, write the version into `tmp`, rename it to `out`."
-    if not any(x.split == "data" for x in samples): raise ValueError(f"no data rows in {', '.join(map(str, sources['data']))}")
-    leaks = _check_duplicates(samples)
-    classes = sort_labels(x.label for x in samples if x.split == "data")
-    unknown = sorted({x.label for x in samples if x.split == "test"} - set(classes))
+def _store(config, sources, split_file, inputs, version, out, tmp, rows:_Rows, skipped) -> DatasetVersion:
+    "Decide classes and splits from the scanned `rows`, write the version into `tmp`, rename it to `out`."
+    if rows.n_data == 0: raise ValueError(f"no data rows in {', '.join(map(str, sources['data']))}")
+    _check_ids(rows)
+    leaks = _count_leaks(rows)
+    label, label_of = rows["label"], lambda codes: {rows.labels[c] for c in np.unique(codes)}
+    classes = sort_labels(label_of(label[:rows.n_data]))
+    unknown = sorted(label_of(label[rows.n_data:]) - set(classes))
     if unknown:
-        first = next(x for x in samples if x.label == unknown[0])
-        raise ValueError(f"{first.where}: class {unknown[0]!r} of the test file does not occur in the training data (classes: {', '.join(classes)})")
+        first = np.flatnonzero(label == rows.labels.index(unknown[0]))[0]
+        raise ValueError(f"{rows.where(first)}: class {unknown[0]!r} of the test file does not occur in the training data (classes: {', '.join(classes)})")
     n = config.shared.num_classes
     if n is not None and n != len(classes):
         raise ValueError(f"shared.num_classes is {n} but the data have {len(classes)} classes: {', '.join(classes)}")
-    kept = _assign(samples, config, split_file)
-    if not any(x.split == "train" for x in kept): raise ValueError("the train split is empty; check shared.train_test_fraction and train_val_fraction")
-    _write_h5(tmp/"data.h5", tmp/"staging.h5", kept, config, classes)
+    split = _assign(rows, label, config, split_file)
+    if not (split == 0).any(): raise ValueError("the train split is empty; check shared.train_test_fraction and train_val_fraction")
+    y = np.array([classes.index(l) for l in rows.labels], np.int32)[label]      # each row's class index
+    del label
+    _write_h5(tmp/"data.h5", tmp/"staging.h5", split, y, config)
     (tmp/"staging.h5").unlink()
-    manifest = _manifest(config, sources, inputs, version, classes, kept, skipped, leaks)
+    counts = {k: dict(zip(classes, map(int, np.bincount(y[split == j], minlength=len(classes))))) for j, k in enumerate(SPLITS)}
+    manifest = _manifest(config, sources, inputs, version, classes, counts, skipped, leaks)
     write_atomic(tmp/"manifest.json", json.dumps(manifest, indent=2) + "\n")
     try: tmp.rename(out)
     except OSError:
@@ -232,10 +279,8 @@ def _store(config, sources, split_file, inputs, version, out, tmp, samples, skip
     return DatasetVersion(out)
 
 # %% ../nbs/02_store.ipynb
-def _manifest(config, sources, inputs, version, classes, kept, skipped, leaks) -> dict:
-    "Everything needed to know where a dataset version came from."
-    counts = {k: {c: 0 for c in classes} for k in SPLITS}
-    for x in kept: counts[x.split][x.label] += 1
+def _manifest(config, sources, inputs, version, classes, counts, skipped, leaks) -> dict:
+    "Everything needed to know where a dataset version came from; `counts`: split -> class -> examples."
     return dict(version=version, created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                 family="signals", classes=classes, input_shape=[config.shared.target_length, 1], dtype=config.shared.dtype,
                 counts=counts, skipped_rows=dict(skipped), cross_split_duplicates=leaks,
