@@ -94,7 +94,12 @@ def run_one(protocol:str, name:str, model:str, seed:int, epochs:int|None, tmp:Pa
         print(json.dumps(rec), flush=True)
         return rec
     if protocol == "published": cfg = published_config(base, model, n, epochs)
-    else: cfg = base if epochs is None else base.update({"train.max_epochs": epochs, "train.patience": epochs + 1})
+    elif epochs is None: cfg = base
+    else:
+        cfg = base.update({"train.max_epochs": epochs, "train.patience": epochs + 1})
+        lr = base.lr_scheduler
+        if lr.type == "sgdr" and lr.sgdr.cycle_length >= base.train.max_epochs:   # one cosine over the run: stretch it to the new length
+            cfg = cfg.update({"lr_scheduler.sgdr.cycle_length": epochs})
     t = time.perf_counter()
     run = train(cfg, ds, overwrite=True, verbose=0)
     metrics = evaluate(run, ds, "test")
