@@ -256,11 +256,12 @@ def make_optimizer(config:TrainConfig) -> keras.optimizers.Optimizer:
     return {"adam": keras.optimizers.Adam, "adamw": keras.optimizers.AdamW, "sgd": keras.optimizers.SGD,
             "rmsprop": keras.optimizers.RMSprop}[t.optimizer](learning_rate=t.learning_rate)
 
-def compile_model(config:TrainConfig, dataset:DatasetVersion) -> keras.Model:
-    "Build `shared.model_type` for `dataset` with `train.model_hp` and compile it."
+def compile_model(config:TrainConfig, dataset:DatasetVersion, steps_per_epoch:int|None=None) -> keras.Model:
+    "Build `shared.model_type` for `dataset` with `train.model_hp` and compile it; `train.steps_per_execution` is capped at `steps_per_epoch`."
     model = build_model(config.shared.model_type, dataset.input_shape, dataset.n_classes, **config.train.model_hp)
+    spe = config.train.steps_per_execution if steps_per_epoch is None else max(1, min(config.train.steps_per_execution, steps_per_epoch))
     model.compile(optimizer=make_optimizer(config), loss="sparse_categorical_crossentropy", metrics=["accuracy"],
-                  steps_per_execution=config.train.steps_per_execution,
+                  steps_per_execution=spe,
                   jit_compile="auto" if config.train.jit_compile is None else config.train.jit_compile)
     return model
 
@@ -333,11 +334,11 @@ def train(config:TrainConfig, dataset:DatasetVersion, *, callbacks:list|None=Non
     keras.utils.set_random_seed(config.train.seed)
     resume = 0 if overwrite else (backup_state(run.file("backup")) or {}).get("epoch", 0)
     train_ds, val_ds = _datasets(config, dataset, start_epoch=resume)   # epoch k's batches do not depend on where the run started
-    model = compile_model(config, dataset)           # bad model names and hyperparameters fail here, before any output
+    steps = math.ceil(dataset.count("train") * (1 + 2 * config.etl.augment_multiplier * config.shared.use_augmentation) / config.train.batch_size)
+    model = compile_model(config, dataset, steps)    # bad model names and hyperparameters fail here, before any output
     if overwrite and run.path.exists(): shutil.rmtree(run.path)
     run.path.mkdir(parents=True, exist_ok=True)
     trim_history(run.file("history.csv"), resume)    # epochs logged after the last backup are trained again
-    steps = math.ceil(dataset.count("train") * (1 + 2 * config.etl.augment_multiplier * config.shared.use_augmentation) / config.train.batch_size)
     cbs = make_callbacks(config, run, steps) + list(callbacks or [])
     run.write_json("config.json", config.to_dict())
     run.write_json("dataset.json", {"version": dataset.version, "path": str(dataset.path), "classes": dataset.classes})
