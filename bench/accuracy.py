@@ -40,9 +40,14 @@ DATASETS = {
 PUBLISHED_BATCH_CAP = dict(fcn=16, resnet=64)
 
 
+def published_batch_size(model:str, n_train:int) -> int:
+    "The published protocol's batch: min(n/10, 16) for FCN, min(n/10, 64) for ResNet, at least 1."
+    return max(1, min(n_train // 10, PUBLISHED_BATCH_CAP[model]))
+
+
 def published_config(base, model:str, n_train:int, epochs:int):
     "The published protocol's settings on top of `base`."
-    return base.update({"train.batch_size": max(1, min(n_train // 10, PUBLISHED_BATCH_CAP[model])), "train.max_epochs": epochs,
+    return base.update({"train.batch_size": published_batch_size(model, n_train), "train.max_epochs": epochs,
                         "train.patience": epochs + 1, "train.learning_rate": 1e-3, "train.optimizer": "adam", "train.monitor": "loss",
                         "shared.use_augmentation": False, "lr_scheduler.type": "reduce_lr_on_plateau",
                         "lr_scheduler.reduce_lr_on_plateau.factor": 0.5, "lr_scheduler.reduce_lr_on_plateau.patience": 50,
@@ -62,7 +67,7 @@ def plain_fit(x, y, xt, yt, model:str, n_classes:int, seed:int, epochs:int) -> t
             if logs["loss"] < self.best: self.best, self.weights, self.epoch = logs["loss"], self.model.get_weights(), epoch + 1
     keep = KeepBest()
     t = time.perf_counter()
-    m.fit(x, y, batch_size=max(1, min(len(y) // 10, PUBLISHED_BATCH_CAP[model])), epochs=epochs, verbose=0,
+    m.fit(x, y, batch_size=published_batch_size(model, len(y)), epochs=epochs, verbose=0,
           callbacks=[keep, keras.callbacks.ReduceLROnPlateau(monitor="loss", factor=0.5, patience=50, min_lr=1e-4)])
     fit = time.perf_counter() - t
     m.set_weights(keep.weights)
@@ -89,7 +94,7 @@ def run_one(protocol:str, name:str, model:str, seed:int, epochs:int|None, tmp:Pa
         t = time.perf_counter()
         acc, fit, best = plain_fit(x, y, xt, yt, model, d["n_classes"], seed, epochs)
         rec = dict(protocol=protocol, dataset=name, model=model, seed=seed, n_train=n, n_test=len(yt),
-                   batch_size=max(1, min(n // 10, PUBLISHED_BATCH_CAP[model])), epochs=epochs, best_epoch=best, augmentation=False,
+                   batch_size=published_batch_size(model, n), epochs=epochs, best_epoch=best, augmentation=False,
                    test_accuracy=round(acc, 4), fit_seconds=fit, total_seconds=round(time.perf_counter() - t, 2))
         print(json.dumps(rec), flush=True)
         return rec

@@ -20,8 +20,8 @@ from .bundle import write_bundle
 # %% auto 0
 __all__ = ['cyclic_lr', 'sgdr_lr', 'ScheduleLR', 'make_lr_callback', 'GracefulInterrupt', 'Run', 'load_model', 'read_history',
            'run_id', 'run_for', 'monitor_mode', 'save_model_atomic', 'Checkpoints', 'PeriodicBackup', 'backup_state',
-           'trim_history', 'make_callbacks', 'make_optimizer', 'compile_model', 'pad_batches', 'process_batches',
-           'train']
+           'trim_history', 'make_callbacks', 'make_optimizer', 'epoch_steps', 'compile_model', 'pad_batches',
+           'process_batches', 'train']
 
 # %% ../nbs/06_train.ipynb
 def cyclic_lr(step:int, *, base_lr:float=1e-3, max_lr:float=5e-2, step_size:int=100,
@@ -256,10 +256,16 @@ def make_optimizer(config:TrainConfig) -> keras.optimizers.Optimizer:
     return {"adam": keras.optimizers.Adam, "adamw": keras.optimizers.AdamW, "sgd": keras.optimizers.SGD,
             "rmsprop": keras.optimizers.RMSprop}[t.optimizer](learning_rate=t.learning_rate)
 
+def epoch_steps(config:TrainConfig, dataset:DatasetVersion, *, for_tuning:bool=False) -> int:
+    "Batches in one training epoch of `dataset` (with the time-warped copies, unless tuning, which does not augment)."
+    copies = 1 + 2 * config.etl.augment_multiplier * (config.shared.use_augmentation and not for_tuning)
+    return math.ceil(dataset.count("train") * copies / config.train.batch_size)
+
 def compile_model(config:TrainConfig, dataset:DatasetVersion, steps_per_epoch:int|None=None) -> keras.Model:
-    "Build `shared.model_type` for `dataset` with `train.model_hp` and compile it; `train.steps_per_execution` is capped at `steps_per_epoch`."
+    "Build `shared.model_type` for `dataset` with `train.model_hp` and compile it; `train.steps_per_execution` is capped at `steps_per_epoch` (default: `epoch_steps`)."
     model = build_model(config.shared.model_type, dataset.input_shape, dataset.n_classes, **config.train.model_hp)
-    spe = config.train.steps_per_execution if steps_per_epoch is None else max(1, min(config.train.steps_per_execution, steps_per_epoch))
+    steps = epoch_steps(config, dataset) if steps_per_epoch is None else steps_per_epoch
+    spe = max(1, min(config.train.steps_per_execution, steps))
     model.compile(optimizer=make_optimizer(config), loss="sparse_categorical_crossentropy", metrics=["accuracy"],
                   steps_per_execution=spe,
                   jit_compile="auto" if config.train.jit_compile is None else config.train.jit_compile)
@@ -334,7 +340,7 @@ def train(config:TrainConfig, dataset:DatasetVersion, *, callbacks:list|None=Non
     keras.utils.set_random_seed(config.train.seed)
     resume = 0 if overwrite else (backup_state(run.file("backup")) or {}).get("epoch", 0)
     train_ds, val_ds = _datasets(config, dataset, start_epoch=resume)   # epoch k's batches do not depend on where the run started
-    steps = math.ceil(dataset.count("train") * (1 + 2 * config.etl.augment_multiplier * config.shared.use_augmentation) / config.train.batch_size)
+    steps = epoch_steps(config, dataset)
     model = compile_model(config, dataset, steps)    # bad model names and hyperparameters fail here, before any output
     if overwrite and run.path.exists(): shutil.rmtree(run.path)
     run.path.mkdir(parents=True, exist_ok=True)

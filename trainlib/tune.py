@@ -14,7 +14,7 @@ import keras_tuner as kt
 from .config import TrainConfig, save_config, write_atomic
 from .store import DatasetVersion
 from .models import MODELS, SEARCH_SPACES
-from .train import _datasets, compile_model, monitor_mode
+from .train import _datasets, compile_model, epoch_steps, monitor_mode
 
 # %% auto 0
 __all__ = ['STRATEGIES', 'search_space', 'make_hypermodel', 'best_config', 'tune_dir', 'tuner_role', 'trial_rows',
@@ -38,7 +38,8 @@ def make_hypermodel(config:TrainConfig, dataset:DatasetVersion):
     def build(hp):
         kwargs = space(hp)
         return compile_model(config.update({"train.model_hp": json.loads(json.dumps(kwargs)),
-                                            "train.learning_rate": float(hp.get("learning_rate"))}), dataset)
+                                            "train.learning_rate": float(hp.get("learning_rate"))}), dataset,
+                             epoch_steps(config, dataset, for_tuning=True))
     return build
 
 # %% ../nbs/07_tune.ipynb
