@@ -17,7 +17,7 @@ Protocols (both train on the whole UCR training file and score the UCR test file
 into one result. The published and trainlib runs are `trainlib.train.train` + `trainlib.evaluate.evaluate`; wall-clock
 is the run's fit seconds (the plain run's: its `model.fit`).
 """
-import argparse, json, statistics, sys, tempfile, time
+import argparse, json, shutil, statistics, sys, tempfile, time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -146,6 +146,7 @@ def main(argv=None):
     p.add_argument("--recipe", type=Path, default=RECIPE, help="the trainlib recipe (YAML) to run as protocol `trainlib`")
     p.add_argument("--merge", nargs="+", type=Path, help="combine the runs of these result files instead of training")
     p.add_argument("--smoke", action="store_true", help="2 epochs, ItalyPowerDemand, seed 0: checks the script runs")
+    p.add_argument("--keep-runs", action="store_true", help="keep the datasets and run folders (checkpoints, histories) in the temporary folder")
     a = p.parse_args(argv)
     if a.epochs is not None and a.epochs <= 0: p.error(f"--epochs must be > 0, got {a.epochs}")
     if a.plain_epochs <= 0: p.error(f"--plain-epochs must be > 0, got {a.plain_epochs}")
@@ -165,11 +166,15 @@ def main(argv=None):
                     plain_epochs=a.plain_epochs if "plain" in protocols else None, smoke=a.smoke)
     todo = [(pr, d, m, s) for d in a.datasets for m in a.models for s in a.seeds for pr in protocols]
     runs = []
-    for pr, d, m, s in todo:       # the result is rewritten after every run, so a run cut short by `timeout` keeps what finished
-        epochs = dict(published=a.epochs or 1500, plain=a.plain_epochs).get(pr, a.epochs)
-        runs.append(run_one(pr, d, m, s, epochs, tmp, a.recipe))
-        write_result(name, dict(published_source=SOURCE, settings=settings, complete=len(runs) == len(todo),
-                                runs=runs, summary=summarise(runs)), quiet=len(runs) < len(todo))
+    try:
+        for pr, d, m, s in todo:   # the result is rewritten after every run, so a run cut short by `timeout` keeps what finished
+            epochs = dict(published=a.epochs or 1500, plain=a.plain_epochs).get(pr, a.epochs)
+            runs.append(run_one(pr, d, m, s, epochs, tmp, a.recipe))
+            write_result(name, dict(published_source=SOURCE, settings=settings, complete=len(runs) == len(todo),
+                                    runs=runs, summary=summarise(runs)), quiet=len(runs) < len(todo))
+    finally:                       # each run leaves 15-140 MB of datasets and checkpoints behind
+        if a.keep_runs: print(f"runs kept in {tmp}", file=sys.stderr)
+        else: shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__": main()
