@@ -17,11 +17,11 @@ Protocols (both train on the whole UCR training file and score the UCR test file
 into one result. The published and trainlib runs are `trainlib.train.train` + `trainlib.evaluate.evaluate`; wall-clock
 is the run's fit seconds (the plain run's: its `model.fit`).
 """
-import argparse, json, shutil, statistics, sys, tempfile, time
+import argparse, json, statistics, sys, time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import write_result, RESULTS
+from common import write_result, scratch_dir, RESULTS
 
 ROOT = Path(__file__).resolve().parent.parent
 RECIPE = ROOT/"nbs/reports/ucr_recipe.yaml"
@@ -159,22 +159,18 @@ def main(argv=None):
     if a.smoke: a.datasets, a.seeds, a.epochs, a.plain_epochs = ["italypowerdemand"], [0], 2, 2
     expand = dict(both=["published", "trainlib"], all=["published", "trainlib", "plain"])
     protocols = list(dict.fromkeys(q for pr in a.protocol for q in expand.get(pr, [pr])))
-    tmp = Path(tempfile.mkdtemp(prefix="trainlib-accuracy-"))
+    tmp = scratch_dir("accuracy", keep=a.keep_runs)   # each run leaves 15-140 MB of datasets and checkpoints
     settings = dict(datasets=a.datasets, models=a.models, seeds=a.seeds, protocols=protocols,
                     published_epochs=a.epochs or 1500 if "published" in protocols else None,
                     trainlib_epochs=a.epochs if a.epochs else f"recipe ({a.recipe})", recipe=str(a.recipe),
                     plain_epochs=a.plain_epochs if "plain" in protocols else None, smoke=a.smoke)
     todo = [(pr, d, m, s) for d in a.datasets for m in a.models for s in a.seeds for pr in protocols]
     runs = []
-    try:
-        for pr, d, m, s in todo:   # the result is rewritten after every run, so a run cut short by `timeout` keeps what finished
-            epochs = dict(published=a.epochs or 1500, plain=a.plain_epochs).get(pr, a.epochs)
-            runs.append(run_one(pr, d, m, s, epochs, tmp, a.recipe))
-            write_result(name, dict(published_source=SOURCE, settings=settings, complete=len(runs) == len(todo),
-                                    runs=runs, summary=summarise(runs)), quiet=len(runs) < len(todo))
-    finally:                       # each run leaves 15-140 MB of datasets and checkpoints behind
-        if a.keep_runs: print(f"runs kept in {tmp}", file=sys.stderr)
-        else: shutil.rmtree(tmp, ignore_errors=True)
+    for pr, d, m, s in todo:       # the result is rewritten after every run, so a run cut short by `timeout` keeps what finished
+        epochs = dict(published=a.epochs or 1500, plain=a.plain_epochs).get(pr, a.epochs)
+        runs.append(run_one(pr, d, m, s, epochs, tmp, a.recipe))
+        write_result(name, dict(published_source=SOURCE, settings=settings, complete=len(runs) == len(todo),
+                                runs=runs, summary=summarise(runs)), quiet=len(runs) < len(todo))
 
 
 if __name__ == "__main__": main()

@@ -5,11 +5,11 @@ python bench/backends.py [--model resnet] [--batch-size 5] [--epochs 30] [--repe
 Reports samples/s over the whole fit (first-epoch tracing/compilation included) and in the steady state
 (median epoch after the first), and the ratio jax / tensorflow of each.
 """
-import argparse, json, os, statistics, subprocess, sys, tempfile, time
+import argparse, json, os, statistics, subprocess, sys, time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import write_result, epoch_timer
+from common import write_result, epoch_timer, scratch_dir
 
 ROOT = Path(__file__).resolve().parent.parent
 BACKENDS = ("tensorflow", "jax")
@@ -43,7 +43,7 @@ def main(argv=None):
     a = p.parse_args(argv)
     if a.child: return child(a)
     if a.smoke: a.epochs, a.repeats = 2, 1
-    workdir = tempfile.mkdtemp()
+    workdir = str(scratch_dir("backends"))
     load_before = os.getloadavg()[0]
     results = {b: [] for b in BACKENDS}
     for r in range(a.repeats):

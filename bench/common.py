@@ -1,8 +1,16 @@
 """Shared by the benchmarks: machine facts, package versions, and writing one result JSON."""
-import datetime, json, os, platform, statistics, subprocess, sys, time
+import atexit, datetime, json, os, platform, shutil, statistics, subprocess, sys, tempfile, time
 from pathlib import Path
 
 RESULTS = Path(os.environ.get("TRAINLIB_BENCH_RESULTS") or Path(__file__).resolve().parent/"results")   # tests redirect it
+
+
+def scratch_dir(name: str, keep: bool = False) -> Path:
+    "A new temporary folder for a benchmark's datasets and runs, removed when the process exits (also after an error or Ctrl+C) unless `keep`."
+    path = Path(tempfile.mkdtemp(prefix=f"trainlib-{name}-"))
+    if keep: atexit.register(print, f"datasets and runs kept in {path}", file=sys.stderr)
+    else: atexit.register(shutil.rmtree, path, ignore_errors=True)
+    return path
 
 
 def rss_mib() -> float:

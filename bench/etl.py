@@ -4,13 +4,13 @@ python bench/etl.py [--rows 250000] [--growth 4] [--length 500] [--smoke]
 Each size runs `trainlib make-dataset` in its own process; peak RSS is that process's (getrusage of the child).
 The default sizes are 250k and 1M rows (about 1 and 4 GB of CSV); the files go to a temporary folder and are deleted.
 """
-import argparse, json, os, resource, shutil, subprocess, sys, tempfile, time
+import argparse, json, os, resource, shutil, subprocess, sys, time
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import write_result
+from common import write_result, scratch_dir
 
 ROOT = Path(__file__).resolve().parent.parent
 CLASSES = ["0", "1", "2", "3"]
@@ -60,20 +60,18 @@ def main(argv=None):
     p.add_argument("--length", type=int, default=500); p.add_argument("--smoke", action="store_true")
     a = p.parse_args(argv)
     if a.smoke: a.rows = 2_000
-    tmp = Path(tempfile.mkdtemp(prefix="trainlib-etl-"))
+    tmp = scratch_dir("etl")
     sizes = []
-    try:
-        for rows in (a.rows, a.rows * a.growth):
-            csv = tmp/f"signals_{rows}.csv"
-            t = time.perf_counter(); write_csv(csv, rows, a.length)
-            gen = time.perf_counter() - t
-            res = run_etl(csv, tmp/f"out_{rows}", a.length)
-            res.update(rows=rows, csv_mib=round(csv.stat().st_size / 2**20, 1), generate_seconds=round(gen, 1),
-                       rows_per_second=round(rows / res["wall_seconds"], 1), rows_per_cpu_second=round(rows / res["cpu_seconds"], 1))
-            print(json.dumps(res), flush=True)
-            sizes.append(res)
-            shutil.rmtree(tmp/f"out_{rows}"); csv.unlink()
-    finally: shutil.rmtree(tmp, ignore_errors=True)
+    for rows in (a.rows, a.rows * a.growth):
+        csv = tmp/f"signals_{rows}.csv"
+        t = time.perf_counter(); write_csv(csv, rows, a.length)
+        gen = time.perf_counter() - t
+        res = run_etl(csv, tmp/f"out_{rows}", a.length)
+        res.update(rows=rows, csv_mib=round(csv.stat().st_size / 2**20, 1), generate_seconds=round(gen, 1),
+                   rows_per_second=round(rows / res["wall_seconds"], 1), rows_per_cpu_second=round(rows / res["cpu_seconds"], 1))
+        print(json.dumps(res), flush=True)
+        sizes.append(res)
+        shutil.rmtree(tmp/f"out_{rows}"); csv.unlink()     # free the disk before the 4x file
     small, big = sizes
     write_result("etl" + ("_smoke" if a.smoke else ""), dict(
         series_length=a.length, sizes=sizes, rss_growth_ratio=round(big["peak_rss_mib"] / small["peak_rss_mib"], 3),

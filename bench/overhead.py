@@ -6,11 +6,11 @@ Variant `trainlib_fast`: trainlib with `train.jit_compile=true` and `train.steps
 Two rates per variant: whole fits (tracing and compilation included, what a short run pays) and the steady state
 (median epoch after the first `--warmup` epochs, timed by a callback: what a long run pays per epoch).
 """
-import argparse, json, statistics, sys, tempfile, time
+import argparse, json, statistics, sys, time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import write_result, epoch_timer, steady_seconds
+from common import write_result, epoch_timer, scratch_dir, steady_seconds
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -28,7 +28,7 @@ def main(argv=None):
     from trainlib.config import load_config
     from trainlib.store import make_dataset, load_arrays
     from trainlib.train import train, compile_model
-    tmp = Path(tempfile.mkdtemp())
+    tmp = scratch_dir("overhead")
     base = load_config(ROOT/"nbs/reports/gunpoint_demo.yaml").update({
         "shared.model_type": a.model, "shared.output_dir": str(tmp/"runs"), "etl.dataset_dir": str(tmp/"datasets"),
         "train.batch_size": a.batch_size, "train.max_epochs": a.epochs, "train.patience": a.epochs + 1})

@@ -10,11 +10,11 @@ Where the rest goes: `per_step_ms` (steady epoch time / steps) at the small and 
 cost of a step (framework dispatch, optimizer update, callbacks, input pipeline) from the compute, which at the large
 batch is mostly the small 1-D convolutions' own efficiency.
 """
-import argparse, json, statistics, sys, tempfile, time
+import argparse, json, statistics, sys, time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import write_result, epoch_timer, steady_seconds
+from common import write_result, epoch_timer, scratch_dir, steady_seconds
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -62,7 +62,7 @@ def main(argv=None):
     from trainlib.train import train, compile_model
     peak = matmul_gflops(a.matmul)
     print(f"matmul {a.matmul}x{a.matmul} float32: {peak:.1f} GFLOP/s", flush=True)
-    tmp = Path(tempfile.mkdtemp())
+    tmp = scratch_dir("roofline")
     results = []
     for model_type in a.models:
         for bs in a.batch_sizes:

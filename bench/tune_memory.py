@@ -6,11 +6,11 @@ python bench/tune_memory.py [--trials 20] [--smoke] [--isolate]
 "fit" is the child's `_fit_trial` (dataset pipelines, build, fit, checkpoint), so the overhead is the child's start-up
 (interpreter, TensorFlow import) plus the hand-over.
 """
-import argparse, json, sys, tempfile, time
+import argparse, json, sys, time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import rss_mib, write_result
+from common import rss_mib, scratch_dir, write_result
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -25,7 +25,7 @@ def main(argv=None):
     from trainlib.config import TrainConfig
     from trainlib.store import make_dataset
     from trainlib.tune import make_tuner, _datasets
-    tmp = Path(tempfile.mkdtemp())
+    tmp = scratch_dir("tune-memory")
     cfg = TrainConfig.from_dict({
         "etl": {"data_path": str(ROOT/"data/gunpoint/train.csv"), "test_path": str(ROOT/"data/gunpoint/test.csv"),
                 "dataset_dir": str(tmp/"datasets")},

@@ -18,11 +18,14 @@ SMOKE = ["overhead_smoke", "tune_memory_smoke", "tune_memory_isolated_smoke", "e
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory):
     "Run `make bench-smoke` into a temporary folder once; return the folder."
-    out = tmp_path_factory.mktemp("bench-smoke")
+    out, scratch = tmp_path_factory.mktemp("bench-smoke"), tmp_path_factory.mktemp("bench-scratch")
     before = {p: p.stat().st_mtime_ns for p in (ROOT/"bench"/"results").glob("*")}
     r = subprocess.run(["make", "--no-print-directory", "bench-smoke", f"BENCH_SMOKE_DIR={out}"], cwd=ROOT,
-                       capture_output=True, text=True, timeout=1500, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+                       capture_output=True, text=True, timeout=1500,
+                       env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "TMPDIR": str(scratch)})
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    left = sorted(p.name for p in scratch.glob("trainlib-*"))
+    assert not left, f"benchmarks left their datasets and runs behind: {left}"
     after = {p: p.stat().st_mtime_ns for p in (ROOT/"bench"/"results").glob("*")}
     assert after == before, "bench-smoke touched the committed results in bench/results"
     return out
