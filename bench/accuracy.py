@@ -9,7 +9,8 @@ Protocols (both train on the whole UCR training file and score the UCR test file
   store does not rescale), batch min(n/10, 16) for FCN and min(n/10, 64) for ResNet, Adam 1e-3, learning rate
   halved after 50 epochs without a lower training loss (floor 1e-4), `--epochs` epochs (paper: 1500), the model of
   the epoch with the lowest training loss is kept.
-- `trainlib`: the shipped recipe nbs/reports/ucr_recipe.yaml; `--epochs` overrides its max_epochs only when given.
+- `trainlib`: the shipped recipe nbs/reports/ucr_recipe.yaml; `--epochs` overrides its max_epochs only when given (its
+  SGDR cycles are scaled to keep their number).
 - `plain`: the wall-clock reference the recipe must not exceed: the published protocol cut to `--plain-epochs`
   (300), written as a minimal plain-Keras script (the same architecture from `trainlib.models.build_model`, NumPy
   arrays, `model.fit`, ReduceLROnPlateau, the lowest-training-loss weights kept in memory), no trainlib pipeline.
@@ -103,8 +104,11 @@ def run_one(protocol:str, name:str, model:str, seed:int, epochs:int|None, tmp:Pa
     else:
         cfg = base.update({"train.max_epochs": epochs, "train.patience": epochs + 1})
         lr = base.lr_scheduler
-        if lr.type == "sgdr" and lr.sgdr.cycle_length >= base.train.max_epochs:   # one cosine over the run: stretch it to the new length
-            cfg = cfg.update({"lr_scheduler.sgdr.cycle_length": epochs})
+        if lr.type == "sgdr":       # keep the recipe's number of cycles over the new length (at least one epoch each)
+            cycles = max(1, base.train.max_epochs // lr.sgdr.cycle_length)
+            length = max(1, epochs // cycles)
+            cfg = cfg.update({"lr_scheduler.sgdr.cycle_length": length,
+                              "lr_scheduler.sgdr.snapshots": min(lr.sgdr.snapshots, epochs // length)})
     t = time.perf_counter()
     run = train(cfg, ds, overwrite=True, verbose=0)
     metrics = evaluate(run, ds, "test")
@@ -112,7 +116,8 @@ def run_one(protocol:str, name:str, model:str, seed:int, epochs:int|None, tmp:Pa
     rec = dict(protocol=protocol, dataset=name, model=model, seed=seed, n_train=n, n_test=ds.count("test"),
                batch_size=cfg.train.batch_size, epochs=info.get("epochs"), best_epoch=info.get("best_epoch"),
                augmentation=cfg.shared.use_augmentation, test_accuracy=round(metrics["accuracy"], 4),
-               fit_seconds=info.get("fit_seconds"), total_seconds=round(time.perf_counter() - t, 2))
+               fit_seconds=info.get("fit_seconds"), total_seconds=round(time.perf_counter() - t, 2),
+               **({"snapshots": info["snapshots"]} if info.get("snapshots") else {}))
     print(json.dumps(rec), flush=True)
     return rec
 

@@ -168,6 +168,7 @@ class SGDRConfig(Section):
     lr_decay: float = param(0.9, "max_lr is multiplied by this after each cycle", gt=0, le=1)
     cycle_length: int = param(5, "epochs in the first cycle", gt=0)
     mult_factor: float = param(1.5, "each cycle is this much longer than the previous", ge=1)
+    snapshots: int = param(0, "average the predictions of the models at the ends of the last N cycles (snapshot ensemble); 0: off", ge=0)
 
 # %% ../nbs/00_config.ipynb
 @section

@@ -20,8 +20,8 @@ from .bundle import write_bundle
 # %% auto 0
 __all__ = ['cyclic_lr', 'sgdr_lr', 'ScheduleLR', 'make_lr_callback', 'GracefulInterrupt', 'Run', 'load_model', 'read_history',
            'run_id', 'run_for', 'monitor_mode', 'save_model_atomic', 'Checkpoints', 'PeriodicBackup', 'backup_state',
-           'trim_history', 'make_callbacks', 'make_optimizer', 'epoch_steps', 'compile_model', 'pad_batches',
-           'process_batches', 'train']
+           'trim_history', 'sgdr_cycle_ends', 'snapshot_epochs', 'Snapshots', 'snapshot_ensemble', 'make_callbacks',
+           'make_optimizer', 'epoch_steps', 'compile_model', 'pad_batches', 'process_batches', 'train']
 
 # %% ../nbs/06_train.ipynb
 def cyclic_lr(step:int, *, base_lr:float=1e-3, max_lr:float=5e-2, step_size:int=100,
@@ -237,6 +237,56 @@ def trim_history(path, epochs:int):
     if len(lines) > epochs + 1: write_atomic(path, "".join(lines[:epochs + 1]))
 
 # %% ../nbs/06_train.ipynb
+def sgdr_cycle_ends(max_epochs:int, cycle_length:int, mult_factor:float=1.0) -> list[int]:
+    "The epochs (counted from 1) at whose end an SGDR cycle ends, within `max_epochs`."
+    ends, start, length = [], 0.0, float(cycle_length)
+    while start + length <= max_epochs + 1e-9:
+        start += length; length *= mult_factor
+        end = math.floor(start + 1e-9)
+        if not ends or end > ends[-1]: ends.append(end)
+    return ends
+
+# %% ../nbs/06_train.ipynb
+def snapshot_epochs(config:TrainConfig) -> list[int]:
+    "The epochs whose models a snapshot ensemble averages: the ends of the last `lr_scheduler.sgdr.snapshots` SGDR cycles ([] when 0)."
+    lr = config.lr_scheduler
+    n = lr.sgdr.snapshots
+    if n == 0: return []
+    if lr.type != "sgdr":
+        raise ValueError(f"lr_scheduler.sgdr.snapshots is {n} but lr_scheduler.type is {lr.type!r}: snapshots are taken "
+                         "at the ends of SGDR cycles; set lr_scheduler.type to sgdr, or snapshots to 0")
+    ends = sgdr_cycle_ends(config.train.max_epochs, lr.sgdr.cycle_length, lr.sgdr.mult_factor)
+    if len(ends) < n:
+        raise ValueError(f"lr_scheduler.sgdr.snapshots is {n} but only {len(ends)} SGDR cycles end within train.max_epochs "
+                         f"{config.train.max_epochs} (cycle_length {lr.sgdr.cycle_length}, mult_factor {lr.sgdr.mult_factor})")
+    return ends[-n:]
+
+# %% ../nbs/06_train.ipynb
+class Snapshots(keras.callbacks.Callback):
+    "Save the model at the end of each epoch of `epochs` (counted from 1) as `folder/epoch-NNNN.keras`."
+    def __init__(self, folder, epochs:list[int]):
+        super().__init__()
+        self.folder, self.epochs = Path(folder), sorted(epochs)
+    def file(self, epoch:int) -> Path: return self.folder/f"epoch-{epoch:04d}.keras"
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch + 1 in self.epochs:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            save_model_atomic(self.model, self.file(epoch + 1))
+    @property
+    def saved(self) -> list[Path]:
+        "The snapshot files that exist (a run stopped early has fewer; a resumed run keeps those saved before the crash)."
+        return [self.file(e) for e in self.epochs if self.file(e).is_file()]
+
+# %% ../nbs/06_train.ipynb
+def snapshot_ensemble(files:list) -> keras.Model:
+    "One model that averages the class probabilities of the models saved in `files`."
+    models = [_load(f) for f in files]
+    if len(models) == 1: return models[0]
+    for f, m in zip(files, models): m.name = "snapshot_" + Path(f).stem.replace("-", "_")   # layer names must differ
+    inp = keras.Input(models[0].input_shape[1:], dtype=models[0].inputs[0].dtype, name="inputs")
+    return keras.Model(inp, keras.layers.Average(name="mean_probabilities")([m(inp) for m in models]), name="snapshot_ensemble")
+
+# %% ../nbs/06_train.ipynb
 def make_callbacks(config:TrainConfig, run:Run, steps_per_epoch:int) -> list:
     "The callbacks of a training run, writing into `run`."
     t, m = config.train, config.train.monitor
@@ -246,6 +296,7 @@ def make_callbacks(config:TrainConfig, run:Run, steps_per_epoch:int) -> list:
            keras.callbacks.CSVLogger(str(run.file("history.csv")), append=True),
            PeriodicBackup(run.file("backup"), t.checkpoint_interval),      # after CSVLogger: a backup never holds an unlogged epoch
            keras.callbacks.TensorBoard(str(run.file("tensorboard")), write_graph=False, profile_batch=0),
+           Snapshots(run.file("snapshots"), snapshot_epochs(config)) if config.lr_scheduler.sgdr.snapshots else None,
            GracefulInterrupt()]
     return [c for c in cbs if c is not None]
 
@@ -342,6 +393,7 @@ def train(config:TrainConfig, dataset:DatasetVersion, *, callbacks:list|None=Non
     train_ds, val_ds = _datasets(config, dataset, start_epoch=resume)   # epoch k's batches do not depend on where the run started
     steps = epoch_steps(config, dataset)
     model = compile_model(config, dataset, steps)    # bad model names and hyperparameters fail here, before any output
+    snapshot_epochs(config)                          # so do snapshots that cannot be taken
     if overwrite and run.path.exists(): shutil.rmtree(run.path)
     run.path.mkdir(parents=True, exist_ok=True)
     trim_history(run.file("history.csv"), resume)    # epochs logged after the last backup are trained again
@@ -358,11 +410,14 @@ def train(config:TrainConfig, dataset:DatasetVersion, *, callbacks:list|None=Non
 
 # %% ../nbs/06_train.ipynb
 def _finish(model, run:Run, cbs:list, start:float, *, config:TrainConfig|None=None, dataset:DatasetVersion|None=None) -> Run:
-    "Save the (best) model and, given `config`, its bundle.json; record the outcome."
+    "Save the (best) model, or the snapshot ensemble, and, given `config`, its bundle.json; record the outcome."
+    snaps = next((c.saved for c in cbs if isinstance(c, Snapshots)), [])
+    if snaps: model = snapshot_ensemble(snaps)
     for name in ("model.keras", "model.h5"): save_model_atomic(model, run.file(name))
     if config is not None: write_bundle(run.path, model=model, config=config, dataset=dataset)   # + model.weights.h5
     interrupted = next(c for c in cbs if isinstance(c, GracefulInterrupt)).interrupted
     best = next(c for c in cbs if isinstance(c, Checkpoints))
     run.mark("interrupted" if interrupted else "trained", epochs=len(read_history(run).get("epoch", [])),
-             best_epoch=None if best.best_epoch is None else best.best_epoch + 1, fit_seconds=round(time.time() - start, 2))
+             best_epoch=None if best.best_epoch is None else best.best_epoch + 1, fit_seconds=round(time.time() - start, 2),
+             **({"snapshots": [f.name for f in snaps]} if snaps else {}))
     return run

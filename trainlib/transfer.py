@@ -94,6 +94,9 @@ def replace_head(model:keras.Model, n_classes:int, from_layer:str|None=None) -> 
     "`model`'s body up to `from_layer` (default: the layer before the output) with a new softmax head."
     if isinstance(n_classes, bool) or not isinstance(n_classes, int) or n_classes < 2:
         raise ValueError(f"n_classes must be an int >= 2, got {n_classes!r}")
+    if model.name == "snapshot_ensemble":       # see `trainlib.train.snapshot_ensemble`
+        raise ValueError(f"the model averages {len(model.layers) - 2} snapshot models; transfer from one of them instead: "
+                         "a file in the run's snapshots/ folder")
     body = model.layers[-2] if from_layer is None else model.get_layer(select_layers(model, names=[from_layer])[0])
     out = keras.layers.Dense(n_classes, activation="softmax", dtype="float32", name="predictions",
                              kernel_initializer="zeros")(body.output)     # starts at uniform predictions
