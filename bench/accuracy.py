@@ -2,7 +2,7 @@
 
 python bench/accuracy.py [--datasets gunpoint arrowhead italypowerdemand] [--models resnet fcn] [--seeds 0 1 2]
                          [--epochs 1500] [--plain-epochs 300] [--protocol all] [--name accuracy] [--smoke]
-python bench/accuracy.py --merge bench/results/a.json bench/results/b.json [--name accuracy]
+python bench/accuracy.py --merge bench/results/a.json bench/results/b.json:plain,published [--name accuracy]
 
 Protocols (both train on the whole UCR training file and score the UCR test file once, at the end):
 - `published`: Fawaz et al. 2019 (dl-4-tsc): series as shipped (the UCR archive z-normalises each series; trainlib's
@@ -15,7 +15,8 @@ Protocols (both train on the whole UCR training file and score the UCR test file
   (300), written as a minimal plain-Keras script (the same architecture from `trainlib.models.build_model`, NumPy
   arrays, `model.fit`, ReduceLROnPlateau, the lowest-training-loss weights kept in memory), no trainlib pipeline.
 `--merge` combines the runs of result files written by separate processes (e.g. one per protocol, run side by side)
-into one result. The published and trainlib runs are `trainlib.train.train` + `trainlib.evaluate.evaluate`; wall-clock
+into one result; `file.json:plain,published` takes only those protocols' runs from a file (e.g. the plain reference runs
+of an earlier recipe's results). The published and trainlib runs are `trainlib.train.train` + `trainlib.evaluate.evaluate`; wall-clock
 is the run's fit seconds (the plain run's: its `model.fit`).
 """
 import argparse, json, statistics, sys, time
@@ -113,13 +114,32 @@ def run_one(protocol:str, name:str, model:str, seed:int, epochs:int|None, tmp:Pa
     run = train(cfg, ds, overwrite=True, verbose=0)
     metrics = evaluate(run, ds, "test")
     info = json.loads(run.file("run.json").read_text())
+    members = snapshot_accuracy(run, ds, info.get("snapshots") or [])
     rec = dict(protocol=protocol, dataset=name, model=model, seed=seed, n_train=n, n_test=ds.count("test"),
                batch_size=cfg.train.batch_size, epochs=info.get("epochs"), best_epoch=info.get("best_epoch"),
                augmentation=cfg.shared.use_augmentation, test_accuracy=round(metrics["accuracy"], 4),
                fit_seconds=info.get("fit_seconds"), total_seconds=round(time.perf_counter() - t, 2),
-               **({"snapshots": info["snapshots"]} if info.get("snapshots") else {}))
+               **({"snapshots": info["snapshots"], "snapshot_test_accuracy": members} if members else {}))
     print(json.dumps(rec), flush=True)
     return rec
+
+
+def merge_part(arg:str) -> tuple[Path, set|None]:
+    "`--merge` argument `file.json` (all its runs) or `file.json:plain,published` (only those protocols' runs)."
+    path, _, protocols = arg.partition(".json:")
+    if not protocols: return Path(arg), None
+    keep = set(protocols.split(","))
+    if not keep <= {"published", "trainlib", "plain"}: raise SystemExit(f"--merge {arg}: unknown protocol in {protocols!r}")
+    return Path(path + ".json"), keep
+
+
+def snapshot_accuracy(run, ds, files:list[str]) -> list[float]:
+    "Test accuracy of each member of a snapshot ensemble alone (a diagnostic: does the ensemble pay?)."
+    import keras
+    from trainlib.store import load_arrays
+    x, y = load_arrays(ds, "test")
+    return [round(float((keras.saving.load_model(run.file(f"snapshots/{f}")).predict(x, verbose=0).argmax(1) == y).mean()), 4)
+            for f in files]
 
 
 def summarise(runs:list[dict]) -> list[dict]:
@@ -149,7 +169,7 @@ def main(argv=None):
                    help="both: published + trainlib; all: the three")
     p.add_argument("--name", default=None, help="result file name (default accuracy, accuracy_smoke with --smoke)")
     p.add_argument("--recipe", type=Path, default=RECIPE, help="the trainlib recipe (YAML) to run as protocol `trainlib`")
-    p.add_argument("--merge", nargs="+", type=Path, help="combine the runs of these result files instead of training")
+    p.add_argument("--merge", nargs="+", help="combine the runs of these result files instead of training (file.json:plain keeps only its plain runs)")
     p.add_argument("--smoke", action="store_true", help="2 epochs, ItalyPowerDemand, seed 0: checks the script runs")
     p.add_argument("--keep-runs", action="store_true", help="keep the datasets and run folders (checkpoints, histories) in the temporary folder")
     a = p.parse_args(argv)
@@ -157,8 +177,9 @@ def main(argv=None):
     if a.plain_epochs <= 0: p.error(f"--plain-epochs must be > 0, got {a.plain_epochs}")
     name = a.name or ("accuracy_smoke" if a.smoke else "accuracy")
     if a.merge:
-        parts = [json.loads(f.read_text()) for f in a.merge]
-        runs = [r for part in parts for r in part["runs"]]
+        picks = [merge_part(str(f)) for f in a.merge]
+        parts = [json.loads(f.read_text()) for f, _ in picks]
+        runs = [r for part, (_, keep) in zip(parts, picks) for r in part["runs"] if keep is None or r["protocol"] in keep]
         settings = [dict(command=x["command"], date=x["date"], settings=x["settings"], machine=x["machine"]) for x in parts]
         return write_result(name, dict(published_source=SOURCE, parts=settings, runs=runs, summary=summarise(runs)))
     if a.smoke: a.datasets, a.seeds, a.epochs, a.plain_epochs = ["italypowerdemand"], [0], 2, 2

@@ -69,6 +69,7 @@ def test_smoke_measurements_are_sane(smoke):
     a = load("accuracy_smoke")
     assert len(a["runs"]) == 6 and all(0 <= x["test_accuracy"] <= 1 and x["fit_seconds"] > 0 for x in a["runs"])
     assert {x["protocol"] for x in a["runs"]} == {"published", "trainlib", "plain"}
+    assert all(x["snapshots"] for x in a["runs"] if x["protocol"] == "trainlib"), "the recipe's snapshot ensemble was not built"
 
 
 @pytest.mark.slow
@@ -77,3 +78,21 @@ def test_table_has_a_row_per_result(smoke):
     for name in SMOKE: assert f"| {name} |" in table, f"no row for {name}:\n{table}"
     acc = table.split("<!-- accuracy:start -->")[1]
     assert "| italypowerdemand | fcn |" in acc and "| italypowerdemand | resnet |" in acc, acc
+
+
+def test_merge_keeps_the_named_protocols(tmp_path):
+    "`accuracy.py --merge a.json b.json:plain` joins all of a's runs with only b's plain runs, and summarises them."
+    run = lambda protocol, acc: dict(protocol=protocol, dataset="gunpoint", model="fcn", seed=0, epochs=3, batch_size=5,
+                                     test_accuracy=acc, fit_seconds=1.0)
+    part = lambda *runs: json.dumps(dict(command="x", date="d", settings={}, machine={}, runs=list(runs)))
+    (tmp_path/"a.json").write_text(part(run("trainlib", 0.9)))
+    (tmp_path/"b.json").write_text(part(run("trainlib", 0.1), run("plain", 0.8), run("published", 0.7)))
+    r = subprocess.run(["python", str(ROOT/"bench/accuracy.py"), "--merge", str(tmp_path/"a.json"), f"{tmp_path/'b.json'}:plain",
+                        "--name", "merged"], capture_output=True, text=True, env={**os.environ, "TRAINLIB_BENCH_RESULTS": str(tmp_path)})
+    assert r.returncode == 0, r.stderr[-2000:]
+    m = json.loads((tmp_path/"merged.json").read_text())
+    assert sorted((x["protocol"], x["test_accuracy"]) for x in m["runs"]) == [("plain", 0.8), ("trainlib", 0.9)]
+    assert {(x["protocol"], x["accuracy_mean"]) for x in m["summary"]} == {("plain", 0.8), ("trainlib", 0.9)}
+    bad = subprocess.run(["python", str(ROOT/"bench/accuracy.py"), "--merge", f"{tmp_path/'b.json'}:plian"], capture_output=True,
+                         text=True, env={**os.environ, "TRAINLIB_BENCH_RESULTS": str(tmp_path)})
+    assert bad.returncode != 0 and "unknown protocol in 'plian'" in bad.stderr

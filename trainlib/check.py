@@ -13,8 +13,8 @@ from .config import SegmentConfig, TrainConfig, load_config, load_python_config
 from .data import iter_signal_rows, list_csv_files, read_split_file
 
 # %% auto 0
-__all__ = ['Finding', 'check_signals', 'check_writable', 'check_dataset_version', 'check_model', 'check_pretrained', 'preflight',
-           'preflight_segment', 'preflight_file', 'format_findings', 'raise_on_errors']
+__all__ = ['Finding', 'check_signals', 'check_writable', 'check_dataset_version', 'check_model', 'check_pretrained',
+           'check_snapshots', 'preflight', 'preflight_segment', 'preflight_file', 'format_findings', 'raise_on_errors']
 
 # %% ../nbs/11c_check.ipynb
 @dataclass
@@ -119,6 +119,11 @@ def check_pretrained(path, input_shape:tuple) -> str:
     if got != tuple(input_shape): raise ValueError(f"{path}: the model takes input {got}, but the config's data have shape {tuple(input_shape)} (shared.target_length)")
     return f"loads: input {got}, {model.output_shape[-1]} outputs"
 
+def check_snapshots(config:TrainConfig) -> str:
+    "The epochs whose models a snapshot ensemble averages (`trainlib.train.snapshot_epochs`), or its error."
+    from trainlib.train import snapshot_epochs
+    return f"the models of epochs {', '.join(map(str, snapshot_epochs(config)))} are averaged"
+
 # %% ../nbs/11c_check.ipynb
 def preflight(config:TrainConfig, # the run's config (paths already resolved, see `load_config`)
               *, config_path=None, # the file it came from, shown in the findings
@@ -152,6 +157,7 @@ def preflight(config:TrainConfig, # the run's config (paths already resolved, se
     if all(f.ok for f in out):
         out.append(_attempt("model", f"shared.model_type: {s.model_type}", lambda: check_model(config, shape, n_classes)))
     else: out.append(Finding("skipped", "model", f"shared.model_type: {s.model_type}", "fix the inputs first"))
+    if config.lr_scheduler.sgdr.snapshots: out.append(_attempt("snapshots", f"lr_scheduler.sgdr.snapshots: {config.lr_scheduler.sgdr.snapshots}", lambda: check_snapshots(config)))
     if pretrained is not None: out.append(_attempt("pretrained model", pretrained, lambda: check_pretrained(pretrained, shape)))
     for key, folder in (("shared.output_dir", s.output_dir), ("etl.dataset_dir", etl.dataset_dir)):
         out.append(_attempt("output folder", f"{key}: {folder}", lambda folder=folder: check_writable(folder)))

@@ -257,7 +257,7 @@ def snapshot_epochs(config:TrainConfig) -> list[int]:
                          "at the ends of SGDR cycles; set lr_scheduler.type to sgdr, or snapshots to 0")
     ends = sgdr_cycle_ends(config.train.max_epochs, lr.sgdr.cycle_length, lr.sgdr.mult_factor)
     if len(ends) < n:
-        raise ValueError(f"lr_scheduler.sgdr.snapshots is {n} but only {len(ends)} SGDR cycles end within train.max_epochs "
+        raise ValueError(f"lr_scheduler.sgdr.snapshots is {n}, more than the {len(ends)} SGDR cycle ends within train.max_epochs "
                          f"{config.train.max_epochs} (cycle_length {lr.sgdr.cycle_length}, mult_factor {lr.sgdr.mult_factor})")
     return ends[-n:]
 
@@ -296,7 +296,6 @@ def make_callbacks(config:TrainConfig, run:Run, steps_per_epoch:int) -> list:
            keras.callbacks.CSVLogger(str(run.file("history.csv")), append=True),
            PeriodicBackup(run.file("backup"), t.checkpoint_interval),      # after CSVLogger: a backup never holds an unlogged epoch
            keras.callbacks.TensorBoard(str(run.file("tensorboard")), write_graph=False, profile_batch=0),
-           Snapshots(run.file("snapshots"), snapshot_epochs(config)) if config.lr_scheduler.sgdr.snapshots else None,
            GracefulInterrupt()]
     return [c for c in cbs if c is not None]
 
@@ -393,11 +392,11 @@ def train(config:TrainConfig, dataset:DatasetVersion, *, callbacks:list|None=Non
     train_ds, val_ds = _datasets(config, dataset, start_epoch=resume)   # epoch k's batches do not depend on where the run started
     steps = epoch_steps(config, dataset)
     model = compile_model(config, dataset, steps)    # bad model names and hyperparameters fail here, before any output
-    snapshot_epochs(config)                          # so do snapshots that cannot be taken
+    snaps = snapshot_epochs(config)                  # so do snapshots that cannot be taken
     if overwrite and run.path.exists(): shutil.rmtree(run.path)
     run.path.mkdir(parents=True, exist_ok=True)
     trim_history(run.file("history.csv"), resume)    # epochs logged after the last backup are trained again
-    cbs = make_callbacks(config, run, steps) + list(callbacks or [])
+    cbs = make_callbacks(config, run, steps) + ([Snapshots(run.file("snapshots"), snaps)] if snaps else []) + list(callbacks or [])
     run.write_json("config.json", config.to_dict())
     run.write_json("dataset.json", {"version": dataset.version, "path": str(dataset.path), "classes": dataset.classes})
     run.write_json("env.json", _env(config))
@@ -411,7 +410,11 @@ def train(config:TrainConfig, dataset:DatasetVersion, *, callbacks:list|None=Non
 # %% ../nbs/06_train.ipynb
 def _finish(model, run:Run, cbs:list, start:float, *, config:TrainConfig|None=None, dataset:DatasetVersion|None=None) -> Run:
     "Save the (best) model, or the snapshot ensemble, and, given `config`, its bundle.json; record the outcome."
-    snaps = next((c.saved for c in cbs if isinstance(c, Snapshots)), [])
+    snap = next((c for c in cbs if isinstance(c, Snapshots)), None)
+    snaps = snap.saved if snap else []
+    if snap and len(snaps) < len(snap.epochs):
+        warnings.warn(f"{run.path}: training stopped with {len(snaps)} of the {len(snap.epochs)} snapshots (epochs {snap.epochs}) saved; "
+                      + ("the model averages those" if snaps else "the model is the best checkpoint"))
     if snaps: model = snapshot_ensemble(snaps)
     for name in ("model.keras", "model.h5"): save_model_atomic(model, run.file(name))
     if config is not None: write_bundle(run.path, model=model, config=config, dataset=dataset)   # + model.weights.h5

@@ -116,6 +116,13 @@ def _compile(model, config:TrainConfig, learning_rate:float):
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
 
 # %% ../nbs/08_transfer.ipynb
+def _one_model(config:TrainConfig, what:str):
+    "Refuse a config asking for a snapshot ensemble where one model is trained (`trainlib.train.snapshot_ensemble`)."
+    n = config.lr_scheduler.sgdr.snapshots
+    if n: raise ValueError(f"lr_scheduler.sgdr.snapshots is {n} but {what} trains one model (only train makes snapshot "
+                           "ensembles); set it to 0, or fine-tune one of the snapshots in the run's snapshots/ folder")
+
+# %% ../nbs/08_transfer.ipynb
 def fine_tune(base:keras.Model, # the pretrained model (see `load_pretrained`)
               config:TrainConfig, # batch size, optimizer, learning rate, epochs, output folder
               dataset:DatasetVersion, # the new data
@@ -127,6 +134,7 @@ def fine_tune(base:keras.Model, # the pretrained model (see `load_pretrained`)
               overwrite:bool=False, # train again if this run already finished
               verbose="auto") -> Run:
     "Fine-tune `base` on `dataset` (new head when the classes differ); return the `Run`."
+    _one_model(config, "fine_tune")
     if base.input_shape[1:] != tuple(dataset.input_shape):
         raise ValueError(f"the base model takes input of shape {base.input_shape[1:]} but dataset {dataset.version} has {tuple(dataset.input_shape)}")
     if isinstance(freeze_epochs, bool) or not isinstance(freeze_epochs, int) or freeze_epochs < 0: raise ValueError(f"freeze_epochs must be an int >= 0, got {freeze_epochs!r}")
@@ -188,6 +196,7 @@ def continue_training(run, # a `Run` or run folder made by `train` or `fine_tune
         if not run.file(name).is_file(): raise FileNotFoundError(f"not a run folder (no {name}): {run.path}")
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1: raise ValueError(f"epochs must be an int >= 1, got {epochs!r}")
     config = TrainConfig.from_dict(json.loads(run.file("config.json").read_text()))
+    _one_model(config, f"continue_training of {run.path}")
     dataset = dataset or DatasetVersion(json.loads(run.file("dataset.json").read_text())["path"])
     last = run.file("checkpoints/last.keras")
     model = load_pretrained(last if last.is_file() else run.file("model.keras"), compile=True)
