@@ -53,7 +53,7 @@ def published_config(base, model:str, n_train:int, epochs:int):
                         "train.patience": epochs + 1, "train.learning_rate": 1e-3, "train.optimizer": "adam", "train.monitor": "loss",
                         "shared.use_augmentation": False, "lr_scheduler.type": "reduce_lr_on_plateau",
                         "lr_scheduler.reduce_lr_on_plateau.factor": 0.5, "lr_scheduler.reduce_lr_on_plateau.patience": 50,
-                        "lr_scheduler.reduce_lr_on_plateau.min_lr": 1e-4})
+                        "lr_scheduler.reduce_lr_on_plateau.min_lr": 1e-4, "lr_scheduler.sgdr.snapshots": 0})
 
 
 def plain_fit(x, y, xt, yt, model:str, n_classes:int, seed:int, epochs:int) -> tuple[float, float, int]:

@@ -96,3 +96,15 @@ def test_merge_keeps_the_named_protocols(tmp_path):
     bad = subprocess.run(["python", str(ROOT/"bench/accuracy.py"), "--merge", f"{tmp_path/'b.json'}:plian"], capture_output=True,
                          text=True, env={**os.environ, "TRAINLIB_BENCH_RESULTS": str(tmp_path)})
     assert bad.returncode != 0 and "unknown protocol in 'plian'" in bad.stderr
+
+
+def test_published_protocol_drops_the_recipe_snapshots():
+    "The published protocol is built on the recipe file but is one model on reduce-on-plateau: no snapshot ensemble."
+    import sys
+    sys.path.insert(0, str(ROOT/"bench"))
+    import accuracy
+    from trainlib.config import load_config
+    recipe = load_config(accuracy.RECIPE)
+    assert recipe.lr_scheduler.sgdr.snapshots > 0
+    cfg = accuracy.published_config(recipe, "fcn", 50, 1500)
+    assert (cfg.lr_scheduler.type, cfg.lr_scheduler.sgdr.snapshots, cfg.train.batch_size) == ("reduce_lr_on_plateau", 0, 5)
