@@ -74,6 +74,7 @@ bench: install
 	$(BIN)/python bench/etl.py
 	$(BIN)/python bench/roofline.py
 	$(BIN)/python bench/backends.py
+	$(BIN)/python bench/recipe_cv.py
 	$(BIN)/python bench/accuracy.py
 	$(BIN)/python bench/table.py
 
@@ -88,5 +89,6 @@ bench-smoke: install
 	$(BIN)/python bench/etl.py --smoke
 	$(BIN)/python bench/roofline.py --smoke
 	$(BIN)/python bench/backends.py --smoke
+	$(BIN)/python bench/recipe_cv.py --smoke
 	$(BIN)/python bench/accuracy.py --smoke
 	$(BIN)/python bench/table.py --include-smoke --results $(abspath $(BENCH_SMOKE_DIR)) --readme $(abspath $(BENCH_SMOKE_DIR))/README.md

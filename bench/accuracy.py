@@ -76,18 +76,25 @@ def plain_fit(x, y, xt, yt, model:str, n_classes:int, seed:int, epochs:int) -> t
     return float(m.evaluate(xt, yt, verbose=0)[1]), round(fit, 2), keep.epoch
 
 
+def recipe_config(recipe:Path, name:str, model:str, seed:int, tmp:Path, run_name:str, train_csv=None, test_csv=None):
+    "The recipe's config for one UCR set and model: its data files (default: the shipped UCR train and test files), classes and length, runs under `tmp`."
+    from trainlib.config import load_config
+    d = DATASETS[name]
+    folder = ROOT/"data"/d["folder"]
+    return load_config(recipe).update({
+        "etl.data_path": str(train_csv or folder/"train.csv"), "etl.test_path": str(test_csv or folder/"test.csv"),
+        "etl.dataset_dir": str(tmp/"datasets"), "shared.output_dir": str(tmp/"runs"), "shared.num_classes": d["n_classes"],
+        "shared.target_length": d["length"], "shared.model_type": model, "train.seed": seed,
+        "train.run_name": run_name, "train.checkpoint_interval": 1e9})
+
+
 def run_one(protocol:str, name:str, model:str, seed:int, epochs:int|None, tmp:Path, recipe:Path=RECIPE) -> dict:
     "Train and score one (protocol, dataset, model, seed); return its record."
-    from trainlib.config import load_config
     from trainlib.store import make_dataset
     from trainlib.train import train
     from trainlib.evaluate import evaluate
     d = DATASETS[name]
-    base = load_config(recipe).update({
-        "etl.data_path": str(ROOT/"data"/d["folder"]/"train.csv"), "etl.test_path": str(ROOT/"data"/d["folder"]/"test.csv"),
-        "etl.dataset_dir": str(tmp/"datasets"), "shared.output_dir": str(tmp/"runs"), "shared.num_classes": d["n_classes"],
-        "shared.target_length": d["length"], "shared.model_type": model, "train.seed": seed,
-        "train.run_name": f"{protocol}-{name}-{model}-{seed}", "train.checkpoint_interval": 1e9})
+    base = recipe_config(recipe, name, model, seed, tmp, f"{protocol}-{name}-{model}-{seed}")
     ds = make_dataset(base)
     n = ds.count("train")
     if protocol == "plain":
@@ -133,13 +140,18 @@ def merge_part(arg:str) -> tuple[Path, set|None]:
     return Path(path + ".json"), keep
 
 
+def snapshot_probabilities(run, ds, files:list[str], split:str="test"):
+    "Each snapshot model's class probabilities on `split` (a list of arrays, in `files`' order), and that split's labels."
+    from trainlib.store import load_arrays
+    from trainlib.transfer import load_pretrained
+    x, y = load_arrays(ds, split)
+    return [load_pretrained(run.file(f"snapshots/{f}")).predict(x, verbose=0) for f in files], y
+
+
 def snapshot_accuracy(run, ds, files:list[str]) -> list[float]:
     "Test accuracy of each member of a snapshot ensemble alone (a diagnostic: does the ensemble pay?)."
-    import keras
-    from trainlib.store import load_arrays
-    x, y = load_arrays(ds, "test")
-    return [round(float((keras.saving.load_model(run.file(f"snapshots/{f}")).predict(x, verbose=0).argmax(1) == y).mean()), 4)
-            for f in files]
+    probs, y = snapshot_probabilities(run, ds, files)
+    return [round(float((p.argmax(1) == y).mean()), 4) for p in probs]
 
 
 def summarise(runs:list[dict]) -> list[dict]:

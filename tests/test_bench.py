@@ -12,7 +12,7 @@ import pytest
 from conftest import ROOT
 
 SMOKE = ["overhead_smoke", "tune_memory_smoke", "tune_memory_isolated_smoke", "etl_smoke", "roofline_smoke",
-         "backends_smoke", "accuracy_smoke"]
+         "backends_smoke", "recipe_cv_smoke", "accuracy_smoke"]
 
 
 @pytest.fixture(scope="module")
@@ -66,6 +66,11 @@ def test_smoke_measurements_are_sane(smoke):
         assert all(0 < v for v in row["steady_fraction_of_matmul"].values()) and row["forward_mflops_per_sample"] > 0
     b = load("backends_smoke")
     assert b["ratio_jax_vs_tensorflow_fit"] > 0
+    cv = load("recipe_cv_smoke")
+    assert len(cv["records"]) == 4 and {r["min_lr"] for r in cv["records"]} == {1e-4, 1e-5}
+    assert all(0 <= v <= 1 for r in cv["records"] for v in r["heldout_accuracy"].values())
+    assert {(c["min_lr"], c["snapshots"]) for c in cv["candidates"]} == {(lr, k) for lr in (1e-4, 1e-5) for k in (1, 2, 3)}
+    assert (cv["chosen"]["min_lr"], cv["chosen"]["snapshots"]) in {(c["min_lr"], c["snapshots"]) for c in cv["candidates"]}
     a = load("accuracy_smoke")
     assert len(a["runs"]) == 6 and all(0 <= x["test_accuracy"] <= 1 and x["fit_seconds"] > 0 for x in a["runs"])
     assert {x["protocol"] for x in a["runs"]} == {"published", "trainlib", "plain"}
@@ -108,3 +113,41 @@ def test_published_protocol_drops_the_recipe_snapshots():
     assert recipe.lr_scheduler.sgdr.snapshots > 0
     cfg = accuracy.published_config(recipe, "fcn", 50, 1500)
     assert (cfg.lr_scheduler.type, cfg.lr_scheduler.sgdr.snapshots, cfg.train.batch_size) == ("reduce_lr_on_plateau", 0, 5)
+
+
+def _recipe_cv():
+    import sys
+    sys.path.insert(0, str(ROOT/"bench"))
+    import recipe_cv
+    return recipe_cv
+
+
+def test_cv_folds_split_the_training_file_only(tmp_path):
+    "`recipe_cv.split_file`: the held-out folds partition the UCR training file, stratified, and each fold's training part is the rest."
+    import csv
+    src = ROOT/"data/arrowhead/train.csv"
+    rows = lambda p: list(csv.reader(open(p, newline="")))
+    every = rows(src)
+    pairs = _recipe_cv().split_file(src, 3, tmp_path)
+    held = [rows(h) for _, h in pairs]
+    assert all(h[0] == every[0] for h in held)
+    assert sorted(r[0] for h in held for r in h[1:]) == sorted(r[0] for r in every[1:])       # each series held out exactly once
+    for (fit, _), h in zip(pairs, held):
+        f = rows(fit)
+        assert f[0] == every[0] and not {r[0] for r in f[1:]} & {r[0] for r in h[1:]}
+        assert sorted(map(tuple, f[1:] + h[1:])) == sorted(map(tuple, every[1:]))          # rows copied unchanged
+        counts = [sum(r[1] == c for r in h[1:]) for c in ("0", "1", "2")]
+        assert max(counts) - min(counts) <= 1, counts                                       # ArrowHead: 12 of each class
+
+
+def test_cv_rule_picks_the_best_mean_and_breaks_ties_toward_more_snapshots():
+    choose = _recipe_cv().choose
+    rec = lambda lr, d, accs: dict(dataset=d, model="fcn", min_lr=lr, n_heldout=10,
+                                   heldout_accuracy={str(k): a for k, a in enumerate(accs, 1)})
+    rs = [rec(1e-4, "a", [0.5, 0.9, 0.8]), rec(1e-4, "b", [0.5, 0.9, 0.8]), rec(1e-5, "a", [0.5, 0.6, 0.7]), rec(1e-5, "b", [0.5, 0.6, 0.7])]
+    assert choose(rs)["chosen"] == dict(min_lr=1e-4, snapshots=2, mean=0.9)
+    rs[0]["heldout_accuracy"]["3"] = rs[1]["heldout_accuracy"]["3"] = 0.899                  # within the tie margin: more snapshots win
+    assert choose(rs)["chosen"]["snapshots"] == 3
+    tie = [rec(lr, "a", [0.5, 0.5, 0.9]) for lr in (1e-4, 1e-5)]                               # and then the higher floor
+    assert choose(tie)["chosen"]["min_lr"] == 1e-4
+    assert {(c["min_lr"], c["snapshots"]) for c in choose(rs[:3])["candidates"]} == {(1e-4, k) for k in (1, 2, 3)}  # 1e-5 lacks pair b

@@ -18,10 +18,11 @@ from .models import build_model
 from .bundle import write_bundle
 
 # %% auto 0
-__all__ = ['cyclic_lr', 'sgdr_lr', 'ScheduleLR', 'make_lr_callback', 'GracefulInterrupt', 'Run', 'load_model', 'read_history',
-           'run_id', 'run_for', 'monitor_mode', 'save_model_atomic', 'Checkpoints', 'PeriodicBackup', 'backup_state',
-           'trim_history', 'sgdr_cycle_ends', 'snapshot_epochs', 'Snapshots', 'snapshot_ensemble', 'make_callbacks',
-           'make_optimizer', 'epoch_steps', 'compile_model', 'pad_batches', 'process_batches', 'train']
+__all__ = ['ENSEMBLE_NAME', 'cyclic_lr', 'sgdr_lr', 'ScheduleLR', 'make_lr_callback', 'GracefulInterrupt', 'Run', 'load_model',
+           'read_history', 'run_id', 'run_for', 'monitor_mode', 'save_model_atomic', 'Checkpoints', 'PeriodicBackup',
+           'backup_state', 'trim_history', 'sgdr_cycle_ends', 'snapshot_epochs', 'Snapshots', 'snapshot_ensemble',
+           'make_callbacks', 'make_optimizer', 'epoch_steps', 'compile_model', 'pad_batches', 'process_batches',
+           'train']
 
 # %% ../nbs/06_train.ipynb
 def cyclic_lr(step:int, *, base_lr:float=1e-3, max_lr:float=5e-2, step_size:int=100,
@@ -278,13 +279,15 @@ class Snapshots(keras.callbacks.Callback):
         return [self.file(e) for e in self.epochs if self.file(e).is_file()]
 
 # %% ../nbs/06_train.ipynb
+ENSEMBLE_NAME = "snapshot_ensemble"     # the ensemble's model name; `trainlib.transfer.replace_head` recognises an ensemble by it
+
 def snapshot_ensemble(files:list) -> keras.Model:
     "One model that averages the class probabilities of the models saved in `files`."
     models = [_load(f) for f in files]
     if len(models) == 1: return models[0]
     for f, m in zip(files, models): m.name = "snapshot_" + Path(f).stem.replace("-", "_")   # layer names must differ
     inp = keras.Input(models[0].input_shape[1:], dtype=models[0].inputs[0].dtype, name="inputs")
-    return keras.Model(inp, keras.layers.Average(name="mean_probabilities")([m(inp) for m in models]), name="snapshot_ensemble")
+    return keras.Model(inp, keras.layers.Average(name="mean_probabilities")([m(inp) for m in models]), name=ENSEMBLE_NAME)
 
 # %% ../nbs/06_train.ipynb
 def make_callbacks(config:TrainConfig, run:Run, steps_per_epoch:int) -> list:

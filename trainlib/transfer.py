@@ -13,7 +13,7 @@ import numpy as np
 
 from .config import TrainConfig, write_atomic
 from .store import SPLITS, DatasetVersion, load_arrays, load_ids
-from .train import GracefulInterrupt, Run, _datasets, _env, _finish, make_callbacks, make_optimizer, read_history
+from .train import ENSEMBLE_NAME, GracefulInterrupt, Run, _datasets, _env, _finish, make_callbacks, make_optimizer, read_history
 
 # %% auto 0
 __all__ = ['MODEL_SUFFIXES', 'load_pretrained', 'layer_table', 'format_layers', 'select_layers', 'freeze', 'unfreeze',
@@ -94,7 +94,7 @@ def replace_head(model:keras.Model, n_classes:int, from_layer:str|None=None) -> 
     "`model`'s body up to `from_layer` (default: the layer before the output) with a new softmax head."
     if isinstance(n_classes, bool) or not isinstance(n_classes, int) or n_classes < 2:
         raise ValueError(f"n_classes must be an int >= 2, got {n_classes!r}")
-    if model.name == "snapshot_ensemble":       # see `trainlib.train.snapshot_ensemble`
+    if model.name == ENSEMBLE_NAME:       # made by `trainlib.train.snapshot_ensemble`
         raise ValueError(f"the model averages {len(model.layers) - 2} snapshot models; transfer from one of them instead: "
                          "a file in the run's snapshots/ folder")
     body = model.layers[-2] if from_layer is None else model.get_layer(select_layers(model, names=[from_layer])[0])
