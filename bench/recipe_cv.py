@@ -6,8 +6,8 @@ python bench/recipe_cv.py --merge bench/results/recipe_cv_a.json bench/results/r
 
 The test files of bench/accuracy.py steered the recipe's earlier choices (bench/README.md). This benchmark makes the
 remaining two choices without them: each UCR training file is split into `--folds` stratified folds (fixed split,
-`random_state` 0); for each fold the recipe trains on the other folds (seed 0, three SGDR cycles, a snapshot at the end
-of each) and scores the held-out fold with the average of the last k snapshots' class probabilities, k = 1, 2, 3.
+`random_state` 0); for each fold the recipe trains on the other folds (seed 0, the recipe's three SGDR cycles, a snapshot at
+the end of each whatever the recipe's own `snapshots`) and scores the held-out fold with the average of the last k snapshots' class probabilities, k = 1, 2, 3.
 One training per (set, model, fold, floor) gives all three k. Candidates: `--min-lr` floors x k.
 
 The rule, fixed before any result was seen: the candidate with the highest held-out accuracy averaged over the six
@@ -58,11 +58,12 @@ def cv_one(name:str, model:str, min_lr:float, folds:int, tmp:Path, epochs:int|No
     out = []
     for i, (fit, held) in enumerate(split_file(ROOT/"data"/DATASETS[name]["folder"]/"train.csv", folds, tmp/name)):
         cfg = recipe_config(RECIPE, name, model, 0, tmp, f"cv-{name}-{model}-{min_lr:g}-{i}", fit, held)
-        cfg = cfg.update({"lr_scheduler.sgdr.min_lr": min_lr})
-        if epochs:          # the same three cycles over fewer epochs (the smoke test)
-            cycles = cfg.train.max_epochs // cfg.lr_scheduler.sgdr.cycle_length
+        cycles = cfg.train.max_epochs // cfg.lr_scheduler.sgdr.cycle_length
+        if epochs:          # the same cycles over fewer epochs (the smoke test)
             cfg = cfg.update({"train.max_epochs": epochs, "train.patience": epochs + 1,
                               "lr_scheduler.sgdr.cycle_length": max(1, epochs // cycles)})
+        # a snapshot at every cycle end, whatever the recipe keeps, so that every k can be scored
+        cfg = cfg.update({"lr_scheduler.sgdr.min_lr": min_lr, "lr_scheduler.sgdr.snapshots": cycles})
         ds = make_dataset(cfg)
         run = train(cfg, ds, overwrite=True, verbose=0)
         info = json.loads(run.file("run.json").read_text())
