@@ -6,15 +6,16 @@ python bench/recipe_cv.py --merge bench/results/recipe_cv_a.json bench/results/r
 
 The test files of bench/accuracy.py steered the recipe's earlier choices (bench/README.md). This benchmark makes the
 remaining two choices without them: each UCR training file is split into `--folds` stratified folds (fixed split,
-`random_state` 0); for each fold the recipe trains on the other folds (seed 0, the recipe's three SGDR cycles, a snapshot at
-the end of each whatever the recipe's own `snapshots`) and scores the held-out fold with the average of the last k snapshots' class probabilities, k = 1, 2, 3.
-One training per (set, model, fold, floor) gives all three k. Candidates: `--min-lr` floors x k.
+`random_state` 0); for each fold the recipe trains on the other folds (seed 0, the recipe's three SGDR cycles, a
+snapshot at the end of each whatever the recipe's own `snapshots`) and scores the held-out fold with the average of
+the last k snapshots' class probabilities, k = 1, 2, 3. One training per (set, model, fold, floor) gives all three k.
+Candidates: `--min-lr` floors x k.
 
 The rule, fixed before any result was seen: the candidate with the highest held-out accuracy averaged over the six
 (set, model) pairs wins (each pair's accuracy is the fraction right over all its held-out series); candidates within
-0.0025 of the best mean (less than one ArrowHead series in 12 held-out, averaged over six pairs) tie, and a tie goes to
-more snapshots, then to the higher floor (the published protocol's 1e-4). `--merge` joins result files written by
-separate processes (one per floor, run side by side) and applies the rule.
+0.0025 of the best mean (about half of one ArrowHead series: one series is 1/36 of that pair's accuracy, 1/216 of
+the six pairs' mean) tie, and a tie goes to more snapshots, then to the higher floor (the published protocol's 1e-4).
+`--merge` joins result files written by separate processes (one per floor, run side by side) and applies the rule.
 """
 import argparse, csv, json, statistics, sys
 from pathlib import Path
