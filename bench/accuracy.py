@@ -88,6 +88,16 @@ def recipe_config(recipe:Path, name:str, model:str, seed:int, tmp:Path, run_name
         "train.run_name": run_name, "train.checkpoint_interval": 1e9})
 
 
+def shorten_recipe(cfg, epochs:int):
+    "`cfg` over `epochs` epochs (no early stopping), keeping its number of SGDR cycles (at least one epoch each)."
+    out = cfg.update({"train.max_epochs": epochs, "train.patience": epochs + 1})
+    lr = cfg.lr_scheduler
+    if lr.type != "sgdr": return out
+    cycles = max(1, cfg.train.max_epochs // lr.sgdr.cycle_length)
+    length = max(1, epochs // cycles)
+    return out.update({"lr_scheduler.sgdr.cycle_length": length, "lr_scheduler.sgdr.snapshots": min(lr.sgdr.snapshots, epochs // length)})
+
+
 def run_one(protocol:str, name:str, model:str, seed:int, epochs:int|None, tmp:Path, recipe:Path=RECIPE) -> dict:
     "Train and score one (protocol, dataset, model, seed); return its record."
     from trainlib.store import make_dataset
@@ -109,14 +119,7 @@ def run_one(protocol:str, name:str, model:str, seed:int, epochs:int|None, tmp:Pa
         return rec
     if protocol == "published": cfg = published_config(base, model, n, epochs)
     elif epochs is None: cfg = base
-    else:
-        cfg = base.update({"train.max_epochs": epochs, "train.patience": epochs + 1})
-        lr = base.lr_scheduler
-        if lr.type == "sgdr":       # keep the recipe's number of cycles over the new length (at least one epoch each)
-            cycles = max(1, base.train.max_epochs // lr.sgdr.cycle_length)
-            length = max(1, epochs // cycles)
-            cfg = cfg.update({"lr_scheduler.sgdr.cycle_length": length,
-                              "lr_scheduler.sgdr.snapshots": min(lr.sgdr.snapshots, epochs // length)})
+    else: cfg = shorten_recipe(base, epochs)
     t = time.perf_counter()
     run = train(cfg, ds, overwrite=True, verbose=0)
     metrics = evaluate(run, ds, "test")

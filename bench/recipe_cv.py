@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import write_result, scratch_dir
-from accuracy import DATASETS, RECIPE, ROOT, recipe_config, snapshot_probabilities
+from accuracy import DATASETS, RECIPE, ROOT, recipe_config, shorten_recipe, snapshot_probabilities
 
 TIE = 0.0025     # a difference in mean held-out accuracy below this is a tie (see the rule above)
 
@@ -55,16 +55,14 @@ def last_k_accuracy(run, ds, files:list[str]) -> dict[int, float]:
 def cv_one(name:str, model:str, min_lr:float, folds:int, tmp:Path, epochs:int|None=None) -> list[dict]:
     "Cross-validate the recipe at floor `min_lr` on one set's training file; one record per fold."
     from trainlib.store import make_dataset
-    from trainlib.train import train
+    from trainlib.train import sgdr_cycle_ends, train
     out = []
     for i, (fit, held) in enumerate(split_file(ROOT/"data"/DATASETS[name]["folder"]/"train.csv", folds, tmp/name)):
         cfg = recipe_config(RECIPE, name, model, 0, tmp, f"cv-{name}-{model}-{min_lr:g}-{i}", fit, held)
-        cycles = cfg.train.max_epochs // cfg.lr_scheduler.sgdr.cycle_length
-        if epochs:          # the same cycles over fewer epochs (the smoke test)
-            cfg = cfg.update({"train.max_epochs": epochs, "train.patience": epochs + 1,
-                              "lr_scheduler.sgdr.cycle_length": max(1, epochs // cycles)})
-        # a snapshot at every cycle end, whatever the recipe keeps, so that every k can be scored
-        cfg = cfg.update({"lr_scheduler.sgdr.min_lr": min_lr, "lr_scheduler.sgdr.snapshots": cycles})
+        if epochs: cfg = shorten_recipe(cfg, epochs)        # the same cycles over fewer epochs (the smoke test)
+        sgdr = cfg.lr_scheduler.sgdr       # a snapshot at every cycle end, whatever the recipe keeps, so that every k can be scored
+        cfg = cfg.update({"lr_scheduler.sgdr.min_lr": min_lr, "lr_scheduler.sgdr.snapshots":
+                          len(sgdr_cycle_ends(cfg.train.max_epochs, sgdr.cycle_length, sgdr.mult_factor))})
         ds = make_dataset(cfg)
         run = train(cfg, ds, overwrite=True, verbose=0)
         info = json.loads(run.file("run.json").read_text())
@@ -115,17 +113,13 @@ def main(argv=None):
                                          records=records, **choose(records)))
     if a.folds < 2: p.error(f"--folds must be >= 2, got {a.folds}")
     tmp = scratch_dir("recipe-cv")
+    settings = dict(datasets=a.datasets, models=a.models, min_lr=a.min_lr, folds=a.folds, epochs=a.epochs or "recipe", recipe=str(RECIPE))
+    todo = [(lr, d, m) for lr in a.min_lr for d in a.datasets for m in a.models]
     records = []
-    for lr in a.min_lr:
-        for d in a.datasets:
-            for m in a.models:
-                records += cv_one(d, m, lr, a.folds, tmp, a.epochs)
-                write_result(a.name, dict(settings=dict(datasets=a.datasets, models=a.models, min_lr=a.min_lr, folds=a.folds,
-                                                        epochs=a.epochs or "recipe", recipe=str(RECIPE)),
-                                          records=records), quiet=True)
-    write_result(a.name, dict(settings=dict(datasets=a.datasets, models=a.models, min_lr=a.min_lr, folds=a.folds,
-                                            epochs=a.epochs or "recipe", recipe=str(RECIPE)),
-                              records=records, **choose(records)))
+    for i, (lr, d, m) in enumerate(todo, 1):     # rewritten after every (floor, set, model), so an interrupted run keeps what finished
+        records += cv_one(d, m, lr, a.folds, tmp, a.epochs)
+        write_result(a.name, dict(settings=settings, records=records, **(choose(records) if i == len(todo) else {})),
+                     quiet=i < len(todo))
 
 
 if __name__ == "__main__": main()

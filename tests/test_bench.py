@@ -103,23 +103,21 @@ def test_merge_keeps_the_named_protocols(tmp_path):
     assert bad.returncode != 0 and "unknown protocol in 'plian'" in bad.stderr
 
 
+def _bench(module:str):
+    "Import a script of bench/ as a module."
+    import importlib, sys
+    if str(ROOT/"bench") not in sys.path: sys.path.insert(0, str(ROOT/"bench"))
+    return importlib.import_module(module)
+
+
 def test_published_protocol_drops_the_recipe_snapshots():
     "The published protocol is built on the recipe file but is one model on reduce-on-plateau: no snapshot ensemble."
-    import sys
-    sys.path.insert(0, str(ROOT/"bench"))
-    import accuracy
+    accuracy = _bench("accuracy")
     from trainlib.config import load_config
     recipe = load_config(accuracy.RECIPE)
     assert recipe.lr_scheduler.sgdr.snapshots > 0
     cfg = accuracy.published_config(recipe, "fcn", 50, 1500)
     assert (cfg.lr_scheduler.type, cfg.lr_scheduler.sgdr.snapshots, cfg.train.batch_size) == ("reduce_lr_on_plateau", 0, 5)
-
-
-def _recipe_cv():
-    import sys
-    sys.path.insert(0, str(ROOT/"bench"))
-    import recipe_cv
-    return recipe_cv
 
 
 def test_cv_folds_split_the_training_file_only(tmp_path):
@@ -128,7 +126,7 @@ def test_cv_folds_split_the_training_file_only(tmp_path):
     src = ROOT/"data/arrowhead/train.csv"
     rows = lambda p: list(csv.reader(open(p, newline="")))
     every = rows(src)
-    pairs = _recipe_cv().split_file(src, 3, tmp_path)
+    pairs = _bench("recipe_cv").split_file(src, 3, tmp_path)
     held = [rows(h) for _, h in pairs]
     assert all(h[0] == every[0] for h in held)
     assert sorted(r[0] for h in held for r in h[1:]) == sorted(r[0] for r in every[1:])       # each series held out exactly once
@@ -141,7 +139,7 @@ def test_cv_folds_split_the_training_file_only(tmp_path):
 
 
 def test_cv_rule_picks_the_best_mean_and_breaks_ties_toward_more_snapshots():
-    choose = _recipe_cv().choose
+    choose = _bench("recipe_cv").choose
     rec = lambda lr, d, accs: dict(dataset=d, model="fcn", min_lr=lr, n_heldout=10,
                                    heldout_accuracy={str(k): a for k, a in enumerate(accs, 1)})
     rs = [rec(1e-4, "a", [0.5, 0.9, 0.8]), rec(1e-4, "b", [0.5, 0.9, 0.8]), rec(1e-5, "a", [0.5, 0.6, 0.7]), rec(1e-5, "b", [0.5, 0.6, 0.7])]
