@@ -120,14 +120,17 @@ def test_published_protocol_drops_the_recipe_snapshots():
     assert (cfg.lr_scheduler.type, cfg.lr_scheduler.sgdr.snapshots, cfg.train.batch_size) == ("reduce_lr_on_plateau", 0, 5)
 
 
-def test_cv_folds_split_the_training_file_only(tmp_path):
+@pytest.mark.parametrize("seed", [0, 1])
+def test_cv_folds_split_the_training_file_only(tmp_path, seed):
     "`recipe_cv.split_file`: the held-out folds partition the UCR training file, stratified, and each fold's training part is the rest."
     import csv
     src = ROOT/"data/arrowhead/train.csv"
     rows = lambda p: list(csv.reader(open(p, newline="")))
     every = rows(src)
-    pairs = _bench("recipe_cv").split_file(src, 3, tmp_path)
+    pairs = _bench("recipe_cv").split_file(src, 3, tmp_path/"a", seed)
     held = [rows(h) for _, h in pairs]
+    other = _bench("recipe_cv").split_file(src, 3, tmp_path/"b", 1 - seed)                   # another repeat: another split
+    assert [r[0] for r in held[0][1:]] != [r[0] for r in rows(other[0][1])[1:]]
     assert all(h[0] == every[0] for h in held)
     assert sorted(r[0] for h in held for r in h[1:]) == sorted(r[0] for r in every[1:])       # each series held out exactly once
     for (fit, _), h in zip(pairs, held):
