@@ -17,7 +17,7 @@ def rows(results:Path=RESULTS, include_smoke:bool=False):
     for f in sorted(results.glob("*.json")):
         if f.stem.endswith("_smoke") and not include_smoke: continue     # toy sizes: they check the scripts run, their numbers mean nothing
         if f.stem.startswith("accuracy_") and not f.stem.endswith("_smoke"): continue  # one protocol's part of a run; `accuracy.py --merge` joins them into accuracy.json
-        if f.stem.startswith("recipe_cv_") and not f.stem.endswith("_smoke"): continue  # one floor's part; `recipe_cv.py --merge` joins them into recipe_cv.json
+        if f.stem.startswith("recipe_cv_minlr_"): continue  # one floor's or repeat's part; `recipe_cv.py --merge` joins them (recipe_cv.json, recipe_cv_repeats.json)
         r = json.loads(f.read_text())
         m = r["machine"]
         where = f"{m['cores']} cores, {m['memory_mib'] // 1024} GiB, load {m.get('load_at_start')}"
@@ -57,7 +57,8 @@ def rows(results:Path=RESULTS, include_smoke:bool=False):
                     + "; per set in the accuracy table below" + (" (incomplete)" if r.get("complete") is False else ""))
         elif r["benchmark"].startswith("recipe_cv"):
             c = r["chosen"]
-            what = (f"{len(r['records'])} fold runs on the UCR training files; chosen: floor {c['min_lr']:g}, average of the last "
+            repeats = sorted({x.get("repeat", 0) for x in r["records"]})
+            what = (f"{len(r['records'])} fold runs on the UCR training files (repeats {', '.join(map(str, repeats))}); chosen: floor {c['min_lr']:g}, average of the last "
                     f"{c['snapshots']} snapshots (mean held-out accuracy {c['mean']}); all: "
                     + ", ".join(f"{x['min_lr']:g}/{x['snapshots']}: {x['mean']}" for x in r["candidates"]))
         else: what = ", ".join(f"{k}={v}" for k, v in r.items() if isinstance(v, (int, float, str)) and k not in ("command", "date"))
