@@ -74,7 +74,13 @@ bench: install
 	$(BIN)/python bench/etl.py
 	$(BIN)/python bench/roofline.py
 	$(BIN)/python bench/backends.py
-	$(BIN)/python bench/recipe_cv.py
+	$(BIN)/python bench/recipe_cv.py --min-lr 1e-4 --name recipe_cv_minlr_1e-4
+	$(BIN)/python bench/recipe_cv.py --min-lr 1e-5 --name recipe_cv_minlr_1e-5
+	$(BIN)/python bench/recipe_cv.py --merge bench/results/recipe_cv_minlr_1e-4.json bench/results/recipe_cv_minlr_1e-5.json
+	$(BIN)/python bench/recipe_cv.py --min-lr 1e-4 --repeat 1 --name recipe_cv_minlr_1e-4_r1
+	$(BIN)/python bench/recipe_cv.py --min-lr 1e-4 --repeat 2 --name recipe_cv_minlr_1e-4_r2
+	$(BIN)/python bench/recipe_cv.py --merge bench/results/recipe_cv_minlr_1e-4.json bench/results/recipe_cv_minlr_1e-4_r1.json \
+		bench/results/recipe_cv_minlr_1e-4_r2.json --name recipe_cv_repeats
 	$(BIN)/python bench/accuracy.py
 	$(BIN)/python bench/table.py
 
