@@ -89,13 +89,14 @@ def recipe_config(recipe:Path, name:str, model:str, seed:int, tmp:Path, run_name
 
 
 def shorten_recipe(cfg, epochs:int):
-    "`cfg` over `epochs` epochs (no early stopping), keeping its number of SGDR cycles (at least one epoch each)."
+    "`cfg` over `epochs` epochs (no early stopping): its SGDR cycles shrunk by the same factor (at least one epoch each), its snapshots capped at the cycles that still end."
+    from trainlib.train import sgdr_cycle_ends
     out = cfg.update({"train.max_epochs": epochs, "train.patience": epochs + 1})
     lr = cfg.lr_scheduler
     if lr.type != "sgdr": return out
-    cycles = max(1, cfg.train.max_epochs // lr.sgdr.cycle_length)
-    length = max(1, epochs // cycles)
-    return out.update({"lr_scheduler.sgdr.cycle_length": length, "lr_scheduler.sgdr.snapshots": min(lr.sgdr.snapshots, epochs // length)})
+    length = max(1, lr.sgdr.cycle_length * epochs // cfg.train.max_epochs)
+    ends = sgdr_cycle_ends(epochs, length, lr.sgdr.mult_factor)
+    return out.update({"lr_scheduler.sgdr.cycle_length": length, "lr_scheduler.sgdr.snapshots": min(lr.sgdr.snapshots, len(ends))})
 
 
 def run_one(protocol:str, name:str, model:str, seed:int, epochs:int|None, tmp:Path, recipe:Path=RECIPE) -> dict:

@@ -7,9 +7,9 @@ python bench/recipe_cv.py --merge bench/results/recipe_cv_a.json bench/results/r
 The test files of bench/accuracy.py steered the recipe's earlier choices (bench/README.md). This benchmark makes the
 remaining two choices without them: each UCR training file is split into `--folds` stratified folds (fixed split,
 `random_state` = `--repeat`, default 0); for each fold the recipe trains on the other folds (training seed = `--repeat`,
-the recipe's three SGDR cycles, a snapshot at the end of each whatever the recipe's own `snapshots`) and scores the held-out fold with the average of
-the last k snapshots' class probabilities, k = 1, 2, 3. One training per (set, model, fold, floor) gives all three k.
-Candidates: `--min-lr` floors x k.
+the recipe's three SGDR cycles, a snapshot at the end of each whatever the recipe's own `snapshots`) and scores the
+held-out fold with the average of the last k snapshots' class probabilities, k = 1, 2, 3. One training per (set,
+model, fold, floor) gives all three k. Candidates: `--min-lr` floors x k.
 
 The rule, fixed before any result was seen: the candidate with the highest held-out accuracy averaged over the six
 (set, model) pairs wins (each pair's accuracy is the fraction right over all its held-out series); candidates within

@@ -152,3 +152,18 @@ def test_cv_rule_picks_the_best_mean_and_breaks_ties_toward_more_snapshots():
     tie = [rec(lr, "a", [0.5, 0.5, 0.9]) for lr in (1e-4, 1e-5)]                               # and then the higher floor
     assert choose(tie)["chosen"]["min_lr"] == 1e-4
     assert {(c["min_lr"], c["snapshots"]) for c in choose(rs[:3])["candidates"]} == {(1e-4, k) for k in (1, 2, 3)}  # 1e-5 lacks pair b
+
+
+def test_shorten_recipe_keeps_the_cycles_and_caps_the_snapshots():
+    "`accuracy.shorten_recipe`: the SGDR cycles shrink by the same factor (also when each cycle is longer than the last), and the snapshots never exceed the cycles that end."
+    accuracy = _bench("accuracy")
+    from trainlib.config import load_config
+    from trainlib.train import sgdr_cycle_ends
+    recipe = load_config(accuracy.RECIPE)
+    ends = lambda c: sgdr_cycle_ends(c.train.max_epochs, c.lr_scheduler.sgdr.cycle_length, c.lr_scheduler.sgdr.mult_factor)
+    for cfg in (recipe, recipe.update({"lr_scheduler.sgdr.cycle_length": 50, "lr_scheduler.sgdr.mult_factor": 2.0})):
+        short = accuracy.shorten_recipe(cfg, 30)
+        assert (short.train.max_epochs, short.train.patience) == (30, 31)
+        assert len(ends(short)) == len(ends(cfg))                                                # 3 cycles of 10; cycles of 5 and 10
+        assert short.lr_scheduler.sgdr.snapshots == cfg.lr_scheduler.sgdr.snapshots
+    assert accuracy.shorten_recipe(recipe, 2).lr_scheduler.sgdr.snapshots <= len(ends(accuracy.shorten_recipe(recipe, 2)))
