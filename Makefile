@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-all test-slow lab export clean-nbs readme docs bench bench-smoke
+.PHONY: install demo test test-all test-slow lab export clean-nbs readme docs bench bench-smoke bench-wallclock
 
 # One venv with the package (editable) and the dev tools, and a `trainlib` Jupyter kernel that
 # papermill and JupyterLab both use.
@@ -82,7 +82,17 @@ bench: install
 	$(BIN)/python bench/recipe_cv.py --merge bench/results/recipe_cv_minlr_1e-4.json bench/results/recipe_cv_minlr_1e-4_r1.json \
 		bench/results/recipe_cv_minlr_1e-4_r2.json --name recipe_cv_repeats
 	$(BIN)/python bench/accuracy.py
+	$(MAKE) bench-wallclock
 	$(BIN)/python bench/table.py
+
+# The wall-clock half of issue 9's item 3, with nothing else running on the machine: seed 0 of each (set, model), the recipe
+# and the plain 300-epoch run in one process, then the other order in a fresh process (recipe, plain, plain, recipe).
+WALLCLOCK_SETS ?= arrowhead gunpoint italypowerdemand
+bench-wallclock: install
+	for d in $(WALLCLOCK_SETS); do for m in fcn resnet; do \
+	  $(BIN)/python bench/accuracy.py --protocol trainlib plain --datasets $$d --models $$m --seeds 0 --name accuracy_alone_$${d}_$${m}_a && \
+	  $(BIN)/python bench/accuracy.py --protocol plain trainlib --datasets $$d --models $$m --seeds 0 --name accuracy_alone_$${d}_$${m}_b || exit 1; \
+	done; done
 
 # The same scripts at toy size (checks they run; CI runs this through tests/test_bench.py): results and their table go to
 # $(BENCH_SMOKE_DIR), never over the real results in bench/results.

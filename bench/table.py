@@ -11,6 +11,7 @@ sys.path.insert(0, str(HERE))
 from common import RESULTS
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 ACC_START, ACC_END = "<!-- accuracy:start -->", "<!-- accuracy:end -->"
+WALL_START, WALL_END = "<!-- wallclock:start -->", "<!-- wallclock:end -->"
 
 
 def rows(results:Path=RESULTS, include_smoke:bool=False):
@@ -89,6 +90,32 @@ def accuracy_table(results:Path=RESULTS, include_smoke:bool=False):
     return "\n".join(lines)
 
 
+def wallclock_table(results:Path=RESULTS, prefix:str="accuracy_alone_"):
+    "One row per (dataset, model) of the wall-clock round: recipe and plain fit seconds in each order they ran, and the ratios."
+    pairs = {}
+    for f in sorted(results.glob(f"{prefix}*.json")):
+        r = json.loads(f.read_text())
+        fit = {x["protocol"]: x for x in r["runs"]}
+        if not {"trainlib", "plain"} <= set(fit): continue              # cut short before both ran
+        t, p = fit["trainlib"], fit["plain"]
+        first = r["settings"]["protocols"][0]
+        pairs.setdefault((t["dataset"], t["model"]), []).append(dict(first=first, t=t, p=p, load=r["machine"].get("load_at_start"),
+                                                                      cpu=r["machine"].get("cpu")))
+    if not pairs: return f"(no {prefix}*.json results yet)"
+    lines = ["| dataset | model | order | recipe fit s | plain fit s | ratio | recipe acc | plain acc |", "|---|---|---|---|---|---|---|---|"]
+    ratios = []
+    for (d, m), runs in sorted(pairs.items()):
+        for x in sorted(runs, key=lambda x: x["first"] != "trainlib"):
+            ratio = x["t"]["fit_seconds"] / x["p"]["fit_seconds"]
+            ratios.append(ratio)
+            order = "recipe, then plain" if x["first"] == "trainlib" else "plain, then recipe"
+            lines.append(f"| {d} | {m} | {order} | {x['t']['fit_seconds']} | {x['p']['fit_seconds']} | {ratio:.2f} | "
+                         f"{x['t']['test_accuracy']} | {x['p']['test_accuracy']} |")
+    cpus = sorted({x["cpu"] for runs in pairs.values() for x in runs})
+    lines.append(f"\n{len(ratios)} recipe/plain pairs; ratio {min(ratios):.2f} to {max(ratios):.2f}, mean {sum(ratios) / len(ratios):.2f}; "
+                 f"CPU: {', '.join(cpus)}; files {prefix}*.json.")
+    return "\n".join(lines)
+
 def _replace(text, start, end, body):
     head, _, rest = text.partition(start)
     _, _, tail = rest.partition(end)
@@ -104,6 +131,7 @@ def main(argv=None):
     text = a.readme.read_text() if a.readme.is_file() else f"# Benchmark results in {a.results}\n\n{START}\n{END}\n\n{ACC_START}\n{ACC_END}\n"
     text = _replace(text, START, END, table)
     if ACC_START in text: text = _replace(text, ACC_START, ACC_END, accuracy_table(a.results, a.include_smoke))
+    if WALL_START in text: text = _replace(text, WALL_START, WALL_END, wallclock_table(a.results))
     a.readme.write_text(text)
     print(table)
 

@@ -167,3 +167,21 @@ def test_shorten_recipe_keeps_the_cycles_and_caps_the_snapshots():
         assert len(ends(short)) == len(ends(cfg))                                                # 3 cycles of 10; cycles of 5 and 10
         assert short.lr_scheduler.sgdr.snapshots == cfg.lr_scheduler.sgdr.snapshots
     assert accuracy.shorten_recipe(recipe, 2).lr_scheduler.sgdr.snapshots <= len(ends(accuracy.shorten_recipe(recipe, 2)))
+
+
+def test_wallclock_table_pairs_each_recipe_run_with_its_plain_run(tmp_path):
+    "`table.wallclock_table`: a row per (set, model, order), ratio = recipe fit s / plain fit s; a file missing a protocol is left out."
+    table = _bench("table")
+    run = lambda protocol, d, s, acc: dict(protocol=protocol, dataset=d, model="fcn", seed=0, test_accuracy=acc, fit_seconds=s)
+    def part(name, protocols, *runs):
+        (tmp_path/f"accuracy_alone_{name}.json").write_text(json.dumps(dict(
+            settings=dict(protocols=protocols), machine=dict(cpu="cpu X", load_at_start=0.1), runs=list(runs))))
+    part("gp_a", ["trainlib", "plain"], run("trainlib", "gunpoint", 30.0, 1.0), run("plain", "gunpoint", 60.0, 0.98))
+    part("gp_b", ["plain", "trainlib"], run("plain", "gunpoint", 50.0, 0.98), run("trainlib", "gunpoint", 40.0, 1.0))
+    part("ah_a", ["trainlib", "plain"], run("trainlib", "arrowhead", 10.0, 0.8))           # cut short: no plain run
+    rows = table.wallclock_table(tmp_path).splitlines()
+    assert rows[2:4] == ["| gunpoint | fcn | recipe, then plain | 30.0 | 60.0 | 0.50 | 1.0 | 0.98 |",
+                         "| gunpoint | fcn | plain, then recipe | 40.0 | 50.0 | 0.80 | 1.0 | 0.98 |"]
+    assert "2 recipe/plain pairs; ratio 0.50 to 0.80, mean 0.65; CPU: cpu X" in rows[-1]
+    assert not any("arrowhead" in r for r in rows)
+    assert table.wallclock_table(tmp_path, prefix="nothing_").startswith("(no nothing_*.json")
