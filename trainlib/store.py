@@ -123,19 +123,24 @@ def _check_ids(rows:_Rows):
         if i in seen: raise ValueError(f"{rows.where(r)}: duplicate id {i!r} (first seen at {rows.where(seen[i])})")
         seen[i] = r
 
-def _count_leaks(rows:_Rows) -> int:
-    "Warn on rows whose values equal those of an earlier row from the other role (data or test files); return their number."
-    digest = rows["digest"]
+def _count_leaks(rows:_Rows, split:np.ndarray) -> int:
+    "Warn on kept rows whose values equal those of an earlier kept row in another split (`split`: SPLITS index, -1 dropped); return their number."
+    kept = np.flatnonzero(split >= 0)
+    digest = rows["digest"][kept]
     order = np.lexsort((digest[:, 1], digest[:, 0]))                    # stable: equal digests in reading order
     d = digest[order]
+    del digest
     new = np.r_[True, (d[1:] != d[:-1]).any(axis=1)]                    # where each digest's run begins
     del d
-    test = order >= rows.n_data                                          # each sorted row: from a test file?
-    leaks = int((test != test[np.flatnonzero(new)][np.cumsum(new) - 1]).sum())   # ... unlike its run's first row
-    if leaks:   # the place named, as before: the earliest row with the last row's values
-        last = np.flatnonzero((digest == digest[-1]).all(axis=1))[0]
-        warnings.warn(f"{leaks} series occur with identical values in more than one split (first: {rows.where(last)})")
-    return leaks
+    head = np.flatnonzero(new)[np.cumsum(new) - 1]                      # each sorted row: where its run begins
+    s = split[kept][order]
+    differs = np.flatnonzero(s != s[head])                              # in another split than its run's first row
+    if len(differs):
+        j = differs[np.argmin(order[differs])]                          # the earliest such row in reading order
+        r, f = kept[order[j]], kept[order[head[j]]]
+        warnings.warn(f"{len(differs)} series occur with identical values in more than one split (first: {rows.where(r)}, "
+                      f"in {SPLITS[split[r]]}, repeats {rows.where(f)}, in {SPLITS[split[f]]})")
+    return len(differs)
 
 # %% ../nbs/02_store.ipynb
 def _assign(rows:_Rows, label:np.ndarray, config:TrainConfig, split_file:dict|None) -> np.ndarray:
@@ -254,7 +259,6 @@ def _store(config, sources, split_file, inputs, version, out, tmp, rows:_Rows, s
     "Decide classes and splits from the scanned `rows`, write the version into `tmp`, rename it to `out`."
     if rows.n_data == 0: raise ValueError(f"no data rows in {', '.join(map(str, sources['data']))}")
     _check_ids(rows)
-    leaks = _count_leaks(rows)
     label, label_of = rows["label"], lambda codes: {rows.labels[c] for c in np.unique(codes)}
     classes = sort_labels(label_of(label[:rows.n_data]))
     unknown = sorted(label_of(label[rows.n_data:]) - set(classes))
@@ -266,6 +270,7 @@ def _store(config, sources, split_file, inputs, version, out, tmp, rows:_Rows, s
         raise ValueError(f"shared.num_classes is {n} but the data have {len(classes)} classes: {', '.join(classes)}")
     split = _assign(rows, label, config, split_file)
     if not (split == 0).any(): raise ValueError("the train split is empty; check shared.train_test_fraction and train_val_fraction")
+    leaks = _count_leaks(rows, split)
     y = np.array([classes.index(l) for l in rows.labels], np.int32)[label]      # each row's class index
     del label
     _write_h5(tmp/"data.h5", tmp/"staging.h5", split, y, config)
