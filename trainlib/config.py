@@ -250,6 +250,14 @@ def write_atomic(path, data:str|bytes):
     return path
 
 # %% ../nbs/00_config.ipynb
+def _yaml_error(path, e) -> str:
+    "One line for PyYAML's error `e`: where the problem is (line, column) and what it is, with the construct it is in."
+    mark, context, at = getattr(e, "problem_mark", None), getattr(e, "context", None), getattr(e, "context_mark", None)
+    where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+    what = getattr(e, "problem", None) or " ".join(str(e).split())
+    if context: what += f" ({context}" + (f" from line {at.line + 1}" if at and mark and at.line != mark.line else "") + ")"
+    return f"{path}{where}: invalid YAML: {what}"
+
 def load_config(path) -> TrainConfig:
     "Read a `TrainConfig` from a JSON or YAML file (trainlib or Capfinder layout)."
     path = Path(path)
@@ -260,7 +268,7 @@ def load_config(path) -> TrainConfig:
     except UnicodeDecodeError as e: raise ValueError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
     try: d = yaml.safe_load(text) if path.suffix in (".yaml", ".yml") else json.loads(text)
     except json.JSONDecodeError as e: raise ValueError(f"{path} line {e.lineno}: invalid JSON: {e.msg}") from None
-    except yaml.YAMLError as e: raise ValueError(f"{path}: invalid YAML: {e}") from None
+    except yaml.YAMLError as e: raise ValueError(_yaml_error(path, e)) from None
     if not isinstance(d, dict): raise ValueError(f"{path}: expected a mapping of config sections, got {type(d).__name__}")
     try: config = from_capfinder(d) if any(k.endswith("_params") for k in d) else TrainConfig.from_dict(d)
     except ValueError as e: raise ValueError(f"{path}: {e}") from None

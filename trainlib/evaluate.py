@@ -21,8 +21,8 @@ from .transfer import load_pretrained
 from .bundle import bundle_path, check_inputs, load_bundle_model, read_bundle, update_bundle
 
 # %% auto 0
-__all__ = ['plot_confusion_matrix', 'plot_history', 'classification_scores', 'evaluate', 'roc_threshold', 'plot_roc',
-           'optimise_threshold', 'apply_threshold', 'read_inputs', 'predict', 'write_predictions']
+__all__ = ['plot_confusion_matrix', 'plot_history', 'classification_scores', 'check_model_fits', 'evaluate', 'roc_threshold',
+           'plot_roc', 'optimise_threshold', 'apply_threshold', 'read_inputs', 'predict', 'write_predictions']
 
 # %% ../nbs/09_evaluate.ipynb
 def plot_confusion_matrix(cm:np.ndarray, labels:list[str], ax=None, title:str="Confusion matrix"):
@@ -60,10 +60,27 @@ def classification_scores(y_true, y_pred, labels:list[str]) -> dict:
                 confusion_matrix=confusion_matrix(y_true, y_pred, labels=idx).tolist())
 
 # %% ../nbs/09_evaluate.ipynb
+def check_model_fits(model, # a loaded `keras.Model`
+                     dataset:DatasetVersion, # the dataset it is to score
+                     source="the model", # what to call the model in the error: its file
+                    ) -> None:
+    "Error naming `source` and `dataset` when `model` cannot take the dataset's examples, or scores another number of classes."
+    try: got, out = model.input_shape, model.output_shape
+    except AttributeError: return                                       # a subclassed model: Keras will say
+    if isinstance(got, list) or isinstance(out, list): return         # several inputs or outputs: not one array
+    got, want = tuple(got[1:]), tuple(dataset.input_shape)
+    if len(got) != len(want) or any(g is not None and g != w for g, w in zip(got, want)):
+        raise ValueError(f"{source}: input shape {got} does not fit dataset {dataset.version} ({dataset.path}), whose examples have shape {want}")
+    if out[-1] is not None and out[-1] != len(dataset.classes):
+        raise ValueError(f"{source}: {out[-1]} outputs, but dataset {dataset.version} ({dataset.path}) has {len(dataset.classes)} classes: {', '.join(dataset.classes)}")
+
+
+# %% ../nbs/09_evaluate.ipynb
 def evaluate(run:Run, dataset:DatasetVersion, split:str="test", *, batch_size:int=256) -> dict:
     "Score the run's model on `split` of `dataset`; write metrics.json and plots; mark the run complete."
     if dataset.count(split) == 0: raise ValueError(f"split {split!r} of dataset {dataset.version} is empty; nothing to evaluate")
     model = load_model(run)
+    check_model_fits(model, dataset, run.file("model.keras"))
     _, y = load_arrays(dataset, split)
     probs = model.predict(to_tf_dataset(dataset, split, batch_size=batch_size), verbose=0)
     scores = classification_scores(y, probs.argmax(axis=1), dataset.classes)
@@ -126,7 +143,9 @@ def optimise_threshold(run:Run, dataset:DatasetVersion, positive:str|None=None, 
     if dataset.count(split) == 0: raise ValueError(f"split {split!r} of dataset {dataset.version} is empty; cannot pick a threshold")
     _, y = load_arrays(dataset, split)
     k = dataset.classes.index(positive)
-    probs = load_model(run).predict(to_tf_dataset(dataset, split, batch_size=batch_size), verbose=0)
+    model = load_model(run)
+    check_model_fits(model, dataset, run.file("model.keras"))
+    probs = model.predict(to_tf_dataset(dataset, split, batch_size=batch_size), verbose=0)
     result = dict(positive=positive, split=split, **roc_threshold(y == k, probs[:, k]))
     f = run.file("metrics.json")
     metrics = json.loads(f.read_text()) if f.is_file() else {}
