@@ -115,8 +115,9 @@ def check_pretrained(path, input_shape:tuple) -> str:
     "Load a pretrained model (`trainlib.transfer.load_pretrained`) and check it takes `input_shape`."
     from trainlib.transfer import load_pretrained
     model = load_pretrained(path)
-    got = tuple(model.input_shape[1:])
-    if got != tuple(input_shape): raise ValueError(f"{path}: the model takes input {got}, but the config's data have shape {tuple(input_shape)} (shared.target_length)")
+    got, want = tuple(model.input_shape[1:]), tuple(input_shape)
+    if len(got) != len(want) or any(g is not None and g != w for g, w in zip(got, want)):   # None: any length
+        raise ValueError(f"{path}: the model takes input {got}, but the config's data have shape {want} (shared.target_length)")
     return f"loads: input {got}, {model.output_shape[-1]} outputs"
 
 def check_snapshots(config:TrainConfig) -> str:

@@ -160,7 +160,8 @@ def parse_freeze(items:list[str]|None) -> dict:
     arg("--list-layers", action="store_true", help="print the model's layers and exit"),
     arg("--unsafe", action="store_true", help="allow Lambda layers (code inside the model file): only for trusted files"),
     arg("--overwrite", action="store_true", help="train again even if this run already finished"),
-    arg("--verbose", type=int, default=2, choices=(0, 1, 2), help="Keras fit verbosity")])
+    arg("--verbose", type=int, default=2, choices=(0, 1, 2), help="Keras fit verbosity"),
+    arg("--no-check", action="store_true", help="skip the preflight checks of the config and the model (see `trainlib check`)")])
 def cmd_transfer(args):
     "Fine-tune a pretrained model, evaluate it on the test split and pick the ROC threshold."
     from trainlib.store import DatasetVersion, make_dataset
@@ -169,6 +170,8 @@ def cmd_transfer(args):
     from trainlib.evaluate import _model_folder, evaluate, optimise_threshold
     model = load_pretrained(args.model, safe_mode=not args.unsafe)
     if args.list_layers: print(format_layers(model)); return
+    if args.dataset is None and not args.no_check:   # the config's data: checked, with the model, before any ETL or training
+        run_preflight(args.config, parse_overrides(args.set), pretrained=None if args.unsafe else args.model)
     config = config_from_args(args)
     if args.dataset is None: dataset = make_dataset(config)
     elif Path(args.dataset).suffix == ".csv":
