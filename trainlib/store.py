@@ -340,12 +340,19 @@ def to_tf_dataset(dataset:DatasetVersion, split:str="train", *, batch_size:int=3
     idx = _indices(dataset, split, n, shuffle, balanced, seed)
     if augment is None:
         batches = _epochs(idx.batch(batch_size), start_epoch, math.ceil(n / batch_size))   # skips index batches only: no data read
-        return batches.map(read, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+        return _fixed_knobs(batches.map(read, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE))
     one = idx.batch(1024).map(read).unbatch()
     warped = one.repeat(2 * augment_multiplier).map(augment, num_parallel_calls=tf.data.AUTOTUNE)
     both = one.concatenate(warped)
     if shuffle: both = both.shuffle(min(n * (1 + 2 * augment_multiplier), 100_000), seed=seed)
-    return _epochs(both.batch(batch_size), start_epoch, math.ceil(n * (1 + 2 * augment_multiplier) / batch_size)).prefetch(tf.data.AUTOTUNE)
+    return _fixed_knobs(_epochs(both.batch(batch_size), start_epoch, math.ceil(n * (1 + 2 * augment_multiplier) / batch_size)).prefetch(tf.data.AUTOTUNE))
+
+def _fixed_knobs(ds):
+    "`ds` with tf.data's autotuning off (its AUTOTUNE arguments take fixed defaults): see the note below."
+    import tensorflow as tf
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return ds.with_options(options)
 
 def _epochs(batches, start_epoch, steps):
     "One epoch of `batches` (`start_epoch` None), or an endless stream of reshuffled epochs from `start_epoch` on."
