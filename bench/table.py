@@ -11,7 +11,7 @@ sys.path.insert(0, str(HERE))
 from common import RESULTS
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 ACC_START, ACC_END = "<!-- accuracy:start -->", "<!-- accuracy:end -->"
-WALL_START, WALL_END = "<!-- wallclock:start -->", "<!-- wallclock:end -->"
+WALLCLOCK_ROUNDS = {"wallclock": "accuracy_alone_", "wallclock-notune": "accuracy_notune_"}   # README marker -> result files
 
 
 def rows(results:Path=RESULTS, include_smoke:bool=False):
@@ -131,7 +131,9 @@ def main(argv=None):
     text = a.readme.read_text() if a.readme.is_file() else f"# Benchmark results in {a.results}\n\n{START}\n{END}\n\n{ACC_START}\n{ACC_END}\n"
     text = _replace(text, START, END, table)
     if ACC_START in text: text = _replace(text, ACC_START, ACC_END, accuracy_table(a.results, a.include_smoke))
-    if WALL_START in text: text = _replace(text, WALL_START, WALL_END, wallclock_table(a.results))
+    for marker, prefix in WALLCLOCK_ROUNDS.items():
+        start, end = f"<!-- {marker}:start -->", f"<!-- {marker}:end -->"
+        if start in text: text = _replace(text, start, end, wallclock_table(a.results, prefix))
     a.readme.write_text(text)
     print(table)
 
