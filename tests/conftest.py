@@ -1,5 +1,5 @@
 """Shared fixtures: paths to the shipped data, a tiny GunPoint config, and a CLI runner."""
-import json, os, subprocess, sys
+import json, os, re, subprocess, sys
 from pathlib import Path
 
 import pytest
@@ -22,6 +22,15 @@ def pytest_collection_modifyitems(config, items):
     skip = pytest.mark.skip(reason="slow: run with --slow")
     for item in items:
         if "slow" in item.keywords: item.add_marker(skip)
+
+
+# TensorFlow's C++ start-up log: on some CPUs (oneDNN on Intel) TensorFlow 2.21 prints these whatever TF_CPP_MIN_LOG_LEVEL says
+TF_STARTUP_LOG = re.compile(r"^(WARNING: All log messages before absl::InitializeLog\(\) is called|[IWE]\d{4} \d\d:\d\d:[\d.]+ +\d+ [\w.]+:\d+\]"
+                            r"|To enable the following instructions:)")
+
+def user_stderr(text:str) -> str:
+    "A subprocess's stderr, stripped, without TensorFlow's C++ start-up log lines: what trainlib itself printed."
+    return "\n".join(l for l in text.strip().splitlines() if not TF_STARTUP_LOG.match(l))
 
 
 def tiny_config(tmp_path, **sections) -> dict:

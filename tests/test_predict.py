@@ -4,7 +4,7 @@ import csv, json
 import numpy as np
 import pytest
 
-from conftest import GUNPOINT, ROOT
+from conftest import GUNPOINT, ROOT, user_stderr
 from trainlib.config import TrainConfig
 from trainlib.evaluate import apply_threshold, evaluate, optimise_threshold, predict, roc_threshold
 from trainlib.peaks import make_peak_dataset
@@ -75,7 +75,7 @@ def test_predict_rejects_mismatched_input(peak_run, tmp_path, make_input, messag
 def test_cli_predict_rejects_signals_for_a_peak_model(peak_run, cli, tmp_path):
     r = cli("predict", "--model", peak_run.path, "--input", GUNPOINT/"test.csv", "--output", tmp_path/"o.csv")
     assert r.returncode == 1 and not (tmp_path/"o.csv").exists()
-    assert r.stderr.strip() == (f"trainlib: error: {GUNPOINT/'test.csv'} holds one-channel series (examples of shape (length, 1)) "
+    assert user_stderr(r.stderr) == (f"trainlib: error: {GUNPOINT/'test.csv'} holds one-channel series (examples of shape (length, 1)) "
                                 "but the model takes (120, 2)")
 
 
