@@ -1,9 +1,9 @@
 """Where the seconds of one recipe fit go: before the callbacks' on_train_begin, the epochs, their on_train_end, and after it.
 
-python bench/fit_phases.py [--runs 6] [--no-autotune] [--set italypowerdemand] [--model fcn]
-Trains the shipped recipe (seed 0) `--runs` times in one process and prints one JSON line per run. `--no-autotune` turns
-tf.data's autotuning off in trainlib's pipeline (what bench/README.md's "Why single fits vary" measured). Prints only:
-a diagnostic, not a results file.
+python bench/fit_phases.py [--runs 6] [--autotune] [--set italypowerdemand] [--model fcn]
+Trains the shipped recipe (seed 0) `--runs` times in one process and prints one JSON line per run. trainlib's pipeline
+runs with tf.data's autotuning off (since e7eada8); `--autotune` turns it back on, as it was when bench/README.md's "Why
+single fits vary" found the stall. Prints only: a diagnostic, not a results file.
 """
 import argparse, json, sys, time
 from pathlib import Path
@@ -15,17 +15,12 @@ from common import scratch_dir
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--runs", type=int, default=6); p.add_argument("--no-autotune", action="store_true")
+    p.add_argument("--runs", type=int, default=6); p.add_argument("--autotune", action="store_true", help="tf.data autotuning on, as before e7eada8")
     p.add_argument("--set", default="italypowerdemand", choices=list(accuracy.DATASETS)); p.add_argument("--model", default="fcn", choices=["fcn", "resnet"])
     a = p.parse_args(argv)
-    import keras, tensorflow as tf
+    import keras
     import trainlib.store as S, trainlib.train as T
-    if a.no_autotune:
-        plain = T.to_tf_dataset
-        def patched(*args, **kw):
-            o = tf.data.Options(); o.autotune.enabled = False
-            return plain(*args, **kw).with_options(o)
-        T.to_tf_dataset = patched
+    if a.autotune: S._fixed_knobs = lambda ds: ds     # to_tf_dataset looks it up when called
     marks = {}
     class Last(keras.callbacks.Callback):
         def on_train_begin(self, logs=None): marks["begin"] = time.perf_counter()
@@ -44,7 +39,7 @@ def main(argv=None):
         cfg = accuracy.recipe_config(accuracy.RECIPE, a.set, a.model, 0, tmp, f"r{i}")
         T.train(cfg, S.make_dataset(cfg), overwrite=True, verbose=0)
         m = marks
-        print(json.dumps(dict(run=i, autotune=not a.no_autotune, before_begin=round(m["first_begin"] - m["fit_start"], 2),
+        print(json.dumps(dict(run=i, autotune=a.autotune, before_begin=round(m["first_begin"] - m["fit_start"], 2),
                               callbacks_begin=round(m["begin"] - m["first_begin"], 2), epochs=round(m["last_epoch_end"] - m["begin"], 2),
                               callbacks_end=round(m["end"] - m["last_epoch_end"], 2), after_end=round(m["fit_return"] - m["end"], 2))), flush=True)
 
