@@ -99,8 +99,7 @@ def wallclock_table(results:Path=RESULTS, prefix:str="accuracy_alone_"):
         if not {"trainlib", "plain"} <= set(fit): continue              # cut short before both ran
         t, p = fit["trainlib"], fit["plain"]
         first = r["settings"]["protocols"][0]
-        pairs.setdefault((t["dataset"], t["model"]), []).append(dict(first=first, t=t, p=p, load=r["machine"].get("load_at_start"),
-                                                                      cpu=r["machine"].get("cpu")))
+        pairs.setdefault((t["dataset"], t["model"]), []).append(dict(first=first, t=t, p=p, cpu=r["machine"].get("cpu")))
     if not pairs: return f"(no {prefix}*.json results yet)"
     lines = ["| dataset | model | order | recipe fit s | plain fit s | ratio | recipe acc | plain acc |", "|---|---|---|---|---|---|---|---|"]
     ratios = []
