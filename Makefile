@@ -88,7 +88,8 @@ bench: install
 # The wall-clock half of issue 9's item 3, with nothing else running on the machine: seed 0 of each (set, model), the recipe
 # and the plain 300-epoch run in one process, then the other order in a fresh process (recipe, plain, plain, recipe).
 # The committed accuracy_alone_* files ran at 0c5f997 (tf.data autotuning on); accuracy_notune_* are
-# WALLCLOCK_NAME=accuracy_notune WALLCLOCK_PAIRS="gunpoint:fcn italypowerdemand:fcn italypowerdemand:resnet" after it was turned off.
+# WALLCLOCK_NAME=accuracy_notune WALLCLOCK_PAIRS="gunpoint:fcn italypowerdemand:fcn italypowerdemand:resnet" after it was turned off,
+# then the same with WALLCLOCK_PAIRS="arrowhead:fcn arrowhead:resnet gunpoint:resnet" (at 107fa70).
 WALLCLOCK_PAIRS ?= arrowhead:fcn arrowhead:resnet gunpoint:fcn gunpoint:resnet italypowerdemand:fcn italypowerdemand:resnet
 WALLCLOCK_NAME ?= accuracy_alone
 bench-wallclock: install
