@@ -157,6 +157,24 @@ def test_cli_transfer_on_peaks(tiny_base, tmp_path, cli):
     assert (run/"labels.txt").read_text().split() == ["High_quality", "Low_quality", "Noise"]
 
 
+def test_transfer_from_a_base_of_free_length(tmp_path):
+    "A base taking series of any length (None) fine-tunes on GunPoint: the bundle records the length trained on, and predict uses it."
+    from trainlib.evaluate import predict
+    from trainlib.store import make_dataset
+    gunpoint = ROOT/"data"/"gunpoint"
+    keras.Sequential([keras.Input((None, 1)), keras.layers.Conv1D(4, 3, padding="same"), keras.layers.GlobalAveragePooling1D(),
+                      keras.layers.Dense(2, activation="softmax")]).save(tmp_path/"base.keras")
+    cfg = TrainConfig.from_dict({"etl": {"data_path": str(gunpoint/"train.csv"), "test_path": str(gunpoint/"test.csv"), "dataset_dir": str(tmp_path/"datasets")},
+                                 "shared": {"model_type": "fcn", "num_classes": 2, "target_length": 150, "dtype": "float32", "output_dir": str(tmp_path/"runs")},
+                                 "train": {"max_epochs": 1, "batch_size": 16, "model_hp": {"filters": [4, 8, 4]}}})
+    ds = make_dataset(cfg)
+    run = fine_tune(load_pretrained(tmp_path/"base.keras"), cfg, ds, verbose=0)
+    assert run.status == "trained"
+    bundle = json.loads((run.path/"bundle.json").read_text())
+    assert bundle["input"]["shape"] == [150, 1]
+    res = predict(run.path, gunpoint/"test.csv")
+    assert len(res["ids"]) == 150 and res["probabilities"].shape == (150, 2)
+
 @pytest.mark.slow
 def test_transfer_report_through_papermill(cli, tmp_path):
     r = cli("report", "transfer", "-p", "run_name", "smoke", "-p", "base_epochs", "3", "-p", "epochs", "2", "--output-dir", tmp_path/"runs")

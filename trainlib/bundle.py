@@ -16,9 +16,9 @@ from .store import DatasetVersion
 from .models import MODELS, build_model
 
 # %% auto 0
-__all__ = ['BUNDLE_FILE', 'WEIGHTS_FILE', 'BUNDLE_FORMAT', 'package_versions', 'git_commit', 'split_stats', 'write_bundle',
-           'Bundle', 'bundle_path', 'read_bundle', 'check_labels', 'check_inputs', 'keras_major', 'load_bundle_model',
-           'update_bundle']
+__all__ = ['BUNDLE_FILE', 'WEIGHTS_FILE', 'BUNDLE_FORMAT', 'package_versions', 'git_commit', 'split_stats', 'input_fits',
+           'write_bundle', 'Bundle', 'bundle_path', 'read_bundle', 'check_labels', 'check_inputs', 'keras_major',
+           'load_bundle_model', 'update_bundle']
 
 # %% ../nbs/05b_bundle.ipynb
 BUNDLE_FILE = "bundle.json"
@@ -65,6 +65,14 @@ def split_stats(dataset:DatasetVersion, split:str="train", chunk:int=4096) -> di
                 channel_mean=mean.tolist(), channel_std=np.sqrt(var).tolist())
 
 # %% ../nbs/05b_bundle.ipynb
+def input_fits(model_shape, # a model's input shape without the batch axis; `None`: any size
+               example_shape, # the shape of one example
+              ) -> bool:
+    "Whether a model taking `model_shape` takes examples of `example_shape`: same rank, every fixed size equal."
+    model_shape, example_shape = tuple(model_shape), tuple(example_shape)
+    return len(model_shape) == len(example_shape) and all(m is None or m == e for m, e in zip(model_shape, example_shape))
+
+# %% ../nbs/05b_bundle.ipynb
 def _rebuildable(model:keras.Model, name, params:dict, input_shape, n_classes:int) -> bool:
     "Whether `build_model(name, ...)` reproduces `model`'s layers and parameter count."
     if name not in MODELS: return False
@@ -93,7 +101,12 @@ def write_bundle(path, # run folder (model.keras inside) or model file
     "Save `model.weights.h5` and write `bundle.json` beside the model; return the bundle's path."
     path = Path(path)
     folder, model_file = (path, "model.keras") if path.is_dir() else (path.parent, path.name)
-    input_shape = [int(d) for d in model.input_shape[1:]]
+    got = tuple(model.input_shape[1:])
+    if dataset is not None and not input_fits(got, dataset.input_shape):
+        raise ValueError(f"the model takes input {got} but dataset {dataset.version} has examples of shape {tuple(dataset.input_shape)}")
+    if dataset is None and None in got:
+        raise ValueError(f"the model takes input {got}, of free size: give the dataset it was trained on, whose example shape the bundle records")
+    input_shape = [int(d) for d in (got if dataset is None else dataset.input_shape)]    # the examples trained on
     n_out = int(model.output_shape[-1])
     classes = list(dataset.classes) if dataset is not None else [f"class_{i}" for i in range(n_out)]
     if len(classes) != n_out: raise ValueError(f"the model has {n_out} outputs but dataset {dataset.version} has {len(classes)} classes")

@@ -111,13 +111,18 @@ def check_model(config:TrainConfig, input_shape:tuple, n_classes:int) -> str:
     model = build_model(config.shared.model_type, tuple(input_shape), n_classes, **config.train.model_hp)
     return f"{config.shared.model_type} builds: input {tuple(model.input_shape[1:])}, {n_classes} classes, {model.count_params():,} parameters"
 
-def check_pretrained(path, input_shape:tuple) -> str:
-    "Load a pretrained model (`trainlib.transfer.load_pretrained`) and check it takes `input_shape`."
-    from trainlib.transfer import load_pretrained
-    model = load_pretrained(path)
+def check_pretrained(model, # a pretrained model: .keras/.h5 file or run folder (loaded here), or a loaded `keras.Model`
+                     input_shape:tuple, # the shape of the config's examples
+                     source=None, # what to call the model in the error (default: its path, else its name)
+                    ) -> str:
+    "Check that a pretrained model (loaded by `trainlib.transfer.load_pretrained` if a path) takes `input_shape`."
+    from trainlib.bundle import input_fits
+    if isinstance(model, (str, os.PathLike)):
+        from trainlib.transfer import load_pretrained
+        source, model = source or model, load_pretrained(model)
     got, want = tuple(model.input_shape[1:]), tuple(input_shape)
-    if len(got) != len(want) or any(g is not None and g != w for g, w in zip(got, want)):   # None: any length
-        raise ValueError(f"{path}: the model takes input {got}, but the config's data have shape {want} (shared.target_length)")
+    if not input_fits(got, want):   # a size of None takes any
+        raise ValueError(f"{source or model.name}: the model takes input {got}, but the config's data have shape {want} (shared.target_length)")
     return f"loads: input {got}, {model.output_shape[-1]} outputs"
 
 def check_snapshots(config:TrainConfig) -> str:
@@ -128,7 +133,8 @@ def check_snapshots(config:TrainConfig) -> str:
 # %% ../nbs/11c_check.ipynb
 def preflight(config:TrainConfig, # the run's config (paths already resolved, see `load_config`)
               *, config_path=None, # the file it came from, shown in the findings
-              pretrained=None, # a pretrained model (.keras/.h5 or run folder) to check too
+              pretrained=None, # a pretrained model to check too: .keras/.h5 file, run folder or loaded `keras.Model`
+              pretrained_source=None, # what to call a loaded `pretrained` model (its file)
               rows:int=20, # data rows parsed from the start of each input file
              ) -> list[Finding]:
     "Check `config`, its input files, model and output folders without training; one `Finding` per check."
@@ -159,7 +165,9 @@ def preflight(config:TrainConfig, # the run's config (paths already resolved, se
         out.append(_attempt("model", f"shared.model_type: {s.model_type}", lambda: check_model(config, shape, n_classes)))
     else: out.append(Finding("skipped", "model", f"shared.model_type: {s.model_type}", "fix the inputs first"))
     if config.lr_scheduler.sgdr.snapshots: out.append(_attempt("snapshots", f"lr_scheduler.sgdr.snapshots: {config.lr_scheduler.sgdr.snapshots}", lambda: check_snapshots(config)))
-    if pretrained is not None: out.append(_attempt("pretrained model", pretrained, lambda: check_pretrained(pretrained, shape)))
+    if pretrained is not None:
+        where = pretrained_source or (pretrained if isinstance(pretrained, (str, os.PathLike)) else pretrained.name)
+        out.append(_attempt("pretrained model", where, lambda: check_pretrained(pretrained, shape, where)))
     for key, folder in (("shared.output_dir", s.output_dir), ("etl.dataset_dir", etl.dataset_dir)):
         out.append(_attempt("output folder", f"{key}: {folder}", lambda folder=folder: check_writable(folder)))
     return out
@@ -194,14 +202,14 @@ def preflight_segment(config:SegmentConfig, *, config_path=None) -> list[Finding
 
 def preflight_file(path, # config file: .json/.yaml (signals), Capfinder's, or a python segmentation config
                    overrides:dict|None=None, # dotted `--set` overrides
-                   *, pretrained=None, rows:int=20) -> list[Finding]:
+                   *, pretrained=None, pretrained_source=None, rows:int=20) -> list[Finding]:
     "Read the config file at `path` (errors become findings), apply `overrides` and run the preflight checks."
     try:
         if Path(path).suffix == ".py": config = load_python_config(path).update(overrides or {})
         else: config = load_config(path).update(overrides or {})
     except (ValueError, FileNotFoundError, TypeError, OSError) as e: return [Finding("error", "config", str(path), str(e))]
     if isinstance(config, SegmentConfig): return preflight_segment(config, config_path=path)
-    return preflight(config, config_path=path, pretrained=pretrained, rows=rows)
+    return preflight(config, config_path=path, pretrained=pretrained, pretrained_source=pretrained_source, rows=rows)
 
 # %% ../nbs/11c_check.ipynb
 def format_findings(findings:list[Finding]) -> str:

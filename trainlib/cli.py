@@ -171,7 +171,7 @@ def cmd_transfer(args):
     model = load_pretrained(args.model, safe_mode=not args.unsafe)
     if args.list_layers: print(format_layers(model)); return
     if args.dataset is None and not args.no_check:   # the config's data: checked, with the model, before any ETL or training
-        run_preflight(args.config, parse_overrides(args.set), pretrained=None if args.unsafe else args.model)
+        run_preflight(args.config, parse_overrides(args.set), pretrained=model, pretrained_source=args.model)   # the model loaded above
     config = config_from_args(args)
     if args.dataset is None: dataset = make_dataset(config)
     elif Path(args.dataset).suffix == ".csv":
@@ -382,10 +382,10 @@ def cmd_batch(args):
     return 1 if result.failed else 0
 
 # %% ../nbs/12_cli.ipynb
-def run_preflight(config_path, overrides:dict|None=None, *, pretrained=None, rows:int=20, file=None) -> list:
+def run_preflight(config_path, overrides:dict|None=None, *, pretrained=None, pretrained_source=None, rows:int=20, file=None) -> list:
     "Preflight checks of a config file; print a one-line summary to `file` (default stderr) and raise `ValueError` with the first error."
     from trainlib.check import preflight_file, raise_on_errors
-    findings = preflight_file(config_path, overrides, pretrained=pretrained, rows=rows)
+    findings = preflight_file(config_path, overrides, pretrained=pretrained, pretrained_source=pretrained_source, rows=rows)
     passed = sum(f.status == "ok" for f in findings)
     print(f"preflight: {passed} of {len(findings)} checks passed"
           + (f" (`trainlib check --config {config_path}` lists them; --no-check skips them)" if passed < len(findings) else ""), file=file or sys.stderr)

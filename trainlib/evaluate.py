@@ -18,7 +18,7 @@ from .peaks import PEAK_COLUMNS, read_peaks
 from .store import DatasetVersion, load_arrays, to_tf_dataset
 from .train import Run, load_model, read_history
 from .transfer import load_pretrained
-from .bundle import bundle_path, check_inputs, load_bundle_model, read_bundle, update_bundle
+from .bundle import bundle_path, check_inputs, input_fits, load_bundle_model, read_bundle, update_bundle
 
 # %% auto 0
 __all__ = ['plot_confusion_matrix', 'plot_history', 'classification_scores', 'check_model_fits', 'evaluate', 'roc_threshold',
@@ -69,7 +69,7 @@ def check_model_fits(model, # a loaded `keras.Model`
     except AttributeError: return                                       # a subclassed model: Keras will say
     if isinstance(got, list) or isinstance(out, list): return         # several inputs or outputs: not one array
     got, want = tuple(got[1:]), tuple(dataset.input_shape)
-    if len(got) != len(want) or any(g is not None and g != w for g, w in zip(got, want)):
+    if not input_fits(got, want):
         raise ValueError(f"{source}: input shape {got} does not fit dataset {dataset.version} ({dataset.path}), whose examples have shape {want}")
     if out[-1] is not None and out[-1] != len(dataset.classes):
         raise ValueError(f"{source}: {out[-1]} outputs, but dataset {dataset.version} ({dataset.path}) has {len(dataset.classes)} classes: {', '.join(dataset.classes)}")
@@ -215,7 +215,7 @@ def _dataset_params(folder:Path) -> dict:
 def _from_bundle(bundle, net, labels, labels_file) -> tuple:
     "Classes, config, ETL parameters and input shape from `bundle`, refusing a label map or shape the model or labels.txt contradict."
     check_inputs(bundle, labels=labels, n_outputs=net.output_shape[-1])
-    if tuple(net.input_shape[1:]) != bundle.input_shape:
+    if not input_fits(net.input_shape[1:], bundle.input_shape):     # a model of free length records the length it was trained on
         raise ValueError(f"{bundle.path}: input.shape {bundle.input_shape} contradicts the model's input shape {tuple(net.input_shape[1:])}")
     return bundle.classes, bundle.get("config") or {}, bundle["preprocessing"].get("etl") or {}, bundle.input_shape
 
@@ -241,6 +241,7 @@ def predict(model, # run folder or model file (.keras/.h5)
         if len(classes) != n_out: raise ValueError(f"{labels_file} lists {len(classes)} classes but the model has {n_out} outputs")
         config = json.loads((folder/"config.json").read_text()) if (folder/"config.json").is_file() else {}
         etl_params, input_shape = _dataset_params(folder), tuple(net.input_shape[1:])
+        if None in input_shape: raise ValueError(f"{file} takes input {input_shape}, of free size, and {folder} has no bundle.json recording the shape it was trained on")
     etl = config.get("etl", {})
     if bundle is not None and Path(input_path).suffix == ".npy" and Path(input_path).is_file():   # before read_inputs: name target_length
         check_inputs(bundle, np.load(input_path, mmap_mode="r", allow_pickle=False), source=str(input_path), max_z=np.inf)

@@ -12,6 +12,7 @@ import keras
 import numpy as np
 
 from .config import TrainConfig, write_atomic
+from .bundle import input_fits
 from .store import SPLITS, DatasetVersion, load_arrays, load_ids
 from .train import ENSEMBLE_NAME, GracefulInterrupt, Run, _datasets, _env, _finish, make_callbacks, make_optimizer, read_history
 
@@ -135,7 +136,7 @@ def fine_tune(base:keras.Model, # the pretrained model (see `load_pretrained`)
               verbose="auto") -> Run:
     "Fine-tune `base` on `dataset` (new head when the classes differ); return the `Run`."
     _one_model(config, "fine_tune")
-    if base.input_shape[1:] != tuple(dataset.input_shape):
+    if not input_fits(base.input_shape[1:], dataset.input_shape):     # a base of free length (None) takes any
         raise ValueError(f"the base model takes input of shape {base.input_shape[1:]} but dataset {dataset.version} has {tuple(dataset.input_shape)}")
     if isinstance(freeze_epochs, bool) or not isinstance(freeze_epochs, int) or freeze_epochs < 0: raise ValueError(f"freeze_epochs must be an int >= 0, got {freeze_epochs!r}")
     if not 0 < unfreeze_lr_factor <= 1: raise ValueError(f"unfreeze_lr_factor must be > 0 and <= 1, got {unfreeze_lr_factor!r}")
