@@ -20,7 +20,9 @@ def main(argv=None):
     a = p.parse_args(argv)
     import keras
     import trainlib.store as S, trainlib.train as T
-    if a.autotune: S._fixed_knobs = lambda ds: ds     # to_tf_dataset looks it up when called
+    if a.autotune:                                   # to_tf_dataset looks finish_pipeline up when called
+        import tensorflow as tf
+        S.finish_pipeline = lambda ds, prefetch=None: ds.prefetch(tf.data.AUTOTUNE if prefetch is None else prefetch)
     marks = {}
     class Last(keras.callbacks.Callback):
         def on_train_begin(self, logs=None): marks["begin"] = time.perf_counter()

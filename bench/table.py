@@ -87,6 +87,8 @@ def accuracy_table(results:Path=RESULTS, include_smoke:bool=False):
         any_ = next(cells[(d, m, p)] for p in protocols if (d, m, p) in cells)
         lines.append(f"| {d} | {m} | {any_['published_mean']} ± {any_['published_std']} | "
                      + " | ".join(col(cells.get((d, m, p))) for p in protocols) + " |")
+    cpus = sorted({str(x["machine"].get("cpu")) for x in r.get("parts") or [r]})   # accuracies differ across CPUs: say whose
+    lines.append(f"\nCPU of the runs: {', '.join(cpus)} ({len(r.get('parts') or [r])} result files, listed in {f.name}'s parts).")
     return "\n".join(lines)
 
 

@@ -185,3 +185,17 @@ def test_wallclock_table_pairs_each_recipe_run_with_its_plain_run(tmp_path):
     assert "2 recipe/plain pairs; ratio 0.50 to 0.80, mean 0.65; CPU: cpu X" in rows[-1]
     assert not any("arrowhead" in r for r in rows)
     assert table.wallclock_table(tmp_path, prefix="nothing_").startswith("(no nothing_*.json")
+
+
+@pytest.mark.slow
+def test_pipeline_teardown_times_each_pipeline_with_autotuning_on_and_off(tmp_path):
+    "The diagnostic behind trainlib's `finish_pipeline`: every fit recorded, both settings, for the pipelines asked."
+    r = subprocess.run(["python", "bench/pipeline_teardown.py", "--runs", "1", "--epochs", "2", "--pipelines", "store", "feedforward",
+                        "--name", "teardown"], cwd=ROOT, capture_output=True, text=True, timeout=600,
+                       env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "TRAINLIB_BENCH_RESULTS": str(tmp_path)})
+    assert r.returncode == 0, r.stderr[-3000:]
+    rec = json.loads((tmp_path/"teardown.json").read_text())
+    assert "pipeline_teardown.py" in rec["command"] and rec["machine"]["cores"] >= 1
+    assert [(f["pipeline"], f["autotune"]) for f in rec["fits"]] == [("store", True), ("store", False), ("feedforward", True), ("feedforward", False)]
+    assert all(f["fit"] >= f["epochs"] > 0 and f["after_end"] >= 0 for f in rec["fits"]), rec["fits"]
+    assert set(rec["fits_with_a_stall_over_half_a_second"]) == {"store autotune on", "store autotune off", "feedforward autotune on", "feedforward autotune off"}

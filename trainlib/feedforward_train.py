@@ -15,6 +15,7 @@ import yaml
 from .config import Section, param, section, write_atomic
 from .sequences import SequenceData, load_dataset
 from .models import build_feedforward, output_heads
+from .store import finish_pipeline
 from .train import Checkpoints, GracefulInterrupt, Run, read_history, save_model_atomic
 
 # %% auto 0
@@ -154,7 +155,7 @@ def _tf_data(x, y, batch_size:int, *, shuffle_seed:int|None=None):
     import tensorflow as tf
     ds = tf.data.Dataset.from_tensor_slices((x, y))
     if shuffle_seed is not None: ds = ds.shuffle(len(x), seed=shuffle_seed, reshuffle_each_iteration=True).repeat()
-    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    return finish_pipeline(ds.batch(batch_size))
 
 def _targets(prep:Prepared, split:str, index=None):
     "The targets of `split` (rows `index`) as the model expects them: a dict with several heads, else an array."

@@ -13,7 +13,7 @@ import tensorflow as tf
 
 from .config import write_atomic
 from .images import make_image_dataset
-from .store import DatasetVersion, load_arrays, load_ids
+from .store import DatasetVersion, finish_pipeline, load_arrays, load_ids
 from .augment import lighting_map, mix_map, MIX_MODES
 from .models import IMAGE_MODELS, MODELS, build_model
 from .label_losses import AsymmetricLoss, label_scores, multilabel_metrics, single_label_loss
@@ -78,7 +78,7 @@ def _pipeline(x, y, batch_size, *, train=False, seed=0, mix="mixup", p_lighting=
     if train:
         if p_lighting > 0 or flips: ds = ds.map(lighting_map(p_lighting, max_lighting, flips, seed=seed))
         ds = ds.map(mix_map(mix, seed=seed + 1))
-    return ds.prefetch(tf.data.AUTOTUNE)
+    return finish_pipeline(ds)
 
 def _write_input_data(run, dataset):
     "input_data.csv: each image's sample, file, labels and whether it was train or valid (varKoder's columns)."

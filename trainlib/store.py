@@ -18,7 +18,7 @@ from .data import (SPLITS, SignalRow, balance_fraction, balance_mask, id_fractio
 
 # %% auto 0
 __all__ = ['file_sha256', 'etl_params', 'version_id', 'sort_labels', 'DatasetVersion', 'load_arrays', 'load_ids', 'make_dataset',
-           'to_tf_dataset']
+           'to_tf_dataset', 'finish_pipeline']
 
 # %% ../nbs/02_store.ipynb
 def file_sha256(path, block:int=1 << 20) -> str:
@@ -340,19 +340,19 @@ def to_tf_dataset(dataset:DatasetVersion, split:str="train", *, batch_size:int=3
     idx = _indices(dataset, split, n, shuffle, balanced, seed)
     if augment is None:
         batches = _epochs(idx.batch(batch_size), start_epoch, math.ceil(n / batch_size))   # skips index batches only: no data read
-        return _fixed_knobs(batches.map(read, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE))
+        return finish_pipeline(batches.map(read, num_parallel_calls=tf.data.AUTOTUNE))
     one = idx.batch(1024).map(read).unbatch()
     warped = one.repeat(2 * augment_multiplier).map(augment, num_parallel_calls=tf.data.AUTOTUNE)
     both = one.concatenate(warped)
     if shuffle: both = both.shuffle(min(n * (1 + 2 * augment_multiplier), 100_000), seed=seed)
-    return _fixed_knobs(_epochs(both.batch(batch_size), start_epoch, math.ceil(n * (1 + 2 * augment_multiplier) / batch_size)).prefetch(tf.data.AUTOTUNE))
+    return finish_pipeline(_epochs(both.batch(batch_size), start_epoch, math.ceil(n * (1 + 2 * augment_multiplier) / batch_size)))
 
-def _fixed_knobs(ds):
-    "`ds` with tf.data's autotuning off (its AUTOTUNE arguments take fixed defaults): see the note below."
+def finish_pipeline(ds:tf.data.Dataset, prefetch:int|None=None) -> tf.data.Dataset:
+    "The last step of each of trainlib's input pipelines: prefetch `prefetch` batches (None: tf.data's default), tf.data's autotuning off (see below)."
     import tensorflow as tf
     options = tf.data.Options()
-    options.autotune.enabled = False
-    return ds.with_options(options)
+    options.autotune.enabled = False       # AUTOTUNE arguments then take fixed defaults
+    return ds.prefetch(tf.data.AUTOTUNE if prefetch is None else prefetch).with_options(options)
 
 def _epochs(batches, start_epoch, steps):
     "One epoch of `batches` (`start_epoch` None), or an endless stream of reshuffled epochs from `start_epoch` on."

@@ -14,6 +14,7 @@ import tensorflow as tf
 
 from .config import write_atomic
 from .data import id_fraction
+from .store import finish_pipeline
 
 # %% auto 0
 __all__ = ['DATASPLIT_COLUMNS', 'make_blob_volumes', 'Volume', 'make_datasplit_csv', 'read_datasplit', 'get_datasplit',
@@ -219,4 +220,4 @@ def volume_dataset(paths:list, classes:list, crop_shape:tuple, *,
     sig = (tf.TensorSpec((*spatial, 1), tf.float32), tf.TensorSpec((*spatial, len(classes)), tf.float32))
     ds = tf.data.Dataset.from_generator(crops, output_signature=sig).batch(batch_size)
     if batch_limit is not None: ds = ds.take(batch_limit)
-    return ds.prefetch(2)
+    return finish_pipeline(ds, prefetch=2)
