@@ -46,3 +46,51 @@ def test_distributed_flags_are_checked(cli, write_config):
     assert r.returncode == 1 and "oracle address must be HOST:PORT" in r.stderr
     r = cli("tune", "--config", write_config(), "--distributed", "worker", "--oracle", "127.0.0.1:8000", "--tuner-id", "chief")
     assert r.returncode == 1 and "does not fit role 'worker'" in r.stderr
+
+
+def kill_mid_trial(write_config, tmp_path, victim:str) -> tuple[int, float, str, str]:
+    """Start a chief and worker w1 (tune.worker_timeout 8 s, SIGINT ignored as in a shell's background job, where Python installs no handler),
+    kill `victim` ('chief' or 'worker') 3 s into trial 0, and wait for the other: (its exit code, seconds it took after the kill, its log, the address)."""
+    cfg = write_config(tune={"strategy": "random_search", "max_trials": 3, "max_epochs": 1000, "worker_timeout": 8})
+    address = f"127.0.0.1:{free_port()}"
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    def start(*args, log):
+        return subprocess.Popen([str(TRAINLIB), "tune", "--config", str(cfg), "--verbose", "0", "--oracle", address, *args],
+                                stdout=open(tmp_path/log, "w"), stderr=subprocess.STDOUT, env=env, cwd=tmp_path,
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    procs = {"chief": start("--distributed", "chief", log="chief.log"), "worker": start("--distributed", "worker", "--tuner-id", "w1", log="worker.log")}
+    other = "worker" if victim == "chief" else "chief"
+    try:
+        deadline = time.monotonic() + 300
+        while not list((tmp_path/"runs"/"default").glob("tune-*/trial_0/trial.json")):     # the chief handed out trial 0
+            assert time.monotonic() < deadline and all(p.poll() is None for p in procs.values()), (tmp_path/f"{other}.log").read_text()[-2000:]
+            time.sleep(0.5)
+        time.sleep(3)                                                       # w1 is training (1000 epochs)
+        procs[victim].send_signal(signal.SIGKILL); procs[victim].wait()
+        killed = time.monotonic()
+        rc = procs[other].wait(timeout=120)
+        return rc, time.monotonic() - killed, (tmp_path/f"{other}.log").read_text(), address
+    finally:
+        for p in procs.values():
+            if p.poll() is None: p.kill()
+
+
+def test_chief_fails_the_trial_of_a_killed_worker_and_stops(write_config, tmp_path):
+    "A worker killed during its trial: after tune.worker_timeout the chief fails that trial and, with no worker left, stops with an error."
+    rc, waited, log, _ = kill_mid_trial(write_config, tmp_path, "worker")
+    assert rc == 1, log[-3000:]
+    assert "trainlib: error: the search stopped: no trial is running and every worker (w1) has been silent for over 8 s (tune.worker_timeout)" in log, log[-3000:]
+    assert 8 <= waited < 60, waited
+    folder = next((tmp_path/"runs"/"default").glob("tune-fcn-random_search-*"))
+    rows = list(csv.DictReader(open(folder/"trials.csv")))
+    assert [(r["trial"], r["status"]) for r in rows] == [("0", "FAILED")], rows
+    assert "worker w1 sent nothing for" in rows[0]["reason"], rows
+
+
+def test_worker_stops_when_its_chief_is_killed(write_config, tmp_path):
+    "The chief killed during a worker's trial: after tune.worker_timeout the worker stops with an error instead of waiting an hour per call."
+    rc, waited, log, address = kill_mid_trial(write_config, tmp_path, "chief")
+    assert rc == 1, log[-3000:]
+    assert f"trainlib: error: this worker stops: the chief at {address} has not answered for" in log, log[-3000:]
+    assert "(tune.worker_timeout is 8 s): it stopped or cannot be reached" in log, log[-3000:]
+    assert 8 <= waited < 60, waited

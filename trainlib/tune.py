@@ -4,7 +4,7 @@
 
 # %% ../nbs/07_tune.ipynb 3
 from __future__ import annotations
-import contextlib, csv, importlib, io, json, multiprocessing, os, signal, sys, threading, time, traceback
+import _thread, contextlib, csv, importlib, io, json, multiprocessing, os, signal, sys, threading, time, traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,7 +19,7 @@ from .train import _datasets, compile_model, epoch_steps, monitor_mode
 # %% auto 0
 __all__ = ['STRATEGIES', 'search_space', 'make_hypermodel', 'best_config', 'tune_dir', 'tuner_role', 'trial_rows',
            'write_trials_csv', 'failure_reason', 'make_tuner', 'TuneResult', 'tune', 'plot_trials', 'trials_markdown',
-           'sample_hyperparameters', 'grid_search']
+           'sample_hyperparameters', 'grid_search', 'WorkerWatch', 'ChiefContact', 'watch_workers', 'keep_in_touch']
 
 # %% ../nbs/07_tune.ipynb
 def search_space(name:str):
@@ -65,8 +65,10 @@ class _TrialLog:
     "Mixin for a keras-tuner `Tuner`: time every trial; rewrite `trials.csv` after each one (unless a worker)."
     def on_trial_begin(self, trial):
         self._started = time.time()
+        if getattr(self, "_contact", None) is not None: self._contact.trial_id = trial.trial_id   # a worker asks the chief for it
         super().on_trial_begin(trial)
     def on_trial_end(self, trial):
+        if getattr(self, "_contact", None) is not None: self._contact.trial_id = None
         super().on_trial_end(trial)
         times = _read_json(self._times_path)
         times[trial.trial_id] = {"seconds": round(time.time() - self._started, 2), "status": trial.status}
@@ -302,10 +304,22 @@ def tune(config:TrainConfig, dataset:DatasetVersion, *, overwrite:bool|None=None
     stop = [keras.callbacks.EarlyStopping(monitor=t.objective, patience=t.patience)] if t.patience > 0 else []
     guard, interrupted, previous = _SearchInterrupt(), False, None
     tuner._guard = guard
-    if threading.current_thread() is threading.main_thread() and tuner_role() != "chief":
-        previous = signal.signal(signal.SIGINT, guard.handle)
+    watch = contact = None
+    if threading.current_thread() is threading.main_thread():   # the chief: plain Ctrl+C, even if started with SIGINT ignored
+        previous = signal.signal(signal.SIGINT, signal.default_int_handler if tuner_role() == "chief" else guard.handle)
+    if tuner_role() == "chief":                     # fail the trials of workers that die; stop if none is left
+        watch = watch_workers(tuner.oracle, t.worker_timeout, interrupt=previous is not None)
+    elif tuner_role() == "worker":                  # tell the chief this worker is alive; stop if the chief is gone
+        address = f"{os.environ['KERASTUNER_ORACLE_IP']}:{os.environ['KERASTUNER_ORACLE_PORT']}"
+        contact = tuner._contact = keep_in_touch(tuner.oracle, t.worker_timeout, address, stop=lambda: setattr(guard, "requested", True),
+                                                 escalate=previous is not None)
     try: tuner.search(train_ds, validation_data=val_ds, epochs=t.max_epochs, callbacks=stop + [guard], verbose=verbose)
     except KeyboardInterrupt:
+        if watch is not None and watch.reason is not None:
+            write_trials_csv(tuner)
+            raise ValueError(f"the search stopped: {watch.reason}; the finished trials are in {Path(tuner.project_dir)/'trials.csv'}; "
+                             "start the chief and the workers again to continue it") from None
+        if contact is not None and contact.reason is not None: raise ValueError(f"this worker stops: {contact.reason}") from None
         interrupted = True
         print("Interrupted: keeping the finished trials; run the same command again to continue the search")
     except RuntimeError as e:         # keras-tuner's oracle: too many failed trials in a row
@@ -316,6 +330,8 @@ def tune(config:TrainConfig, dataset:DatasetVersion, *, overwrite:bool|None=None
                          f"see {Path(tuner.project_dir)/'trials.csv'}") from None
     finally:
         if previous is not None: signal.signal(signal.SIGINT, previous)
+        for w in (watch, contact):
+            if w is not None: w.done.set()
     if tuner_role() == "worker":      # the chief's oracle has the trials; report the ones this worker ran
         rows = [{"trial": tid, **v} for tid, v in sorted(_read_json(tuner._times_path).items())]
         return TuneResult(Path(tuner.project_dir), rows, {}, None, None, interrupted)
@@ -425,3 +441,117 @@ def _grid_result(folder:Path, rows:list, summary:list, monitor:str) -> TuneResul
     cfg_path = save_config(best["_config"], folder/"best_config.json")
     trials = [{k: v for k, v in s.items() if not k.startswith("_")} for s in summary]
     return TuneResult(folder, trials, {k: v for k, v in best.items() if not k.startswith("_")}, best["mean"], cfg_path)
+
+# %% ../nbs/07_tune.ipynb
+class WorkerWatch:
+    "On the chief: fail the trial of a worker silent for `timeout` s; `reason` says why the search cannot go on."
+    def __init__(self, oracle, # the chief's keras-tuner oracle
+                 timeout:float, # seconds of silence after which a worker counts as gone (`tune.worker_timeout`)
+                 clock=time.monotonic):
+        self.oracle, self.timeout, self.clock = oracle, float(timeout), clock
+        self.seen, self.failed, self.stopped, self.reason = {}, [], False, None    # seen: tuner id -> last heard from
+        self._end = oracle.end_trial
+        self._listen()
+
+    def _heard(self, trial_id):
+        for tuner_id, trial in list(self.oracle.ongoing_trials.items()):
+            if trial.trial_id == trial_id: self.seen[tuner_id] = self.clock()
+
+    def _listen(self):
+        "Wrap the oracle methods that the workers call over gRPC, noting who called."
+        o = self.oracle
+        create, update, end, get = o.create_trial, o.update_trial, o.end_trial, o.get_trial
+        def create_trial(tuner_id):
+            self.seen[tuner_id] = self.clock()
+            trial = create(tuner_id)
+            if trial.status == "STOPPED": self.stopped = True      # the search is over: workers leave
+            return trial
+        def update_trial(trial_id, metrics, step=0): self._heard(trial_id); return update(trial_id, metrics, step=step)
+        def end_trial(trial): self._heard(trial.trial_id); return end(trial)
+        def get_trial(trial_id): self._heard(trial_id); return get(trial_id)      # a worker's heartbeat
+        o.create_trial, o.update_trial, o.end_trial, o.get_trial = create_trial, update_trial, end_trial, get_trial
+
+    def check(self) -> list[str]:
+        "Fail the trials of workers silent for over `timeout` s (returns all failed so far); set `reason` when the search cannot go on."
+        now, o = self.clock(), self.oracle
+        for tuner_id, trial in list(o.ongoing_trials.items()):
+            quiet = now - self.seen.setdefault(tuner_id, now)
+            if quiet <= self.timeout: continue
+            trial.status = "FAILED"
+            trial.message = (f"worker {tuner_id} sent nothing for {quiet:.0f} s (tune.worker_timeout is {self.timeout:g} s): "
+                             "it stopped or lost its connection")
+            o.tuner_ids.discard(tuner_id)                   # so the chief does not wait for it at the end
+            self.failed.append(trial.trial_id)
+            try: self._end(trial)
+            except RuntimeError as e:                       # the oracle's limit of failed trials in a row
+                self.reason = f"{str(e).splitlines()[0]} (tune.max_consecutive_failed_trials); the last: {trial.message}"
+        quiet = [t for t, last in self.seen.items() if now - last > self.timeout]
+        if not self.stopped and not o.ongoing_trials and self.seen and len(quiet) == len(self.seen) and self.reason is None:
+            self.reason = (f"no trial is running and every worker ({', '.join(sorted(quiet))}) has been silent for over "
+                           f"{self.timeout:g} s (tune.worker_timeout)")
+        return self.failed
+
+# %% ../nbs/07_tune.ipynb
+class ChiefContact:
+    "On a worker: ask the chief every `every` s (for the running trial, else for the search space); `reason` once it has not answered for `timeout` s."
+    def __init__(self, oracle, # the worker's oracle client
+                 timeout:float, # seconds without an answer after which the chief counts as gone (`tune.worker_timeout`)
+                 every:float|None=None, # seconds between calls (default: a quarter of `timeout`)
+                 address:str|None=None, # the chief's address, for the message
+                 clock=time.monotonic):
+        self.oracle, self.timeout, self.every, self.address, self.clock = oracle, float(timeout), every or timeout / 4, address, clock
+        self.trial_id, self.answered, self.reason = None, clock(), None    # trial_id: the running trial, set by the tuner
+        self.done = threading.Event()
+
+    def ping(self):
+        "One call to the chief, in its own thread (a call to a chief that is gone blocks); note when it answers."
+        def call():
+            try:
+                if self.trial_id is None: self.oracle.get_space()
+                else: self.oracle.get_trial(self.trial_id)          # the chief's WorkerWatch hears this worker
+                self.answered = self.clock()
+            except Exception: pass                               # no answer: `check` will tell
+        threading.Thread(target=call, name="chief-ping", daemon=True).start()
+
+    def check(self) -> str|None:
+        "Set and return `reason` when the chief has not answered for over `timeout` s."
+        quiet = self.clock() - self.answered
+        if self.reason is None and quiet > self.timeout:
+            self.reason = (f"the chief{' at ' + self.address if self.address else ''} has not answered for {quiet:.0f} s "
+                           f"(tune.worker_timeout is {self.timeout:g} s): it stopped or cannot be reached")
+        return self.reason
+
+# %% ../nbs/07_tune.ipynb
+def watch_workers(oracle, timeout:float, poll:float|None=None,
+                  interrupt:bool=True) -> WorkerWatch: # interrupt the main thread when the search cannot go on
+    "Start a `WorkerWatch` of `oracle`, checked every `poll` s (default: a tenth of `timeout`, 1-30 s) in a daemon thread until `.done` is set."
+    watch = WorkerWatch(oracle, timeout)
+    watch.done = threading.Event()
+    poll = poll or min(max(timeout / 10, 1.0), 30.0)
+    def run():
+        while not watch.done.wait(poll):
+            watch.check()
+            if watch.reason is not None:
+                if interrupt: _thread.interrupt_main()      # KeyboardInterrupt in the chief, blocked in keras-tuner's server loop
+                return
+    threading.Thread(target=run, name="worker-watch", daemon=True).start()
+    return watch
+
+# %% ../nbs/07_tune.ipynb
+def keep_in_touch(oracle, timeout:float, address:str|None=None, stop=None, # called once the chief is gone
+                  escalate:bool=True) -> ChiefContact: # then interrupt the main thread, and at last exit the process
+    "Start a `ChiefContact` of `oracle` in a daemon thread until `.done` is set (see above)."
+    contact = ChiefContact(oracle, timeout, address=address)
+    def run():
+        while True:
+            contact.ping()
+            if contact.done.wait(contact.every): return
+            if contact.check() is None: continue
+            if stop is not None: stop()
+            for last in (False, True):
+                if not escalate or contact.done.wait(contact.every): return
+                if not last: _thread.interrupt_main()
+            print(f"trainlib: error: this worker stops: {contact.reason}", file=sys.stderr, flush=True)
+            os._exit(1)
+    threading.Thread(target=run, name="chief-contact", daemon=True).start()
+    return contact
