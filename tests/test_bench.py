@@ -4,7 +4,7 @@ into the folder it is pointed at, and `bench/table.py` turns every result into a
 The numbers of a smoke run mean nothing (toy sizes, a busy machine); these tests check the scripts and the record
 each writes, so a change to trainlib that breaks a benchmark fails here instead of in the next `make bench`.
 """
-import json, os, subprocess
+import json, os, subprocess, sys
 from pathlib import Path
 
 import pytest
@@ -92,13 +92,13 @@ def test_merge_keeps_the_named_protocols(tmp_path):
     part = lambda *runs: json.dumps(dict(command="x", date="d", settings={}, machine={}, runs=list(runs)))
     (tmp_path/"a.json").write_text(part(run("trainlib", 0.9)))
     (tmp_path/"b.json").write_text(part(run("trainlib", 0.1), run("plain", 0.8), run("published", 0.7)))
-    r = subprocess.run(["python", str(ROOT/"bench/accuracy.py"), "--merge", str(tmp_path/"a.json"), f"{tmp_path/'b.json'}:plain",
+    r = subprocess.run([sys.executable, str(ROOT/"bench/accuracy.py"), "--merge", str(tmp_path/"a.json"), f"{tmp_path/'b.json'}:plain",
                         "--name", "merged"], capture_output=True, text=True, env={**os.environ, "TRAINLIB_BENCH_RESULTS": str(tmp_path)})
     assert r.returncode == 0, r.stderr[-2000:]
     m = json.loads((tmp_path/"merged.json").read_text())
     assert sorted((x["protocol"], x["test_accuracy"]) for x in m["runs"]) == [("plain", 0.8), ("trainlib", 0.9)]
     assert {(x["protocol"], x["accuracy_mean"]) for x in m["summary"]} == {("plain", 0.8), ("trainlib", 0.9)}
-    bad = subprocess.run(["python", str(ROOT/"bench/accuracy.py"), "--merge", f"{tmp_path/'b.json'}:plian"], capture_output=True,
+    bad = subprocess.run([sys.executable, str(ROOT/"bench/accuracy.py"), "--merge", f"{tmp_path/'b.json'}:plian"], capture_output=True,
                          text=True, env={**os.environ, "TRAINLIB_BENCH_RESULTS": str(tmp_path)})
     assert bad.returncode != 0 and "unknown protocol in 'plian'" in bad.stderr
 
@@ -190,7 +190,7 @@ def test_wallclock_table_pairs_each_recipe_run_with_its_plain_run(tmp_path):
 @pytest.mark.slow
 def test_pipeline_teardown_times_each_pipeline_with_autotuning_on_and_off(tmp_path):
     "The diagnostic behind trainlib's `finish_pipeline`: every fit recorded, both settings, for the pipelines asked."
-    r = subprocess.run(["python", "bench/pipeline_teardown.py", "--runs", "1", "--epochs", "2", "--pipelines", "store", "feedforward",
+    r = subprocess.run([sys.executable, "bench/pipeline_teardown.py", "--runs", "1", "--epochs", "2", "--pipelines", "store", "feedforward",
                         "--name", "teardown"], cwd=ROOT, capture_output=True, text=True, timeout=600,
                        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "TRAINLIB_BENCH_RESULTS": str(tmp_path)})
     assert r.returncode == 0, r.stderr[-3000:]
