@@ -4,7 +4,7 @@
 
 # %% ../nbs/11c_check.ipynb 3
 from __future__ import annotations
-import itertools, json, os, time
+import errno, itertools, json, os, tempfile, time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,19 +59,15 @@ def check_signals(path, # CSV file or folder of CSV files
 
 # %% ../nbs/11c_check.ipynb
 def check_writable(folder) -> str:
-    "Create `folder` if needed, write and delete a temporary file in it; remove the folders it made."
+    "Write and delete a temporary file in `folder`, or in its nearest existing parent if it does not exist yet; create nothing."
     folder = Path(folder).resolve()
-    made = [p for p in [folder, *folder.parents] if not p.exists()]
+    base = next(p for p in [folder, *folder.parents] if p.exists())
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        probe = folder/f".tmp-preflight-{os.getpid()}"
-        probe.write_bytes(b"ok"); probe.unlink()
+        if not base.is_dir(): raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR))
+        fd, probe = tempfile.mkstemp(dir=base, prefix=".tmp-preflight-")
+        os.close(fd); os.unlink(probe)
     except OSError as e: raise ValueError(f"{folder}: not writable ({e.strerror or e})") from None
-    finally:
-        for p in made:
-            try: p.rmdir()
-            except OSError: pass
-    return "writable" + (" (will be created)" if made else "")
+    return "writable" + ("" if base == folder else " (will be created)")
 
 # %% ../nbs/11c_check.ipynb
 def _versions_for(config:TrainConfig) -> list[Path]:
