@@ -112,8 +112,8 @@ class TuneConfig(Section):
     objective: str = param("val_loss", "metric the search optimises", choices=("val_loss", "val_accuracy", "loss", "accuracy"))
     executions_per_trial: int = param(1, "models trained per trial (the score is their mean)", gt=0)
     max_consecutive_failed_trials: int = param(3, "the search stops after this many failed trials in a row", gt=0)
-    worker_timeout: float = param(300.0, "distributed search: seconds the chief waits for a silent worker before failing its trial "
-                                  "(workers send a heartbeat every quarter of it)", gt=0)
+    worker_timeout: float = param(300.0, "distributed search: seconds of silence after which the chief fails a worker's trial, "
+                                  "and a worker stops for want of its chief (they talk every quarter of it)", gt=0)
 
 # %% ../nbs/00_config.ipynb
 @section
