@@ -103,13 +103,13 @@ def write_bundle(path, # run folder (model.keras inside) or model file
     folder, model_file = (path, "model.keras") if path.is_dir() else (path.parent, path.name)
     got = tuple(model.input_shape[1:])
     if dataset is not None and not input_fits(got, dataset.input_shape):
-        raise ValueError(f"the model takes input {got} but dataset {dataset.version} has examples of shape {tuple(dataset.input_shape)}")
+        raise ValueError(f"{folder/model_file}: the model takes input {got} but dataset {dataset.version} has examples of shape {tuple(dataset.input_shape)}")
     if dataset is None and None in got:
-        raise ValueError(f"the model takes input {got}, of free size: give the dataset it was trained on, whose example shape the bundle records")
+        raise ValueError(f"{folder/model_file}: the model takes input {got}, of free size: give the dataset it was trained on, whose example shape the bundle records")
     input_shape = [int(d) for d in (got if dataset is None else dataset.input_shape)]    # the examples trained on
     n_out = int(model.output_shape[-1])
     classes = list(dataset.classes) if dataset is not None else [f"class_{i}" for i in range(n_out)]
-    if len(classes) != n_out: raise ValueError(f"the model has {n_out} outputs but dataset {dataset.version} has {len(classes)} classes")
+    if len(classes) != n_out: raise ValueError(f"{folder/model_file}: the model has {n_out} outputs but dataset {dataset.version} has {len(classes)} classes")
     typed = isinstance(config, TrainConfig)
     name, params = (config.shared.model_type, dict(config.train.model_hp)) if typed else (None, {})
     _save_weights(model, folder/WEIGHTS_FILE)
