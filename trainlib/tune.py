@@ -19,7 +19,8 @@ from .train import _datasets, compile_model, epoch_steps, monitor_mode
 # %% auto 0
 __all__ = ['STRATEGIES', 'search_space', 'make_hypermodel', 'best_config', 'tune_dir', 'tuner_role', 'trial_rows',
            'write_trials_csv', 'failure_reason', 'make_tuner', 'TuneResult', 'tune', 'plot_trials', 'trials_markdown',
-           'sample_hyperparameters', 'grid_search', 'WorkerWatch', 'ChiefContact', 'watch_workers', 'keep_in_touch']
+           'sample_hyperparameters', 'grid_search', 'release_on_error', 'WorkerWatch', 'ChiefContact', 'watch_workers',
+           'keep_in_touch']
 
 # %% ../nbs/07_tune.ipynb
 def search_space(name:str):
@@ -443,6 +444,20 @@ def _grid_result(folder:Path, rows:list, summary:list, monitor:str) -> TuneResul
     return TuneResult(folder, trials, {k: v for k, v in best.items() if not k.startswith("_")}, best["mean"], cfg_path)
 
 # %% ../nbs/07_tune.ipynb
+def release_on_error(oracle, method):
+    "`method` of `oracle`, giving back the oracle's lock when it raises: keras-tuner's `synchronized` (1.4) keeps it then, and later calls block."
+    from keras_tuner.src.engine import oracle as kt_oracle         # LOCKS, THREADS: the decorator's per-oracle lock and its holder
+    def call(*args, **kwargs):
+        me = threading.current_thread().name
+        held = kt_oracle.THREADS[oracle] == me                   # a nested call: the outer one holds the lock
+        try: return method(*args, **kwargs)
+        except BaseException:
+            if not held and kt_oracle.THREADS[oracle] == me:
+                kt_oracle.THREADS[oracle] = None; kt_oracle.LOCKS[oracle].release()
+            raise
+    return call
+
+# %% ../nbs/07_tune.ipynb
 class WorkerWatch:
     "On the chief: fail the trial of a worker silent for `timeout` s; `reason` says why the search cannot go on."
     def __init__(self, oracle, # the chief's keras-tuner oracle
@@ -450,7 +465,7 @@ class WorkerWatch:
                  clock=time.monotonic):
         self.oracle, self.timeout, self.clock = oracle, float(timeout), clock
         self.seen, self.failed, self.stopped, self.reason = {}, [], False, None    # seen: tuner id -> last heard from
-        self._end = oracle.end_trial
+        self._end = release_on_error(oracle, oracle.end_trial)
         self._listen()
 
     def _heard(self, trial_id):
@@ -460,7 +475,7 @@ class WorkerWatch:
     def _listen(self):
         "Wrap the oracle methods that the workers call over gRPC, noting who called."
         o = self.oracle
-        create, update, end, get = o.create_trial, o.update_trial, o.end_trial, o.get_trial
+        create, update, end, get = (release_on_error(o, m) for m in (o.create_trial, o.update_trial, o.end_trial, o.get_trial))
         def create_trial(tuner_id):
             self.seen[tuner_id] = self.clock()
             trial = create(tuner_id)
