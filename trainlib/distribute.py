@@ -8,7 +8,7 @@ import contextlib, os, socket
 
 from .config import TrainConfig
 from .store import DatasetVersion
-from .tune import TuneResult, tune, tuner_role
+from .tune import TuneResult, oracle_address, tune, tuner_role
 
 # %% auto 0
 __all__ = ['ROLES', 'parse_address', 'default_tuner_id', 'tuner_environment', 'distributed_tune']
@@ -36,10 +36,8 @@ _VARS = ("KERASTUNER_TUNER_ID", "KERASTUNER_ORACLE_IP", "KERASTUNER_ORACLE_PORT"
 def tuner_environment(role:str, address:str|None=None, tuner_id:str|None=None):
     "Set keras-tuner's distribution variables for `role` ('chief'/'worker') at `address` within the block; restore them after."
     if role not in ROLES: raise ValueError(f"distributed role must be one of {', '.join(ROLES)}, got {role!r}")
-    if address is None:
-        if not os.environ.get("KERASTUNER_ORACLE_IP") or not os.environ.get("KERASTUNER_ORACLE_PORT"):
-            raise ValueError("no oracle address: pass --oracle HOST:PORT or set KERASTUNER_ORACLE_IP and KERASTUNER_ORACLE_PORT")
-        address = f"{os.environ['KERASTUNER_ORACLE_IP']}:{os.environ['KERASTUNER_ORACLE_PORT']}"
+    address = address or oracle_address()
+    if address is None: raise ValueError("no oracle address: pass --oracle HOST:PORT or set KERASTUNER_ORACLE_IP and KERASTUNER_ORACLE_PORT")
     host, port = parse_address(address)
     tuner_id = tuner_id or default_tuner_id(role)
     if (role == "chief") != ("chief" in tuner_id):

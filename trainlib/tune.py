@@ -17,10 +17,10 @@ from .models import MODELS, SEARCH_SPACES
 from .train import _datasets, compile_model, epoch_steps, monitor_mode
 
 # %% auto 0
-__all__ = ['STRATEGIES', 'search_space', 'make_hypermodel', 'best_config', 'tune_dir', 'tuner_role', 'trial_rows',
-           'write_trials_csv', 'failure_reason', 'make_tuner', 'TuneResult', 'tune', 'plot_trials', 'trials_markdown',
-           'sample_hyperparameters', 'grid_search', 'release_on_error', 'WorkerWatch', 'ChiefContact', 'watch_workers',
-           'keep_in_touch']
+__all__ = ['STRATEGIES', 'search_space', 'make_hypermodel', 'best_config', 'tune_dir', 'tuner_role', 'oracle_address',
+           'trial_rows', 'write_trials_csv', 'failure_reason', 'make_tuner', 'TuneResult', 'tune', 'plot_trials',
+           'trials_markdown', 'sample_hyperparameters', 'grid_search', 'release_on_error', 'WorkerWatch',
+           'ChiefContact', 'watch_workers', 'keep_in_touch']
 
 # %% ../nbs/07_tune.ipynb
 def search_space(name:str):
@@ -61,6 +61,11 @@ def tuner_role() -> str|None:
     "This process's part in a distributed search, from keras-tuner's environment: 'chief', 'worker' or None."
     if "KERASTUNER_ORACLE_IP" not in os.environ: return None
     return "chief" if "chief" in os.environ.get("KERASTUNER_TUNER_ID", "") else "worker"
+
+def oracle_address() -> str|None:
+    "The chief's 'host:port' from keras-tuner's environment (`KERASTUNER_ORACLE_IP`, `_PORT`); None unless both are set."
+    host, port = os.environ.get("KERASTUNER_ORACLE_IP"), os.environ.get("KERASTUNER_ORACLE_PORT")
+    return f"{host}:{port}" if host and port else None
 
 class _TrialLog:
     "Mixin for a keras-tuner `Tuner`: time every trial; rewrite `trials.csv` after each one (unless a worker)."
@@ -311,8 +316,7 @@ def tune(config:TrainConfig, dataset:DatasetVersion, *, overwrite:bool|None=None
     if tuner_role() == "chief":                     # fail the trials of workers that die; stop if none is left
         watch = watch_workers(tuner.oracle, t.worker_timeout, interrupt=previous is not None)
     elif tuner_role() == "worker":                  # tell the chief this worker is alive; stop if the chief is gone
-        address = f"{os.environ['KERASTUNER_ORACLE_IP']}:{os.environ['KERASTUNER_ORACLE_PORT']}"
-        contact = tuner._contact = keep_in_touch(tuner.oracle, t.worker_timeout, address, stop=lambda: setattr(guard, "requested", True),
+        contact = tuner._contact = keep_in_touch(tuner.oracle, t.worker_timeout, oracle_address(), stop=lambda: setattr(guard, "requested", True),
                                                  escalate=previous is not None)
     try: tuner.search(train_ds, validation_data=val_ds, epochs=t.max_epochs, callbacks=stop + [guard], verbose=verbose)
     except KeyboardInterrupt:
