@@ -11,6 +11,7 @@ sys.path.insert(0, str(HERE))
 from common import RESULTS
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 ACC_START, ACC_END = "<!-- accuracy:start -->", "<!-- accuracy:end -->"
+ACC_ROUNDS = {"accuracy-intel": "accuracy_intel.json"}   # README marker -> merged result file of a second CPU's accuracy table
 WALLCLOCK_ROUNDS = {"wallclock": "accuracy_alone_", "wallclock-notune": "accuracy_notune_"}   # README marker -> result files
 
 
@@ -19,6 +20,7 @@ def rows(results:Path=RESULTS, include_smoke:bool=False):
         if f.stem.endswith("_smoke") and not include_smoke: continue     # toy sizes: they check the scripts run, their numbers mean nothing
         if f.stem.startswith("accuracy_") and not f.stem.endswith("_smoke"): continue  # one protocol's part of a run; `accuracy.py --merge` joins them into accuracy.json
         if f.stem.startswith("recipe_cv_minlr_"): continue  # one floor's or repeat's part; `recipe_cv.py --merge` joins them (recipe_cv.json, recipe_cv_repeats.json)
+        if f.stem.startswith("pipeline_teardown"): continue  # a diagnostic: its fits are described in the text, not tabulated
         r = json.loads(f.read_text())
         m = r["machine"]
         where = f"{m['cores']} cores, {m['memory_mib'] // 1024} GiB, load {m.get('load_at_start')}"
@@ -70,11 +72,11 @@ def _acc(x):
     return f"{x['accuracy_mean']}" + (f" ± {x['accuracy_std']}" if x.get("accuracy_std") is not None else "")
 
 
-def accuracy_table(results:Path=RESULTS, include_smoke:bool=False):
-    "One row per (dataset, model): each protocol's test accuracy and fit seconds beside the published figure."
-    f = results/"accuracy.json"
+def accuracy_table(results:Path=RESULTS, include_smoke:bool=False, name:str="accuracy.json"):
+    "One row per (dataset, model) of result file `name`: each protocol's test accuracy and fit seconds beside the published figure."
+    f = results/name
     if include_smoke and not f.is_file(): f = results/"accuracy_smoke.json"
-    if not f.is_file(): return "(no bench/results/accuracy.json yet)"
+    if not f.is_file(): return f"(no bench/results/{name} yet)"
     r = json.loads(f.read_text())
     cells = {(x["dataset"], x["model"], x["protocol"]): x for x in r["summary"]}
     protocols = [p for p in ("plain", "published", "trainlib") if any(k[2] == p for k in cells)]
@@ -132,6 +134,9 @@ def main(argv=None):
     text = a.readme.read_text() if a.readme.is_file() else f"# Benchmark results in {a.results}\n\n{START}\n{END}\n\n{ACC_START}\n{ACC_END}\n"
     text = _replace(text, START, END, table)
     if ACC_START in text: text = _replace(text, ACC_START, ACC_END, accuracy_table(a.results, a.include_smoke))
+    for marker, name in ACC_ROUNDS.items():
+        start, end = f"<!-- {marker}:start -->", f"<!-- {marker}:end -->"
+        if start in text: text = _replace(text, start, end, accuracy_table(a.results, name=name))
     for marker, prefix in WALLCLOCK_ROUNDS.items():
         start, end = f"<!-- {marker}:start -->", f"<!-- {marker}:end -->"
         if start in text: text = _replace(text, start, end, wallclock_table(a.results, prefix))
