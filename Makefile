@@ -18,9 +18,10 @@ $(STAMP): setup.py settings.ini
 install: $(STAMP)
 
 # A real training report on the shipped GunPoint data: dataset -> ResNet -> test evaluation,
-# written as an executed notebook + HTML in runs/demo/<run>/.
+# written as an executed notebook + HTML in $(DEMO_DIR)/demo/<run>/ (tests/test_report.py runs it into a temporary folder).
+DEMO_DIR ?= runs
 demo: install
-	$(BIN)/trainlib report train -p config_path nbs/reports/gunpoint_demo.yaml --output-dir runs --experiment demo
+	$(BIN)/trainlib report train -p config_path nbs/reports/gunpoint_demo.yaml --output-dir $(DEMO_DIR) --experiment demo
 
 # Notebook tests (nbdev_test), then pytest; `make test-all` includes the slow ones.
 test: install

@@ -1,5 +1,5 @@
 """The training report runs through papermill into a run folder, as .ipynb and .html."""
-import json
+import json, subprocess
 
 import nbformat
 import pytest
@@ -20,6 +20,19 @@ def test_report_train_writes_notebook_and_html(cli, tmp_path):
     metrics = json.loads((run/"metrics.json").read_text())
     assert metrics["n"] == 150 and metrics["epochs"] == 2
     assert not list(run.glob(".tmp-*"))
+
+
+@pytest.mark.slow
+def test_make_demo_trains_a_real_report(tmp_path):
+    "The README's first command, `make demo`, into a temporary folder: ResNet on the shipped GunPoint files, 150 epochs, a report with the test scores."
+    r = subprocess.run(["make", "demo", f"DEMO_DIR={tmp_path}"], cwd=ROOT, capture_output=True, text=True, timeout=1800)
+    assert r.returncode == 0, (r.stdout[-2000:], r.stderr[-3000:])
+    (run,) = list((tmp_path/"demo").iterdir())
+    for name in ("report.ipynb", "report.html", "model.keras", "bundle.json", "metrics.json"): assert (run/name).is_file(), name
+    metrics = json.loads((run/"metrics.json").read_text())
+    assert (metrics["n"], metrics["epochs"]) == (150, 150), metrics          # the whole UCR test file, every epoch of the config
+    assert metrics["accuracy"] >= 0.9, metrics                               # it learned: chance is 0.5, published ResNet 0.991
+    assert "test accuracy" in (run/"report.html").read_text()
 
 
 @pytest.mark.parametrize("name", sorted(p.stem for p in (ROOT/"nbs"/"reports").glob("*.ipynb")))
