@@ -23,18 +23,25 @@ DEMO_DIR ?= runs
 demo: install
 	$(BIN)/trainlib report train -p config_path nbs/reports/gunpoint_demo.yaml --output-dir $(DEMO_DIR) --experiment demo
 
+# The notebooks' test cells make scratch folders with `tempfile` (datasets, runs, models) and the report notebooks
+# default to a temporary output folder: run them in a private TMPDIR, removed when they pass, kept (and named) when
+# they fail. pytest manages its own temporary folders.
+define in_scratch
+scratch=$$(mktemp -d -t trainlib-nbtest-XXXXXX); if TMPDIR=$$scratch $(1); then rm -rf $$scratch; else echo "notebook scratch kept in $$scratch" >&2; exit 1; fi
+endef
+
 # Notebook tests (nbdev_test), then pytest; `make test-all` includes the slow ones.
 test: install
-	$(BIN)/nbdev_test --n_workers 2 --timing
+	$(call in_scratch,$(BIN)/nbdev_test --n_workers 2 --timing)
 	$(BIN)/pytest tests
 
 test-all: install
-	$(BIN)/nbdev_test --n_workers 2 --flags slow
+	$(call in_scratch,$(BIN)/nbdev_test --n_workers 2 --flags slow)
 	$(BIN)/pytest tests --slow
 
 # Only the slow checks (kill -9, multi-process, full docs build, learning checks): CI runs them after `make test`.
 test-slow: install
-	for nb in $$(grep -l '#| slow' nbs/*.ipynb nbs/reports/*.ipynb); do $(BIN)/nbdev_test --flags slow --path $$nb || exit 1; done
+	$(call in_scratch,sh -c 'for nb in $$(grep -l "#| slow" nbs/*.ipynb nbs/reports/*.ipynb); do $(BIN)/nbdev_test --flags slow --path $$nb || exit 1; done')
 	$(BIN)/pytest tests --slow -m slow
 
 # The docs site in _docs/: nbdev_docs where Quarto exists, otherwise trainlib.docs renders the executed,
