@@ -75,10 +75,11 @@ def process_notebook(src, dst, *, execute:bool=True, skip_flags=("slow",)) -> Pa
     return dst
 
 # %% ../nbs/13_docs.ipynb
-def _init_worker():
-    "Environment of a worker process, set before anything imports TensorFlow."
+def _init_worker(scratch:str|None=None):
+    "Environment of a worker process, set before anything imports TensorFlow; `tempfile` writes under `scratch`."
     os.environ["IN_TEST"] = "1"
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if scratch: os.environ["TMPDIR"], tempfile.tempdir = scratch, None     # None: tempfile reads TMPDIR again
 
 def _error_text(e:BaseException, lines:int=40) -> str:
     "The end of a worker's error: its remote traceback (when there is one) and the message."
@@ -101,7 +102,9 @@ def process_notebooks(nbs:list, dest, *,
     rel = {nb: Path(nb).resolve().relative_to(Path(nbs_path).resolve()) for nb in nbs}
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     n_workers = min(n_workers or cpus, len(nbs))
-    with ProcessPoolExecutor(n_workers, mp_context=multiprocessing.get_context("spawn"), initializer=mod._init_worker) as ex:
+    with (tempfile.TemporaryDirectory(prefix="trainlib-docs-scratch-") as scratch,     # removed after the pool has stopped
+          ProcessPoolExecutor(n_workers, mp_context=multiprocessing.get_context("spawn"), initializer=mod._init_worker,
+                              initargs=(scratch,)) as ex):
         futures = {nb: ex.submit(mod.process_notebook, nb, Path(dest)/rel[nb], execute=_executes(execute, rel[nb].as_posix()),
                                  skip_flags=tuple(skip_flags))
                    for nb in sorted(nbs, key=lambda nb: -Path(nb).stat().st_size)}  # big notebooks first
