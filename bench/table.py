@@ -124,6 +124,11 @@ def _replace(text, start, end, body):
     _, _, tail = rest.partition(end)
     return f"{head}{start}\n{body}\n{end}{tail}"
 
+def _fill(text, marker, body):
+    "`text` with the block between `<!-- marker:start -->` and `<!-- marker:end -->` replaced by `body()`, if it has that block."
+    start, end = f"<!-- {marker}:start -->", f"<!-- {marker}:end -->"
+    return _replace(text, start, end, body()) if start in text else text
+
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -133,13 +138,9 @@ def main(argv=None):
     table = "\n".join(["| benchmark | result | command | date | machine |", "|---|---|---|---|---|", *rows(a.results, a.include_smoke)])
     text = a.readme.read_text() if a.readme.is_file() else f"# Benchmark results in {a.results}\n\n{START}\n{END}\n\n{ACC_START}\n{ACC_END}\n"
     text = _replace(text, START, END, table)
-    if ACC_START in text: text = _replace(text, ACC_START, ACC_END, accuracy_table(a.results, a.include_smoke))
-    for marker, name in ACC_ROUNDS.items():
-        start, end = f"<!-- {marker}:start -->", f"<!-- {marker}:end -->"
-        if start in text: text = _replace(text, start, end, accuracy_table(a.results, name=name))
-    for marker, prefix in WALLCLOCK_ROUNDS.items():
-        start, end = f"<!-- {marker}:start -->", f"<!-- {marker}:end -->"
-        if start in text: text = _replace(text, start, end, wallclock_table(a.results, prefix))
+    text = _fill(text, "accuracy", lambda: accuracy_table(a.results, a.include_smoke))
+    for marker, name in ACC_ROUNDS.items(): text = _fill(text, marker, lambda: accuracy_table(a.results, name=name))
+    for marker, prefix in WALLCLOCK_ROUNDS.items(): text = _fill(text, marker, lambda: wallclock_table(a.results, prefix))
     a.readme.write_text(text)
     print(table)
 

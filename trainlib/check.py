@@ -62,8 +62,8 @@ def check_writable(folder) -> str:
     "Write and delete a temporary file in `folder`, or in its nearest existing parent if it does not exist yet; create nothing."
     folder = Path(folder).resolve()
     base = next(p for p in [folder, *folder.parents] if p.exists())
+    if not base.is_dir(): raise ValueError(f"{folder}: not writable ({os.strerror(errno.ENOTDIR)})")
     try:
-        if not base.is_dir(): raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR))
         fd, probe = tempfile.mkstemp(dir=base, prefix=".tmp-preflight-")
         os.close(fd); os.unlink(probe)
     except OSError as e: raise ValueError(f"{folder}: not writable ({e.strerror or e})") from None
