@@ -18,11 +18,11 @@ from .models import build_model
 from .bundle import write_bundle
 
 # %% auto 0
-__all__ = ['ENSEMBLE_NAME', 'cyclic_lr', 'sgdr_lr', 'ScheduleLR', 'make_lr_callback', 'GracefulInterrupt', 'Run', 'load_model',
-           'read_history', 'run_id', 'run_for', 'monitor_mode', 'save_model_atomic', 'Checkpoints', 'PeriodicBackup',
-           'backup_state', 'trim_history', 'sgdr_cycle_ends', 'snapshot_epochs', 'Snapshots', 'snapshot_ensemble',
-           'make_callbacks', 'make_optimizer', 'epoch_steps', 'compile_model', 'pad_batches', 'process_batches',
-           'train']
+__all__ = ['ENSEMBLE_NAME', 'VECTOR_FLAGS', 'NUMERICS_ENV', 'cyclic_lr', 'sgdr_lr', 'ScheduleLR', 'make_lr_callback',
+           'GracefulInterrupt', 'Run', 'load_model', 'read_history', 'run_id', 'run_for', 'monitor_mode',
+           'save_model_atomic', 'Checkpoints', 'PeriodicBackup', 'backup_state', 'trim_history', 'sgdr_cycle_ends',
+           'snapshot_epochs', 'Snapshots', 'snapshot_ensemble', 'make_callbacks', 'make_optimizer', 'epoch_steps',
+           'compile_model', 'pad_batches', 'process_batches', 'cpu_facts', 'train']
 
 # %% ../nbs/06_train.ipynb
 def cyclic_lr(step:int, *, base_lr:float=1e-3, max_lr:float=5e-2, step_size:int=100,
@@ -366,13 +366,25 @@ def _datasets(config:TrainConfig, dataset:DatasetVersion, *, for_tuning:bool=Fal
     return train_ds, val_ds
 
 # %% ../nbs/06_train.ipynb
+VECTOR_FLAGS = ("sse4_2", "avx", "fma", "avx2", "avx512f", "avx512_bf16", "avx_vnni", "amx_tile")
+NUMERICS_ENV = ("XLA_FLAGS", "TF_XLA_FLAGS", "ONEDNN_MAX_CPU_ISA", "TF_ENABLE_ONEDNN_OPTS", "OMP_NUM_THREADS")
+
+def cpu_facts() -> dict:
+    "The CPU model, its vector instruction sets, and the variables that choose which of them compiled code uses."
+    try: info = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError: info = []
+    field = lambda name: next((l.split(":", 1)[1].strip() for l in info if l.startswith(name)), "")
+    flags = set(field("flags").split())
+    return dict(cpu=field("model name") or platform.processor(), vector_isa=[f for f in VECTOR_FLAGS if f in flags],
+                numerics_env={k: os.environ[k] for k in NUMERICS_ENV if k in os.environ})
+
 def _env(config:TrainConfig) -> dict:
-    "Package versions, seed and device of this process."
+    "Package versions, seed, devices and CPU of this process."
     import tensorflow as tf, sklearn, h5py
     return dict(python=sys.version.split()[0], platform=platform.platform(), keras=keras.__version__,
                 tensorflow=tf.__version__, scikit_learn=sklearn.__version__, h5py=h5py.__version__,
                 numpy=np.__version__, backend=keras.backend.backend(), seed=config.train.seed,
-                devices=_devices(), processes=_num_processes())
+                devices=_devices(), processes=_num_processes(), **cpu_facts())
 
 def _devices() -> list[str]:
     "The devices the backend trains on (all processes' under a multi-process distribution)."
