@@ -1,5 +1,5 @@
 """Shared by the benchmarks: machine facts, package versions, and writing one result JSON."""
-import atexit, datetime, json, os, platform, shutil, statistics, subprocess, sys, tempfile, time
+import atexit, datetime, json, os, shutil, statistics, subprocess, sys, tempfile, time
 from pathlib import Path
 
 RESULTS = Path(os.environ.get("TRAINLIB_BENCH_RESULTS") or Path(__file__).resolve().parent/"results")   # tests redirect it
@@ -28,18 +28,18 @@ def peak_rss_mib() -> float:
 
 
 def machine() -> dict:
-    "Cores, memory, CPU model, Python and the versions of the packages that matter for speed."
+    "Cores, memory, CPU (model, vector instruction sets, the variables that limit them), Python and package versions."
     import importlib.metadata as md
+    from trainlib.train import cpu_facts         # the facts every trainlib run records in env.json
     mem = next((int(l.split()[1]) // 1024 for l in open("/proc/meminfo") if l.startswith("MemTotal:")), None)
-    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor())
     versions = {}
     for p in ("trainlib", "keras", "tensorflow-cpu", "tensorflow", "keras-tuner", "jax", "numpy", "h5py"):
         try: versions[p] = md.version(p)
         except md.PackageNotFoundError: pass
     try: load = os.getloadavg()[0]
     except OSError: load = None
-    return dict(cores=os.cpu_count(), memory_mib=mem, cpu=cpu, python=sys.version.split()[0], load_at_start=load,
-                keras_backend=os.environ.get("KERAS_BACKEND", "tensorflow"), packages=versions)
+    return dict(cores=os.cpu_count(), memory_mib=mem, python=sys.version.split()[0], load_at_start=load,
+                keras_backend=os.environ.get("KERAS_BACKEND", "tensorflow"), packages=versions, **cpu_facts())
 
 
 def write_result(name: str, data: dict, quiet: bool = False) -> Path:

@@ -13,6 +13,12 @@ START, END = "<!-- results:start -->", "<!-- results:end -->"
 ACC_START, ACC_END = "<!-- accuracy:start -->", "<!-- accuracy:end -->"
 ACC_ROUNDS = {"accuracy-intel": "accuracy_intel.json"}   # README marker -> merged result file of a second CPU's accuracy table
 WALLCLOCK_ROUNDS = {"wallclock": "accuracy_alone_", "wallclock-notune": "accuracy_notune_"}   # README marker -> result files
+# README marker -> (dataset, model, result files): every run of one pair by CPU and by the instruction sets XLA may use
+VARIANT_ROUNDS = {"gunpoint-fcn-variants": ("gunpoint", "fcn", (
+    "accuracy_snap2_wallclock_fcn_ag.json", "accuracy_snap2_fcn_ag_s12.json", "accuracy_published_gunpoint_fcn_s*.json",  # AMD
+    "accuracy_300ep_one_cycle_recipe/accuracy_fcn.json:plain",                 # AMD, plain seeds 1-2 (an older recipe's round)
+    "accuracy_notune_gunpoint_fcn_a.json", "accuracy_intel_fcn_s12.json", "accuracy_intel_gunpoint_fcn_seeds_*.json",      # Intel
+    "isa_*_gunpoint_fcn_*.json"))}
 
 
 def rows(results:Path=RESULTS, include_smoke:bool=False):
@@ -21,6 +27,7 @@ def rows(results:Path=RESULTS, include_smoke:bool=False):
         if f.stem.startswith("accuracy_") and not f.stem.endswith("_smoke"): continue  # one protocol's part of a run; `accuracy.py --merge` joins them into accuracy.json
         if f.stem.startswith("recipe_cv_minlr_"): continue  # one floor's or repeat's part; `recipe_cv.py --merge` joins them (recipe_cv.json, recipe_cv_repeats.json)
         if f.stem.startswith("pipeline_teardown"): continue  # a diagnostic: its fits are described in the text, not tabulated
+        if f.stem.startswith("isa_"): continue  # accuracy.py runs under an instruction-set limit: variants_table
         r = json.loads(f.read_text())
         m = r["machine"]
         where = f"{m['cores']} cores, {m['memory_mib'] // 1024} GiB, load {m.get('load_at_start')}"
@@ -119,6 +126,41 @@ def wallclock_table(results:Path=RESULTS, prefix:str="accuracy_alone_"):
                  f"CPU: {', '.join(cpus)}; files {prefix}*.json.")
     return "\n".join(lines)
 
+def _variant(machine:dict) -> str:
+    "The CPU and the instruction-set limit a run's XLA code had (`XLA_FLAGS=--xla_cpu_max_isa=...`; none: the CPU's own)."
+    cpu = str(machine.get("cpu")).replace("(R)", "").replace(" Processor", "")
+    flags = (machine.get("numerics_env") or {}).get("XLA_FLAGS", "")
+    limit = next((f.split("=", 1)[1] for f in flags.split() if f.startswith("--xla_cpu_max_isa=")), None)
+    return f"{cpu}, XLA ≤ {limit}" if limit else cpu
+
+
+def variants_table(results:Path, dataset:str, model:str, patterns:tuple):
+    "Test accuracy of every run of (`dataset`, `model`) in the files matching `patterns`: a row per (protocol, seed), a column per CPU and XLA instruction-set limit."
+    cells, files = {}, 0
+    for pattern in patterns:
+        pat, _, only = pattern.partition(":")                  # file.json:plain keeps only its plain runs
+        for f in sorted(results.glob(pat)):
+            r, files = json.loads(f.read_text()), files + 1
+            for x in r["runs"]:
+                if (x["dataset"], x["model"]) == (dataset, model) and only in ("", x["protocol"]):
+                    cells.setdefault((x["protocol"], x["seed"], _variant(r["machine"])), x)
+    if not cells: return f"(no {dataset} {model} runs yet)"
+    cols = list(dict.fromkeys(k[2] for k in sorted(cells, key=lambda k: (k[2].count("≤"), k[2]))))
+    rows_ = sorted({k[:2] for k in cells}, key=lambda k: (("trainlib", "plain", "published").index(k[0]), k[1]))
+    name = dict(trainlib="recipe", plain="plain 300 ep", published="published 1500 ep")
+    def cell(x):
+        if x is None: return ""
+        snaps = x.get("snapshot_test_accuracy")
+        return f"{x['test_accuracy']:.4f}" + (f" ({', '.join(f'{a:.4f}' for a in snaps)})" if snaps else "")
+    lines = ["| protocol | seed | " + " | ".join(cols) + " |", "|---|---|" + "---|" * len(cols)]
+    lines += [f"| {name[p]} | {s} | " + " | ".join(cell(cells.get((p, s, c))) for c in cols) + " |" for p, s in rows_]
+    for p in dict.fromkeys(k[0] for k in rows_):
+        counts = [(c, [x["test_accuracy"] for k, x in cells.items() if k[0] == p and k[2] == c]) for c in cols]
+        lines.append(f"\n{name[p]}: runs at 1.0000 / runs: " + "; ".join(f"{c} {sum(a == 1.0 for a in accs)}/{len(accs)}" for c, accs in counts if accs))
+    lines.append(f"\n{len(cells)} runs from {files} result files; recipe cells: the ensemble's accuracy (its snapshots' own).")
+    return "\n".join(lines)
+
+
 def _replace(text, start, end, body):
     head, _, rest = text.partition(start)
     _, _, tail = rest.partition(end)
@@ -141,6 +183,7 @@ def main(argv=None):
     text = _fill(text, "accuracy", lambda: accuracy_table(a.results, a.include_smoke))
     for marker, name in ACC_ROUNDS.items(): text = _fill(text, marker, lambda: accuracy_table(a.results, name=name))
     for marker, prefix in WALLCLOCK_ROUNDS.items(): text = _fill(text, marker, lambda: wallclock_table(a.results, prefix))
+    for marker, (d, m, pats) in VARIANT_ROUNDS.items(): text = _fill(text, marker, lambda: variants_table(a.results, d, m, pats))
     a.readme.write_text(text)
     print(table)
 

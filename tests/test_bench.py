@@ -15,6 +15,11 @@ SMOKE = ["overhead_smoke", "tune_memory_smoke", "tune_memory_isolated_smoke", "e
          "backends_smoke", "recipe_cv_smoke", "accuracy_smoke"]
 
 
+# Set for the smoke run (TensorFlow's own default on x86 Linux, so the run computes as without it): every record must
+# name it among the variables that change a run's rounding.
+NUMERICS_SET = {"TF_ENABLE_ONEDNN_OPTS": "1"}
+
+
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory):
     "Run `make bench-smoke` into a temporary folder once; return the folder."
@@ -22,7 +27,7 @@ def smoke(tmp_path_factory):
     before = {p: p.stat().st_mtime_ns for p in (ROOT/"bench"/"results").glob("*")}
     r = subprocess.run(["make", "--no-print-directory", "bench-smoke", f"BENCH_SMOKE_DIR={out}"], cwd=ROOT,
                        capture_output=True, text=True, timeout=1500,
-                       env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "TMPDIR": str(scratch)})
+                       env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "TMPDIR": str(scratch), **NUMERICS_SET})
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     left = sorted(p.name for p in scratch.glob("trainlib-*"))
     assert not left, f"benchmarks left their datasets and runs behind: {left}"
@@ -34,6 +39,7 @@ def smoke(tmp_path_factory):
 @pytest.mark.slow
 def test_every_script_writes_its_record(smoke):
     import trainlib
+    cpu_flags = set(next((l.split(":", 1)[1].split() for l in open("/proc/cpuinfo") if l.startswith("flags")), []))
     for name in SMOKE:
         f = smoke/f"{name}.json"
         assert f.is_file(), f"no {f.name} in {sorted(p.name for p in smoke.iterdir())}"
@@ -44,6 +50,8 @@ def test_every_script_writes_its_record(smoke):
         m = r["machine"]
         assert m["cores"] == os.cpu_count() and m["memory_mib"] > 0 and m["python"]
         assert m["packages"]["trainlib"] == trainlib.__version__ and "keras" in m["packages"]
+        assert m["numerics_env"].items() >= NUMERICS_SET.items(), m["numerics_env"]
+        assert set(m["vector_isa"]) <= cpu_flags and (m["vector_isa"] or not cpu_flags & {"sse4_2", "avx"}), m["vector_isa"]
 
 
 @pytest.mark.slow
@@ -185,6 +193,26 @@ def test_wallclock_table_pairs_each_recipe_run_with_its_plain_run(tmp_path):
     assert "2 recipe/plain pairs; ratio 0.50 to 0.80, mean 0.65; CPU: cpu X" in rows[-1]
     assert not any("arrowhead" in r for r in rows)
     assert table.wallclock_table(tmp_path, prefix="nothing_").startswith("(no nothing_*.json")
+
+
+def test_variants_table_puts_each_cpu_and_instruction_set_limit_in_its_column(tmp_path):
+    "`table.variants_table`: a row per (protocol, seed) of one (set, model), a column per CPU and `--xla_cpu_max_isa` limit; `:plain` keeps one protocol."
+    table = _bench("table")
+    run = lambda protocol, seed, acc, **kw: dict(protocol=protocol, dataset="gunpoint", model="fcn", seed=seed, test_accuracy=acc, **kw)
+    def part(name, cpu, env, *runs):
+        (tmp_path/f"{name}.json").write_text(json.dumps(dict(machine=dict(cpu=cpu, numerics_env=env), runs=list(runs))))
+    part("amd", "AMD EPYC", None, run("trainlib", 1, 0.9867, snapshot_test_accuracy=[0.9867, 0.9933]),
+         dict(run("trainlib", 1, 0.5), model="resnet"))                                   # another model: left out
+    part("isa_avx_s1", "Intel(R) Xeon(R) Processor", {"XLA_FLAGS": "--xla_cpu_max_isa=AVX"}, run("trainlib", 1, 0.9933))
+    part("intel", "Intel(R) Xeon(R) Processor", {}, run("trainlib", 1, 1.0), run("plain", 1, 0.99))
+    part("old", "Intel(R) Xeon(R) Processor", {}, run("plain", 2, 0.98), run("trainlib", 2, 0.1))  # an older recipe's round
+    rows = table.variants_table(tmp_path, "gunpoint", "fcn", ("amd.json", "intel.json", "isa_*.json", "old.json:plain")).splitlines()
+    assert rows[0] == "| protocol | seed | AMD EPYC | Intel Xeon | Intel Xeon, XLA ≤ AVX |"
+    assert rows[2:5] == ["| recipe | 1 | 0.9867 (0.9867, 0.9933) | 1.0000 | 0.9933 |",
+                         "| plain 300 ep | 1 |  | 0.9900 |  |", "| plain 300 ep | 2 |  | 0.9800 |  |"]
+    assert "recipe: runs at 1.0000 / runs: AMD EPYC 0/1; Intel Xeon 1/1; Intel Xeon, XLA ≤ AVX 0/1" in rows
+    assert "0.1000" not in "\n".join(rows) and "0.5000" not in "\n".join(rows)
+    assert table.variants_table(tmp_path, "arrowhead", "fcn", ("*.json",)).startswith("(no arrowhead fcn runs")
 
 
 @pytest.mark.slow
