@@ -375,7 +375,8 @@ def cpu_facts() -> dict:
     except OSError: info = []
     field = lambda name: next((l.split(":", 1)[1].strip() for l in info if l.startswith(name)), "")
     flags = set(field("flags").split())
-    return dict(cpu=field("model name") or platform.processor(), vector_isa=[f for f in VECTOR_FLAGS if f in flags],
+    return dict(cpu=field("model name") or platform.processor() or platform.machine(),    # no model name: ARM, macOS
+                vector_isa=[f for f in VECTOR_FLAGS if f in flags],
                 numerics_env={k: os.environ[k] for k in NUMERICS_ENV if k in os.environ})
 
 def _env(config:TrainConfig) -> dict:
