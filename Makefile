@@ -79,6 +79,9 @@ bench: install
 	$(BIN)/python bench/overhead.py
 	$(BIN)/python bench/tune_memory.py
 	$(BIN)/python bench/tune_memory.py --isolate
+	$(BIN)/python bench/grid_memory.py
+	$(BIN)/python bench/grid_memory.py --clear-session
+	$(BIN)/python bench/grid_memory.py --isolate
 	$(BIN)/python bench/etl.py
 	$(BIN)/python bench/roofline.py
 	$(BIN)/python bench/backends.py
@@ -114,6 +117,7 @@ bench-smoke: install
 	$(BIN)/python bench/overhead.py --smoke
 	$(BIN)/python bench/tune_memory.py --smoke
 	$(BIN)/python bench/tune_memory.py --smoke --isolate
+	$(BIN)/python bench/grid_memory.py --smoke
 	$(BIN)/python bench/etl.py --smoke
 	$(BIN)/python bench/roofline.py --smoke
 	$(BIN)/python bench/backends.py --smoke

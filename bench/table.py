@@ -42,6 +42,9 @@ def rows(results:Path=RESULTS, include_smoke:bool=False):
         elif r["benchmark"].startswith("tune_memory"):
             what = (f"RSS {r['rss_mib_after_2']} MiB after 2 trials, {r['rss_mib_after_n']} after {r['trials']} "
                     f"(×{r['rss_ratio']}, target ≤ {r['target_ratio']}); {r['overhead_seconds_per_trial_median']} s/trial beyond fit")
+        elif r["benchmark"].startswith("grid_memory"):
+            what = (f"{r['mode'].replace('_', ' ')}: RSS {r['rss_mib_after_2']} MiB after 2 trainings, {r['rss_mib_after_n']} after "
+                    f"{r['trainings']} (×{r['rss_ratio']}, {r['mib_per_training']} MiB per training); {r['seconds_per_training']} s per training")
         elif r["benchmark"].startswith("etl"):
             what = "; ".join(f"{x['rows']:,} rows ({x['csv_mib']:,.0f} MiB): {x['rows_per_second']:,.0f} rows/s, "
                              f"{x['rows_per_cpu_second']:,.0f} rows/CPU-s, peak RSS {x['peak_rss_mib']:,.0f} MiB" for x in r["sizes"])

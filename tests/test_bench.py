@@ -11,7 +11,7 @@ import pytest
 
 from conftest import ROOT
 
-SMOKE = ["overhead_smoke", "tune_memory_smoke", "tune_memory_isolated_smoke", "etl_smoke", "roofline_smoke",
+SMOKE = ["overhead_smoke", "tune_memory_smoke", "tune_memory_isolated_smoke", "grid_memory_one_process_smoke", "etl_smoke", "roofline_smoke",
          "backends_smoke", "recipe_cv_smoke", "accuracy_smoke"]
 
 
@@ -45,7 +45,7 @@ def test_every_script_writes_its_record(smoke):
         assert f.is_file(), f"no {f.name} in {sorted(p.name for p in smoke.iterdir())}"
         r = json.loads(f.read_text())
         assert r["benchmark"] == name
-        script = name.removesuffix("_smoke").removesuffix("_isolated") + ".py"
+        script = name.removesuffix("_smoke").removesuffix("_isolated").removesuffix("_one_process") + ".py"
         assert script in r["command"] and "--smoke" in r["command"], r["command"]
         m = r["machine"]
         assert m["cores"] == os.cpu_count() and m["memory_mib"] > 0 and m["python"]
@@ -64,6 +64,8 @@ def test_smoke_measurements_are_sane(smoke):
         t = load(n)
         assert t["rss_mib_after_n"] > 0 and t["trial_seconds_median"] > 0 and t["trials"] == 4
     assert load("tune_memory_isolated_smoke")["isolate"] is True
+    g = load("grid_memory_one_process_smoke")
+    assert g["trainings"] == 4 and g["rss_mib_after_2"] > 0 and g["seconds_per_training"] > 0 and g["mode"] == "one_process"
     e = load("etl_smoke")
     assert [s["rows"] for s in e["sizes"]] == [2000, 8000]
     assert all(s["rows_per_second"] > 0 and s["peak_rss_mib"] > 0 for s in e["sizes"]) and e["rss_growth_ratio"] > 0

@@ -210,7 +210,9 @@ def cmd_predict(args):
     arg("--meta", required=True, help="YAML/JSON file (or inline YAML) mapping each meta parameter to its values, "
                                       "e.g. '{shared.model_type: [fcn, resnet], dropout: [0.1, 0.3]}'"),
     arg("--n-random", type=int, default=2, help="random draws of the other hyperparameters per meta setting"),
-    arg("--replicas", type=int, default=3, help="trainings per draw, each with its own seed")])
+    arg("--replicas", type=int, default=3, help="trainings per draw, each with its own seed"),
+    arg("--isolate", choices=("process", "none"), default="process",
+        help="process (default): each training in a child process, so memory does not grow with the grid; none: all in this one")])
 def cmd_grid(args):
     "Grid of meta parameters crossed with random hyperparameter draws, each trained several times."
     from trainlib.store import make_dataset
@@ -218,9 +220,12 @@ def cmd_grid(args):
     config = config_from_args(args)
     meta = yaml.safe_load(Path(args.meta).read_text()) if Path(args.meta).is_file() else yaml.safe_load(args.meta)
     if not isinstance(meta, dict): raise ValueError(f"--meta must be a mapping of parameter -> list of values, got {args.meta!r}")
-    result = grid_search(config, make_dataset(config), meta, n_random=args.n_random, num_replicas=args.replicas)
-    print(f"{len(result.trials)} settings; best mean {config.train.monitor} {result.best_score:.4g}: {result.best_hyperparameters}")
+    result = grid_search(config, make_dataset(config), meta, n_random=args.n_random, num_replicas=args.replicas,
+                         isolate=args.isolate)
+    if result.best_score is not None:
+        print(f"{len(result.trials)} settings; best mean {config.train.monitor} {result.best_score:.4g}: {result.best_hyperparameters}")
     print(f"summary: {result.path/'grid_summary.csv'}\nbest config: {result.best_config_path}")
+    return 130 if result.interrupted else 0
 
 @command("tune", "hyperparameter search (tune.strategy); writes trials.csv and best_config.json", args=CONFIG_ARGS + [
     arg("--overwrite", action="store_true", help="start the search afresh instead of continuing it"),

@@ -4,7 +4,7 @@
 
 # %% ../nbs/07_tune.ipynb 3
 from __future__ import annotations
-import _thread, contextlib, csv, importlib, io, json, multiprocessing, os, signal, sys, threading, time, traceback
+import _thread, contextlib, csv, hashlib, importlib, io, json, multiprocessing, os, signal, sys, threading, time, traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,10 +17,20 @@ from .models import MODELS, SEARCH_SPACES
 from .train import _datasets, compile_model, epoch_steps, monitor_mode
 
 # %% auto 0
-__all__ = ['STRATEGIES', 'search_space', 'make_hypermodel', 'best_config', 'tune_dir', 'tuner_role', 'oracle_address',
-           'trial_rows', 'write_trials_csv', 'failure_reason', 'make_tuner', 'TuneResult', 'tune', 'plot_trials',
-           'trials_markdown', 'sample_hyperparameters', 'grid_search', 'release_on_error', 'WorkerWatch',
-           'ChiefContact', 'watch_workers', 'keep_in_touch']
+__all__ = ['STRATEGIES', 'keras_settings', 'restore_keras_settings', 'search_space', 'make_hypermodel', 'best_config', 'tune_dir',
+           'tuner_role', 'oracle_address', 'trial_rows', 'write_trials_csv', 'failure_reason', 'make_tuner',
+           'TuneResult', 'tune', 'plot_trials', 'trials_markdown', 'sample_hyperparameters', 'grid_run_name',
+           'grid_search', 'release_on_error', 'WorkerWatch', 'ChiefContact', 'watch_workers', 'keep_in_touch']
+
+# %% ../nbs/07_tune.ipynb
+def keras_settings() -> dict:
+    "The global Keras settings that `keras.backend.clear_session` resets: the dtype policy and the distribution."
+    return {"dtype_policy": keras.config.dtype_policy(), "distribution": keras.distribution.distribution()}
+
+def restore_keras_settings(settings:dict):
+    "Set the global Keras settings back to `settings` (from `keras_settings`)."
+    keras.config.set_dtype_policy(settings["dtype_policy"])
+    keras.distribution.set_distribution(settings["distribution"])
 
 # %% ../nbs/07_tune.ipynb
 def search_space(name:str):
@@ -34,9 +44,10 @@ def search_space(name:str):
     return space
 
 def make_hypermodel(config:TrainConfig, dataset:DatasetVersion):
-    "keras-tuner `build(hp)` for `shared.model_type`: its search space plus the learning rate."
-    space = search_space(config.shared.model_type)
+    "keras-tuner `build(hp)` for `shared.model_type`: its search space plus the learning rate, under the Keras settings of now."
+    space, settings = search_space(config.shared.model_type), keras_settings()
     def build(hp):
+        restore_keras_settings(settings)          # keras-tuner clears the Keras session, and with it these, before every build
         kwargs = space(hp)
         return compile_model(config.update({"train.model_hp": json.loads(json.dumps(kwargs)),
                                             "train.learning_rate": float(hp.get("learning_rate"))}), dataset,
@@ -148,13 +159,14 @@ def _fit_trial(job:dict) -> list[dict]:
     for m in job["modules"]: importlib.import_module(m)
     config, dataset = TrainConfig.from_dict(job["config"]), DatasetVersion(job["dataset"])
     hp, t = kt.HyperParameters.from_config(job["hyperparameters"]), config.tune
+    keras.config.set_dtype_policy(job.get("dtype_policy", "float32"))   # the parent's; make_hypermodel keeps it for every build
     keras.utils.set_random_seed(job["seed"])
     train_ds, val_ds = _datasets(config, dataset, for_tuning=True)
     best = keras.callbacks.ModelCheckpoint(job["checkpoint"], monitor=t.objective, mode=monitor_mode(t.objective),
                                            save_best_only=True, save_weights_only=True)   # best epoch of all executions
     build, histories = make_hypermodel(config, dataset), []
     for _ in range(job["executions"]):
-        keras.backend.clear_session()
+        keras.backend.clear_session()                # build sets the dtype policy again
         model = build(hp)
         if job["initial_weights"]: model.load_weights(job["initial_weights"])      # Hyperband: continue a trial
         stop = [keras.callbacks.EarlyStopping(monitor=t.objective, patience=t.patience)] if t.patience > 0 else []
@@ -199,6 +211,9 @@ def _check_isolation(config:TrainConfig, isolate:str, memory_limit_mb:int|None):
         raise ValueError(f"memory_limit_mb must be a positive integer (MiB) or None, got {memory_limit_mb!r}")
     if memory_limit_mb is not None and isolate != "process":
         raise ValueError(f"memory_limit_mb={memory_limit_mb} needs isolate='process' (a limit would apply to this whole process)")
+    if isolate == "process" and keras.distribution.distribution() is not None:
+        raise ValueError("a Keras distribution is set (keras.distribution.set_distribution), which a trial's child process would not have; "
+                         "pass isolate='none'")
     fn = MODELS.get(config.shared.model_type)
     if isolate == "process" and fn is not None and fn.__module__ == "__main__" and not hasattr(sys.modules["__main__"], "__file__"):
         raise ValueError(f"model {config.shared.model_type!r} is defined in an interactive session, which a trial's child process "
@@ -266,7 +281,7 @@ def make_tuner(config:TrainConfig, dataset:DatasetVersion, *, overwrite:bool|Non
     tuner.oracle.max_trials = t.max_trials
     tuner._times_path = Path(tuner.project_dir)/f"trial_seconds-{tuner.tuner_id}.json"
     tuner._job = dict(config=config.to_dict(), dataset=str(dataset.path), memory_limit_mb=memory_limit_mb,
-                      modules=_model_modules(config)) if isolate == "process" else None
+                      modules=_model_modules(config), dtype_policy=keras.config.dtype_policy().name) if isolate == "process" else None
     return tuner
 
 # %% ../nbs/07_tune.ipynb
@@ -403,49 +418,132 @@ def sample_hyperparameters(space, seed:int, fixed:dict|None=None) -> kt.HyperPar
     return hp
 
 # %% ../nbs/07_tune.ipynb
+def grid_run_name(config:TrainConfig, dataset:DatasetVersion, setting:int, draw:int, replica:int) -> str:
+    "The run name of one grid training: its place in the grid and a hash of its config, so a changed grid never reuses a run."
+    blob = json.dumps({"config": config.update({"train.run_name": None}).to_dict(), "dataset": dataset.version}, sort_keys=True)
+    return f"grid-{dataset.version}-{setting}-{draw}-{replica}-{hashlib.sha256(blob.encode()).hexdigest()[:8]}"
+
+def _grid_train(config:TrainConfig, dataset:DatasetVersion, verbose):
+    "Train one grid run; one that an earlier grid left interrupted is trained again from its start (a cut-short history is no score)."
+    from trainlib.train import train, run_for
+    again = run_for(config, dataset).status == "interrupted"
+    if again: print(f"{config.train.run_name}: interrupted last time; training it again")
+    return train(config, dataset, verbose=verbose, overwrite=again)
+
+# %% ../nbs/07_tune.ipynb
+class _GridRunError(RuntimeError):
+    "A grid training that failed in its child process (the message says why)."
+
+def _grid_child(job_path:str):
+    "Entry point of a grid run's child process: train the job's config; write the run's folder, or the error, to its `result` file."
+    os.setpgrp()                                   # a terminal's Ctrl+C reaches only the parent, which passes each one on
+    job = json.loads(Path(job_path).read_text())
+    def orphaned():                                # a parent killed with -9 must not leave its run going
+        while os.getppid() == job["parent_pid"]: time.sleep(1)
+        os._exit(1)
+    threading.Thread(target=orphaned, daemon=True).start()
+    try:
+        for m in job["modules"]: importlib.import_module(m)
+        keras.config.set_dtype_policy(job["dtype_policy"])
+        run = _grid_train(TrainConfig.from_dict(job["config"]), DatasetVersion(job["dataset"]), job["verbose"])
+        write_atomic(job["result"], json.dumps({"run": str(run.path), "pid": os.getpid()}))
+    except KeyboardInterrupt:                      # a second Ctrl+C, or one before training began
+        write_atomic(job["result"], json.dumps({"interrupted": True, "pid": os.getpid()})); sys.exit(130)
+    except BaseException as e:
+        write_atomic(job["result"], json.dumps({"error": _error_text(e), "traceback": traceback.format_exc()})); sys.exit(1)
+
+def _grid_train_isolated(config:TrainConfig, dataset:DatasetVersion, verbose, jobs:Path):
+    "`_grid_train` in a spawned child process (its memory goes back when it ends); Ctrl+C here is passed on to it."
+    from trainlib.train import Run
+    name = config.train.run_name
+    job = dict(config=config.to_dict(), dataset=str(dataset.path), verbose=verbose, modules=_model_modules(config),
+               dtype_policy=keras.config.dtype_policy().name, result=str(jobs/f"{name}.result.json"), parent_pid=os.getpid())
+    Path(job["result"]).unlink(missing_ok=True)
+    write_atomic(jobs/f"{name}.job.json", json.dumps(job))
+    p = multiprocessing.get_context("spawn").Process(target=importlib.import_module("trainlib.tune")._grid_child,
+                                                     args=(str(jobs/f"{name}.job.json"),), name=name, daemon=True)
+    def forward(signum, frame):
+        try: os.kill(p.pid, signal.SIGINT)
+        except (ProcessLookupError, TypeError): pass      # not started yet, or already gone
+    previous = signal.signal(signal.SIGINT, forward) if threading.current_thread() is threading.main_thread() else None
+    try:
+        p.start()
+        while p.exitcode is None: p.join(0.2)
+    finally:
+        if previous is not None: signal.signal(signal.SIGINT, previous)
+        if p.exitcode is None: p.kill(); p.join()
+    out = _read_json(job["result"])
+    if out.get("interrupted"): raise KeyboardInterrupt
+    if p.exitcode != 0 or "run" not in out:
+        raise _GridRunError(_exit_reason(p.exitcode, out.get("error")).replace("the trial's", "its"))
+    return Run(out["run"])
+
+def _grid_score(config:TrainConfig, dataset:DatasetVersion, verbose, isolate:str, jobs:Path) -> tuple[float|None, str|None]:
+    "Train one grid run: (its best `train.monitor` value, None), or (None, why it failed). A run that Ctrl+C stopped raises `KeyboardInterrupt`."
+    from trainlib.train import read_history
+    try: run = _grid_train(config, dataset, verbose) if isolate == "none" else _grid_train_isolated(config, dataset, verbose, jobs)
+    except Exception as e: return None, str(e) if isinstance(e, _GridRunError) else _error_text(e)
+    if run.status == "interrupted": raise KeyboardInterrupt
+    values, monitor = read_history(run).get(config.train.monitor, []), config.train.monitor
+    return ((max if monitor_mode(monitor) == "max" else min)(values) if values else None), None
+
+# %% ../nbs/07_tune.ipynb
 def grid_search(config:TrainConfig, dataset:DatasetVersion, meta:dict, *, n_random:int=2, num_replicas:int=3,
-                verbose=0) -> TuneResult:
-    "Train every meta combination x `n_random` draws x `num_replicas` seeds; choose the best by mean score."
+                verbose=0,
+                isolate:str="none", # "process": each training in a spawned child process (memory does not grow with the grid)
+               ) -> TuneResult:
+    "Train every meta combination x `n_random` draws x `num_replicas` seeds; choose the best by mean score. Ctrl+C stops the grid."
     import itertools, statistics
-    from trainlib.train import train, read_history
     if n_random < 1: raise ValueError(f"n_random must be >= 1, got {n_random}")
     if num_replicas < 1: raise ValueError(f"num_replicas must be >= 1, got {num_replicas}")
     if not meta or any(not isinstance(v, (list, tuple)) or not v for v in meta.values()):
         raise ValueError(f"meta must map each parameter to a non-empty list of values, got {meta!r}")
+    _check_isolation(config, isolate, None)
     folder = Path(config.shared.output_dir)/config.train.experiment/f"grid-{dataset.version}"
-    monitor, rows, summary = config.train.monitor, [], []
-    for ci, combo in enumerate(itertools.product(*meta.values())):
-        setting = dict(zip(meta, combo))
-        base = config.update({k: v for k, v in setting.items() if "." in k})
-        space = search_space(base.shared.model_type)
-        for r in range(n_random):
-            hp = sample_hyperparameters(space, seed=config.tune.seed + 7919 * r, fixed={k: v for k, v in setting.items() if "." not in k})
-            drawn, scores = best_config(base, hp), []
-            for rep in range(num_replicas):
-                name = f"grid-{dataset.version}-{ci}-{r}-{rep}"
-                run = train(drawn.update({"train.seed": config.train.seed + rep, "train.run_name": name}), dataset, verbose=verbose)
-                values = read_history(run).get(monitor, [])
-                score = (max if monitor_mode(monitor) == "max" else min)(values) if values else None
-                scores.append(score)
-                rows.append({"setting": ci, "draw": r, "replica": rep, "run": name, "score": score, **setting, **hp.values})
-            ok = [x for x in scores if x is not None]
-            summary.append({"setting": ci, "draw": r, **setting, **hp.values, "mean": statistics.fmean(ok) if ok else None,
-                            "std": statistics.stdev(ok) if len(ok) > 1 else 0.0, "replicas": len(ok), "_config": drawn})
-    return _grid_result(folder, rows, summary, monitor)
+    monitor, rows, summary, interrupted, failed = config.train.monitor, [], [], False, 0
+    try:
+        for ci, combo in enumerate(itertools.product(*meta.values())):
+            setting = dict(zip(meta, combo))
+            base = config.update({k: v for k, v in setting.items() if "." in k})
+            space = search_space(base.shared.model_type)
+            for r in range(n_random):
+                hp = sample_hyperparameters(space, seed=config.tune.seed + 7919 * r, fixed={k: v for k, v in setting.items() if "." not in k})
+                drawn, scores, errors = best_config(base, hp), [], 0
+                for rep in range(num_replicas):
+                    seeded = drawn.update({"train.seed": config.train.seed + rep})
+                    name = grid_run_name(seeded, dataset, ci, r, rep)
+                    score, error = _grid_score(seeded.update({"train.run_name": name}), dataset, verbose, isolate, folder/"jobs")
+                    scores.append(score)
+                    rows.append({"setting": ci, "draw": r, "replica": rep, "run": name, "score": score, "error": error or "",
+                                 **setting, **hp.values})
+                    errors, failed = errors + bool(error), failed + 1 if error else 0
+                    if error: print(f"{name} failed: {error}", file=sys.stderr)
+                    if failed >= config.tune.max_consecutive_failed_trials:
+                        _grid_result(folder, rows, summary, monitor)
+                        raise ValueError(f"the grid stopped after {failed} failed trainings in a row (tune.max_consecutive_failed_trials); "
+                                         f"the last one: {error}; see {folder/'grid_runs.csv'}")
+                ok = [x for x in scores if x is not None]
+                summary.append({"setting": ci, "draw": r, **setting, **hp.values, "mean": statistics.fmean(ok) if ok else None,
+                                "std": statistics.stdev(ok) if len(ok) > 1 else 0.0, "replicas": len(ok), "failed": errors, "_config": drawn})
+    except KeyboardInterrupt:
+        interrupted = True
+        print("Interrupted: keeping the finished runs; run the same grid again to continue it (the interrupted run starts again)")
+    return _grid_result(folder, rows, summary, monitor, interrupted)
 
 # %% ../nbs/07_tune.ipynb
-def _grid_result(folder:Path, rows:list, summary:list, monitor:str) -> TuneResult:
-    "Write grid_runs.csv, grid_summary.csv and best_config.json; return the result."
+def _grid_result(folder:Path, rows:list, summary:list, monitor:str, interrupted:bool=False) -> TuneResult:
+    "Write grid_runs.csv, grid_summary.csv (draws with all their replicas) and best_config.json; return the result."
     def to_csv(rs, name):
         cols = list(dict.fromkeys(k for r in rs for k in r if not k.startswith("_")))
         buf = io.StringIO(); w = csv.DictWriter(buf, cols, extrasaction="ignore"); w.writeheader(); w.writerows(rs)
         write_atomic(folder/name, buf.getvalue())
     to_csv(rows, "grid_runs.csv"); to_csv(summary, "grid_summary.csv")
+    trials = [{k: v for k, v in s.items() if not k.startswith("_")} for s in summary]
     scored = [s for s in summary if s["mean"] is not None]
+    if not scored: return TuneResult(folder, trials, {}, None, None, interrupted)
     best = (max if monitor_mode(monitor) == "max" else min)(scored, key=lambda s: s["mean"])
     cfg_path = save_config(best["_config"], folder/"best_config.json")
-    trials = [{k: v for k, v in s.items() if not k.startswith("_")} for s in summary]
-    return TuneResult(folder, trials, {k: v for k, v in best.items() if not k.startswith("_")}, best["mean"], cfg_path)
+    return TuneResult(folder, trials, {k: v for k, v in best.items() if not k.startswith("_")}, best["mean"], cfg_path, interrupted)
 
 # %% ../nbs/07_tune.ipynb
 def release_on_error(oracle, method):
