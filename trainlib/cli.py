@@ -4,7 +4,7 @@
 
 # %% ../nbs/12_cli.ipynb 3
 from __future__ import annotations
-import argparse, datetime, json, os, sys, traceback
+import argparse, contextlib, datetime, json, os, re, sys, tempfile, traceback
 from pathlib import Path
 
 import yaml
@@ -12,11 +12,12 @@ import yaml
 from .config import TrainConfig, load_config, save_config
 
 # %% auto 0
-__all__ = ['COMMANDS', 'CONFIG_ARGS', 'DISTRIBUTED_ARGS', 'train_model', 'train_model_distributed', 'parse_overrides', 'command',
-           'arg', 'config_from_args', 'cmd_create_train_config', 'cmd_make_dataset', 'cmd_train_model', 'cmd_evaluate',
-           'parse_freeze', 'cmd_transfer', 'cmd_predict', 'cmd_grid', 'cmd_tune', 'cmd_train_sequences',
-           'cmd_train_images', 'format_parameters', 'ReportHelp', 'cmd_report', 'cmd_batch', 'run_preflight',
-           'cmd_check', 'cmd_sync', 'make_parser', 'set_backend', 'main']
+__all__ = ['COMMANDS', 'CONFIG_ARGS', 'DISTRIBUTED_ARGS', 'STARTUP_NOISE', 'train_model', 'train_model_distributed',
+           'parse_overrides', 'command', 'arg', 'config_from_args', 'cmd_create_train_config', 'cmd_make_dataset',
+           'cmd_train_model', 'cmd_evaluate', 'parse_freeze', 'cmd_transfer', 'cmd_predict', 'cmd_grid', 'cmd_tune',
+           'cmd_train_sequences', 'cmd_train_images', 'format_parameters', 'ReportHelp', 'cmd_report', 'cmd_batch',
+           'run_preflight', 'cmd_check', 'cmd_sync', 'make_parser', 'set_backend', 'is_startup_noise',
+           'filtered_stderr', 'import_tensorflow_quietly', 'main']
 
 # %% ../nbs/12_cli.ipynb
 def train_model(config:TrainConfig, *, overwrite:bool=False, verbose="auto"):
@@ -62,10 +63,11 @@ def parse_overrides(items:list[str]) -> dict:
 # %% ../nbs/12_cli.ipynb
 COMMANDS = {}
 
-def command(name:str, help:str, aliases:tuple=(), args=()):
+def command(name:str, help:str, aliases:tuple=(), args=(),
+            tensorflow:bool=True): # False: the command never imports TensorFlow (so `main` does not import it up front)
     "Register the decorated `fn(args)` as subcommand `name`; `args` is a list of `(flags, kwargs)` for `add_argument`."
     def deco(fn):
-        COMMANDS[name] = dict(fn=fn, help=help, aliases=list(aliases), args=list(args))
+        COMMANDS[name] = dict(fn=fn, help=help, aliases=list(aliases), args=list(args), tensorflow=tensorflow)
         return fn
     return deco
 
@@ -89,13 +91,13 @@ def config_from_args(args) -> TrainConfig:
 
 # %% ../nbs/12_cli.ipynb
 @command("create-train-config", "write a complete default config file (.json or .yaml)",
-         args=[arg("--file", "--file_path", required=True, help="where to write it")])
+         args=[arg("--file", "--file_path", required=True, help="where to write it")], tensorflow=False)
 def cmd_create_train_config(args):
     "Write a complete default config."
     path = save_config(TrainConfig(), args.file)
     print(f"wrote default config to {path}")
 
-@command("make-dataset", "make (or reuse) the dataset version of a config", args=CONFIG_ARGS)
+@command("make-dataset", "make (or reuse) the dataset version of a config", args=CONFIG_ARGS, tensorflow=False)
 def cmd_make_dataset(args):
     "Make (or reuse) the dataset version of a config."
     from trainlib.store import make_dataset
@@ -351,7 +353,7 @@ class ReportHelp(argparse.Action):
     arg("name", help="report name (train, ...) or path to a notebook"),
     arg("-p", nargs=2, action="append", metavar=("NAME", "VALUE"), help="set a report parameter"),
     arg("--output-dir", default="runs", help="folder of run folders"), arg("--experiment", default="report"),
-    arg("--list-params", action="store_true", help="list the report's parameters and exit")])
+    arg("--list-params", action="store_true", help="list the report's parameters and exit")], tensorflow=False)
 def cmd_report(args):
     "Run a report notebook with papermill into a run folder."
     from trainlib.report import find_report, report_parameters, run_report
@@ -375,7 +377,7 @@ def cmd_report(args):
     arg("--grid", help="YAML file mapping each parameter to a list of values"),
     arg("-p", nargs=2, action="append", metavar=("NAME", "VALUES"), help="a parameter and its comma-separated values"),
     arg("--jobs", type=int, default=1, help="notebooks run at the same time"),
-    arg("--output-dir", default="runs", help="folder of run folders"), arg("--experiment", default="batch")])
+    arg("--output-dir", default="runs", help="folder of run folders"), arg("--experiment", default="batch")], tensorflow=False)
 def cmd_batch(args):
     "Run a report notebook once per combination of the grid; failed runs are recorded, finished ones skipped."
     from trainlib.batch import read_grid, parse_grid_args, run_batch
@@ -412,7 +414,7 @@ def cmd_check(args):
 @command("sync", "push a finished run folder to an MLflow tracking server or store (again: nothing to do)", args=[
     arg("run_dir", help="a finished run folder, runs/<experiment>/<run-id>"),
     arg("--mlflow", required=True, metavar="URI", help="MLflow tracking URI: sqlite:///mlflow.db (a local store) or http://host:5000 (a tracking server)"),
-    arg("--experiment", help="MLflow experiment (default: the run's train.experiment, else the name of its parent folder)")])
+    arg("--experiment", help="MLflow experiment (default: the run's train.experiment, else the name of its parent folder)")], tensorflow=False)
 def cmd_sync(args):
     "Log a finished run's config, per-epoch metrics, final metrics and files to MLflow, once."
     from trainlib.track import sync_run
@@ -429,7 +431,7 @@ def make_parser() -> argparse.ArgumentParser:
         sp = sub.add_parser(name, aliases=c["aliases"], help=c["help"], description=c["fn"].__doc__,
                            conflict_handler="resolve")   # a command may bring its own -h/--help
         for flags, kwargs in c["args"]: sp.add_argument(*flags, **kwargs)
-        sp.set_defaults(fn=c["fn"])
+        sp.set_defaults(fn=c["fn"], tensorflow=c["tensorflow"])
     return p
 
 # %% ../nbs/12_cli.ipynb
@@ -441,11 +443,42 @@ def set_backend(name:str):
     os.environ["KERAS_BACKEND"] = name
 
 # %% ../nbs/12_cli.ipynb
+STARTUP_NOISE = (re.compile(r"WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR$"),
+                 re.compile(r"I\d{4} [\d:.]+ +\d+ (port|cpu_feature_guard)\.cc:\d+\] "),
+                 re.compile(r"To enable the following instructions: .*, in other operations, rebuild TensorFlow"))
+
+def is_startup_noise(line:str) -> bool:
+    "Whether `line` is one of the messages TensorFlow writes to stderr whenever it is imported (`STARTUP_NOISE`)."
+    return any(p.match(line) for p in STARTUP_NOISE)
+
+@contextlib.contextmanager
+def filtered_stderr(drop=is_startup_noise):
+    "Hold everything written to file descriptor 2 in the block (C++ libraries' output too); then write it out, without the lines `drop` matches."
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as held:
+        os.dup2(held.fileno(), 2)
+        try: yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2); os.close(saved)
+            held.seek(0)
+            kept = [l for l in held.read().decode(errors="replace").splitlines(keepends=True) if not drop(l.rstrip("\n"))]
+            if kept: sys.stderr.write("".join(kept)); sys.stderr.flush()
+
+def import_tensorflow_quietly():
+    "Import TensorFlow without its start-up lines on stderr (see `filtered_stderr`)."
+    if "tensorflow" in sys.modules: return
+    with filtered_stderr(): import tensorflow
+
+# %% ../nbs/12_cli.ipynb
 def main(argv:list[str]|None=None) -> int:
     "Entry point of the `trainlib` command."
     args = make_parser().parse_args(argv)
     try:
         if args.backend: set_backend(args.backend)
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")      # TensorFlow's C++ INFO lines off; warnings and errors stay
+        if args.tensorflow: import_tensorflow_quietly()
         return args.fn(args) or 0
     except KeyboardInterrupt:
         print("trainlib: interrupted", file=sys.stderr); return 130
