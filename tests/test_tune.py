@@ -89,3 +89,27 @@ def test_grid_cli_trains_settings_times_replicas(cli, write_config, tmp_path):
     assert cfg_best["train"]["model_hp"]["filters"][0] == int(128 * float(best["width"]))
     r = cli("grid", "--config", cfg, "--meta", "[1, 2]")
     assert r.returncode == 1 and "--meta must be a mapping" in r.stderr
+
+
+def test_grid_sequences_cli_trains_the_feedforward_grid_and_its_best_config_trains(cli, tmp_path):
+    "Aptamer's grid: layers as the meta parameter, replicas, one process; best_config.json is a config that train-sequences trains."
+    sets = ["epochs=1", "epoch_size=256", "eval_size=100", f"save_base={tmp_path/'ff'}"]
+    r = cli("grid-sequences", *[a for s in sets for a in ("--set", s)], "--meta", "{num_fc_layers: [0, 1]}", "--n-random", "1",
+            "--replicas", "2", "--isolate", "none")
+    assert r.returncode == 0, r.stderr[-3000:]
+    folder = tmp_path/"ff"/"grid-aptamers_demo"
+    runs = list(csv.DictReader(open(folder/"grid_runs.csv")))
+    summary = list(csv.DictReader(open(folder/"grid_summary.csv")))
+    assert len(runs) == 4 and [s["num_fc_layers"] for s in summary] == ["0", "1"] and all(s["replicas"] == "2" for s in summary)
+    for run in runs:
+        c = json.loads((tmp_path/"ff"/run["run"]/"config.json").read_text())
+        assert c["num_fc_layers"] == int(run["num_fc_layers"]) and c["seed"] == 42 + int(run["replica"])
+    best = min(summary, key=lambda s: float(s["mean"]))
+    assert f"best mean val_loss {float(best['mean']):.4g}" in r.stdout
+    cfg = json.loads((folder/"best_config.json").read_text())
+    assert cfg["num_fc_layers"] == int(best["num_fc_layers"])
+    r = cli("train-sequences", "--config", folder/"best_config.json", "--set", "run_name=final", "--verbose", "0")
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert json.loads((tmp_path/"ff"/"final"/"config.json").read_text())["num_fc_layers"] == cfg["num_fc_layers"]
+    r = cli("grid-sequences", "--meta", "{num_fc_layer: [0]}", "--n-random", "1", "--replicas", "1")
+    assert r.returncode == 1 and "unknown key 'num_fc_layer'" in r.stderr, r.stderr[-2000:]

@@ -14,10 +14,10 @@ from .config import TrainConfig, load_config, save_config
 # %% auto 0
 __all__ = ['COMMANDS', 'CONFIG_ARGS', 'DISTRIBUTED_ARGS', 'STARTUP_NOISE', 'train_model', 'train_model_distributed',
            'parse_overrides', 'command', 'arg', 'config_from_args', 'cmd_create_train_config', 'cmd_make_dataset',
-           'cmd_train_model', 'cmd_evaluate', 'parse_freeze', 'cmd_transfer', 'cmd_predict', 'cmd_grid', 'cmd_tune',
-           'cmd_train_sequences', 'cmd_train_images', 'format_parameters', 'ReportHelp', 'cmd_report', 'cmd_batch',
-           'run_preflight', 'cmd_check', 'cmd_sync', 'make_parser', 'set_backend', 'is_startup_noise',
-           'filtered_stderr', 'import_tensorflow_quietly', 'main']
+           'cmd_train_model', 'cmd_evaluate', 'parse_freeze', 'cmd_transfer', 'cmd_predict', 'cmd_grid',
+           'cmd_grid_sequences', 'cmd_tune', 'cmd_train_sequences', 'cmd_train_images', 'format_parameters',
+           'ReportHelp', 'cmd_report', 'cmd_batch', 'run_preflight', 'cmd_check', 'cmd_sync', 'make_parser',
+           'set_backend', 'is_startup_noise', 'filtered_stderr', 'import_tensorflow_quietly', 'main']
 
 # %% ../nbs/12_cli.ipynb
 def train_model(config:TrainConfig, *, overwrite:bool=False, verbose="auto"):
@@ -220,14 +220,38 @@ def cmd_grid(args):
     from trainlib.store import make_dataset
     from trainlib.tune import grid_search
     config = config_from_args(args)
-    meta = yaml.safe_load(Path(args.meta).read_text()) if Path(args.meta).is_file() else yaml.safe_load(args.meta)
-    if not isinstance(meta, dict): raise ValueError(f"--meta must be a mapping of parameter -> list of values, got {args.meta!r}")
-    result = grid_search(config, make_dataset(config), meta, n_random=args.n_random, num_replicas=args.replicas,
+    result = grid_search(config, make_dataset(config), _meta(args.meta), n_random=args.n_random, num_replicas=args.replicas,
                          isolate=args.isolate)
+    return _print_grid(result, config.train.monitor)
+
+def _meta(text:str) -> dict:
+    "`--meta`: a YAML/JSON file, or inline YAML, mapping each meta parameter to its values."
+    meta = yaml.safe_load(Path(text).read_text()) if Path(text).is_file() else yaml.safe_load(text)
+    if not isinstance(meta, dict): raise ValueError(f"--meta must be a mapping of parameter -> list of values, got {text!r}")
+    return meta
+
+def _print_grid(result, monitor:str) -> int:
+    "Print a grid's outcome; the exit status (130 when Ctrl+C stopped it)."
     if result.best_score is not None:
-        print(f"{len(result.trials)} settings; best mean {config.train.monitor} {result.best_score:.4g}: {result.best_hyperparameters}")
+        print(f"{len(result.trials)} settings; best mean {monitor} {result.best_score:.4g}: {result.best_hyperparameters}")
     print(f"summary: {result.path/'grid_summary.csv'}\nbest config: {result.best_config_path}")
     return 130 if result.interrupted else 0
+
+@command("grid-sequences", "Aptamer's grid for the feed-forward model: meta parameters x random draws x replicas", args=[
+    arg("--config", help="feed-forward config (.json or .yaml), as for train-sequences; default: the built-in defaults"),
+    arg("--set", action="append", metavar="KEY=VALUE", help="override a config value, e.g. epochs=5"),
+    arg("--meta", required=True, help="YAML/JSON file (or inline YAML) mapping config fields to values, e.g. '{num_fc_layers: [0, 1, 2]}'"),
+    arg("--n-random", type=int, default=2, help="random draws of the other hyperparameters (units, dropout, activation, learning_rate)"),
+    arg("--replicas", type=int, default=3, help="trainings per draw, each with its own seed"),
+    arg("--isolate", choices=("process", "none"), default="process",
+        help="process (default): each training in a child process, so memory does not grow with the grid; none: all in this one")])
+def cmd_grid_sequences(args):
+    "Aptamer's grid over the feed-forward model on a registered sequence dataset; best_config.json is a train-sequences config."
+    from trainlib.feedforward_train import FeedforwardConfig, load_feedforward_config
+    from trainlib.tune import grid_search
+    config = (load_feedforward_config(args.config) if args.config else FeedforwardConfig()).update(parse_overrides(args.set))
+    result = grid_search(config, None, _meta(args.meta), n_random=args.n_random, num_replicas=args.replicas, isolate=args.isolate)
+    return _print_grid(result, "val_loss")
 
 @command("tune", "hyperparameter search (tune.strategy); writes trials.csv and best_config.json", args=CONFIG_ARGS + [
     arg("--overwrite", action="store_true", help="start the search afresh instead of continuing it"),

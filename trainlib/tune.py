@@ -15,6 +15,7 @@ from .config import TrainConfig, save_config, write_atomic
 from .store import DatasetVersion
 from .models import MODELS, SEARCH_SPACES
 from .train import _datasets, compile_model, epoch_steps, monitor_mode
+from .feedforward_train import FeedforwardConfig
 
 # %% auto 0
 __all__ = ['STRATEGIES', 'keras_settings', 'restore_keras_settings', 'search_space', 'make_hypermodel', 'best_config', 'tune_dir',
@@ -418,17 +419,30 @@ def sample_hyperparameters(space, seed:int, fixed:dict|None=None) -> kt.HyperPar
     return hp
 
 # %% ../nbs/07_tune.ipynb
-def grid_run_name(config:TrainConfig, dataset:DatasetVersion, setting:int, draw:int, replica:int) -> str:
-    "The run name of one grid training: its place in the grid and a hash of its config, so a changed grid never reuses a run."
-    blob = json.dumps({"config": config.update({"train.run_name": None}).to_dict(), "dataset": dataset.version}, sort_keys=True)
-    return f"grid-{dataset.version}-{setting}-{draw}-{replica}-{hashlib.sha256(blob.encode()).hexdigest()[:8]}"
+def _grid_kind(config, dataset) -> str:
+    "'feedforward' for a `FeedforwardConfig` (no dataset version), 'signal' for a `TrainConfig` with its dataset version."
+    if isinstance(config, FeedforwardConfig):
+        if dataset is not None: raise ValueError("a FeedforwardConfig names its dataset (config.dataset): pass dataset=None")
+        return "feedforward"
+    if not isinstance(config, TrainConfig): raise TypeError(f"config must be a TrainConfig or a FeedforwardConfig, got {type(config).__name__}")
+    if dataset is None: raise ValueError("a TrainConfig grid needs its dataset version: grid_search(config, make_dataset(config), meta)")
+    return "signal"
 
-def _grid_train(config:TrainConfig, dataset:DatasetVersion, verbose):
+def grid_run_name(config:TrainConfig|FeedforwardConfig, dataset:DatasetVersion|None, setting:int, draw:int, replica:int) -> str:
+    "The run name of one grid training: its place in the grid and a hash of its config, so a changed grid never reuses a run."
+    ff = _grid_kind(config, dataset) == "feedforward"
+    data = config.dataset if ff else dataset.version
+    blob = json.dumps({"config": config.update({"run_name": None} if ff else {"train.run_name": None}).to_dict(), "dataset": data}, sort_keys=True)
+    return f"grid-{data}-{setting}-{draw}-{replica}-{hashlib.sha256(blob.encode()).hexdigest()[:8]}"
+
+def _grid_train(config:TrainConfig|FeedforwardConfig, dataset:DatasetVersion|None, verbose):
     "Train one grid run; one that an earlier grid left interrupted is trained again from its start (a cut-short history is no score)."
     from trainlib.train import train, run_for
-    again = run_for(config, dataset).status == "interrupted"
-    if again: print(f"{config.train.run_name}: interrupted last time; training it again")
-    return train(config, dataset, verbose=verbose, overwrite=again)
+    from trainlib.feedforward_train import feedforward_run, train_feedforward
+    ff = _grid_kind(config, dataset) == "feedforward"
+    again = (feedforward_run(config) if ff else run_for(config, dataset)).status == "interrupted"
+    if again: print(f"{config.run_name if ff else config.train.run_name}: interrupted last time; training it again")
+    return train_feedforward(config, overwrite=again, verbose=verbose) if ff else train(config, dataset, verbose=verbose, overwrite=again)
 
 # %% ../nbs/07_tune.ipynb
 class _GridRunError(RuntimeError):
@@ -445,18 +459,20 @@ def _grid_child(job_path:str):
     try:
         for m in job["modules"]: importlib.import_module(m)
         keras.config.set_dtype_policy(job["dtype_policy"])
-        run = _grid_train(TrainConfig.from_dict(job["config"]), DatasetVersion(job["dataset"]), job["verbose"])
+        config = (FeedforwardConfig if job["dataset"] is None else TrainConfig).from_dict(job["config"])
+        run = _grid_train(config, None if job["dataset"] is None else DatasetVersion(job["dataset"]), job["verbose"])
         write_atomic(job["result"], json.dumps({"run": str(run.path), "pid": os.getpid()}))
     except KeyboardInterrupt:                      # a second Ctrl+C, or one before training began
         write_atomic(job["result"], json.dumps({"interrupted": True, "pid": os.getpid()})); sys.exit(130)
     except BaseException as e:
         write_atomic(job["result"], json.dumps({"error": _error_text(e), "traceback": traceback.format_exc()})); sys.exit(1)
 
-def _grid_train_isolated(config:TrainConfig, dataset:DatasetVersion, verbose, jobs:Path):
+def _grid_train_isolated(config:TrainConfig|FeedforwardConfig, dataset:DatasetVersion|None, verbose, jobs:Path):
     "`_grid_train` in a spawned child process (its memory goes back when it ends); Ctrl+C here is passed on to it."
     from trainlib.train import Run
-    name = config.train.run_name
-    job = dict(config=config.to_dict(), dataset=str(dataset.path), verbose=verbose, modules=_model_modules(config),
+    ff = dataset is None
+    name = config.run_name if ff else config.train.run_name
+    job = dict(config=config.to_dict(), dataset=None if ff else str(dataset.path), verbose=verbose, modules=[] if ff else _model_modules(config),
                dtype_policy=keras.config.dtype_policy().name, result=str(jobs/f"{name}.result.json"), parent_pid=os.getpid())
     Path(job["result"]).unlink(missing_ok=True)
     write_atomic(jobs/f"{name}.job.json", json.dumps(job))
@@ -478,17 +494,20 @@ def _grid_train_isolated(config:TrainConfig, dataset:DatasetVersion, verbose, jo
         raise _GridRunError(_exit_reason(p.exitcode, out.get("error")).replace("the trial's", "its"))
     return Run(out["run"])
 
-def _grid_score(config:TrainConfig, dataset:DatasetVersion, verbose, isolate:str, jobs:Path) -> tuple[float|None, str|None]:
+def _grid_score(config:TrainConfig|FeedforwardConfig, dataset:DatasetVersion|None, verbose, isolate:str, jobs:Path) -> tuple[float|None, str|None]:
     "Train one grid run: (its best `train.monitor` value, None), or (None, why it failed). A run that Ctrl+C stopped raises `KeyboardInterrupt`."
     from trainlib.train import read_history
     try: run = _grid_train(config, dataset, verbose) if isolate == "none" else _grid_train_isolated(config, dataset, verbose, jobs)
     except Exception as e: return None, str(e) if isinstance(e, _GridRunError) else _error_text(e)
     if run.status == "interrupted": raise KeyboardInterrupt
-    values, monitor = read_history(run).get(config.train.monitor, []), config.train.monitor
+    monitor = run.info["monitor"] if dataset is None else config.train.monitor     # feed-forward: val_loss, or loss without validation
+    values = read_history(run).get(monitor, [])
     return ((max if monitor_mode(monitor) == "max" else min)(values) if values else None), None
 
 # %% ../nbs/07_tune.ipynb
-def grid_search(config:TrainConfig, dataset:DatasetVersion, meta:dict, *, n_random:int=2, num_replicas:int=3,
+def grid_search(config:TrainConfig|FeedforwardConfig, # a signal model's config, or Aptamer's feed-forward one
+                dataset:DatasetVersion|None, # the signal config's dataset version; None for a FeedforwardConfig
+                meta:dict, *, n_random:int=2, num_replicas:int=3,
                 verbose=0,
                 isolate:str="none", # "process": each training in a spawned child process (memory does not grow with the grid)
                ) -> TuneResult:
@@ -498,29 +517,38 @@ def grid_search(config:TrainConfig, dataset:DatasetVersion, meta:dict, *, n_rand
     if num_replicas < 1: raise ValueError(f"num_replicas must be >= 1, got {num_replicas}")
     if not meta or any(not isinstance(v, (list, tuple)) or not v for v in meta.values()):
         raise ValueError(f"meta must map each parameter to a non-empty list of values, got {meta!r}")
-    _check_isolation(config, isolate, None)
-    folder = Path(config.shared.output_dir)/config.train.experiment/f"grid-{dataset.version}"
-    monitor, rows, summary, interrupted, failed = config.train.monitor, [], [], False, 0
+    ff = _grid_kind(config, dataset) == "feedforward"
+    if ff:
+        if isolate not in ("process", "none"): raise ValueError(f"isolate must be one of process, none, got {isolate!r}")
+        folder, monitor, seed, tune_seed, max_failed = Path(config.save_base)/f"grid-{config.dataset}", "val_loss", config.seed, config.seed, 3
+        hp_names = set(sample_hyperparameters(search_space("feedforward"), 0).values)
+    else:
+        _check_isolation(config, isolate, None)
+        folder, monitor, seed = Path(config.shared.output_dir)/config.train.experiment/f"grid-{dataset.version}", config.train.monitor, config.train.seed
+        tune_seed, max_failed = config.tune.seed, config.tune.max_consecutive_failed_trials
+    rows, summary, interrupted, failed = [], [], False, 0
     try:
         for ci, combo in enumerate(itertools.product(*meta.values())):
             setting = dict(zip(meta, combo))
-            base = config.update({k: v for k, v in setting.items() if "." in k})
-            space = search_space(base.shared.model_type)
+            is_hp = (lambda k: k in hp_names) if ff else (lambda k: "." not in k)
+            base = config.update({k: v for k, v in setting.items() if not is_hp(k)})
+            space = search_space("feedforward" if ff else base.shared.model_type)
             for r in range(n_random):
-                hp = sample_hyperparameters(space, seed=config.tune.seed + 7919 * r, fixed={k: v for k, v in setting.items() if "." not in k})
-                drawn, scores, errors = best_config(base, hp), [], 0
+                hp = sample_hyperparameters(space, seed=tune_seed + 7919 * r, fixed={k: v for k, v in setting.items() if is_hp(k)})
+                drawn, scores, errors = base.update(hp.values) if ff else best_config(base, hp), [], 0
                 for rep in range(num_replicas):
-                    seeded = drawn.update({"train.seed": config.train.seed + rep})
+                    seeded = drawn.update({"seed" if ff else "train.seed": seed + rep})
                     name = grid_run_name(seeded, dataset, ci, r, rep)
-                    score, error = _grid_score(seeded.update({"train.run_name": name}), dataset, verbose, isolate, folder/"jobs")
+                    score, error = _grid_score(seeded.update({"run_name" if ff else "train.run_name": name}), dataset, verbose, isolate, folder/"jobs")
                     scores.append(score)
                     rows.append({"setting": ci, "draw": r, "replica": rep, "run": name, "score": score, "error": error or "",
                                  **setting, **hp.values})
                     errors, failed = errors + bool(error), failed + 1 if error else 0
                     if error: print(f"{name} failed: {error}", file=sys.stderr)
-                    if failed >= config.tune.max_consecutive_failed_trials:
+                    if failed >= max_failed:
                         _grid_result(folder, rows, summary, monitor)
-                        raise ValueError(f"the grid stopped after {failed} failed trainings in a row (tune.max_consecutive_failed_trials); "
+                        raise ValueError(f"the grid stopped after {failed} failed trainings in a row"
+                                         f"{'' if ff else ' (tune.max_consecutive_failed_trials)'}; "
                                          f"the last one: {error}; see {folder/'grid_runs.csv'}")
                 ok = [x for x in scores if x is not None]
                 summary.append({"setting": ci, "draw": r, **setting, **hp.values, "mean": statistics.fmean(ok) if ok else None,
