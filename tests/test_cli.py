@@ -62,3 +62,12 @@ def test_capfinder_config_is_accepted(cli, tmp_path):
     assert r.returncode == 0, r.stderr
     assert "Comet ML setting" in r.stderr
     assert "DatasetVersion" in r.stdout
+
+
+def test_check_takes_a_feedforward_config(cli, tmp_path):
+    "`trainlib check` on a train-sequences config checks that kind of run, instead of calling its first key unknown."
+    (tmp_path/"ff.yaml").write_text("dataset: aptamers_demo\nepochs: 1\ntarget: binderr\n")
+    r = cli("check", "--config", tmp_path/"ff.yaml")
+    assert r.returncode == 1 and "got 'binderr'" in r.stderr and "unknown key" not in r.stdout + r.stderr, r.stdout + r.stderr
+    assert [l.split()[:2] for l in r.stdout.splitlines()[1:5]] == [["ok", "config"], ["error", "dataset"], ["skipped", "model"],
+                                                                   ["ok", "output"]], r.stdout

@@ -14,7 +14,8 @@ from .data import iter_signal_rows, list_csv_files, read_split_file
 
 # %% auto 0
 __all__ = ['Finding', 'check_signals', 'check_writable', 'check_dataset_version', 'check_model', 'check_pretrained',
-           'check_snapshots', 'preflight', 'preflight_segment', 'preflight_file', 'format_findings', 'raise_on_errors']
+           'check_snapshots', 'preflight', 'preflight_segment', 'preflight_feedforward', 'preflight_file',
+           'format_findings', 'raise_on_errors']
 
 # %% ../nbs/11c_check.ipynb
 @dataclass
@@ -196,14 +197,44 @@ def preflight_segment(config:SegmentConfig, *, config_path=None) -> list[Finding
         out.append(_attempt("output folder", f"{key}: {folder}", lambda folder=folder: check_writable(folder)))
     return out
 
-def preflight_file(path, # config file: .json/.yaml (signals), Capfinder's, or a python segmentation config
+def preflight_feedforward(config, *, config_path=None) -> list[Finding]:
+    "Preflight of a feed-forward (`FeedforwardConfig`, `trainlib train-sequences`) run: dataset and heads, model, output folder."
+    from trainlib.feedforward_train import compile_feedforward, prepare
+    out, prepared = [Finding("ok", "config", str(config_path or "<config>"), "valid")], []
+    def dataset():
+        p = prepare(config); prepared.append(p)
+        return (f"{sum(p.count(s) for s in p.x)} sequences of length {p.length} (" + ", ".join(f"{s} {p.count(s)}" for s in p.x)
+                + "); heads " + ", ".join(f"{h}: {t}" for h, t in p.targets.items()))
+    out.append(_attempt("dataset", f"dataset: {config.dataset}" + (f" ({config.input_path})" if config.input_path else ""), dataset))
+    where = f"num_fc_layers: {config.num_fc_layers}"
+    if prepared:
+        out.append(_attempt("model", where, lambda: f"feedforward builds: input ({prepared[0].length}, 4), "
+                                                    f"{compile_feedforward(config, prepared[0]).count_params():,} parameters"))
+    else: out.append(Finding("skipped", "model", where, "fix the inputs first"))
+    out.append(_attempt("output folder", f"save_base: {config.save_base}", lambda: check_writable(config.save_base)))
+    return out
+
+def _is_feedforward_file(path) -> bool:
+    "Whether the JSON/YAML file at `path` holds a feed-forward config: a mapping whose keys are all its fields, none a signals config section."
+    import yaml
+    from trainlib.feedforward_train import FeedforwardConfig
+    try: d = yaml.safe_load(Path(path).read_text(encoding="utf-8"))     # JSON is YAML
+    except (OSError, UnicodeDecodeError, yaml.YAMLError): return False  # load_config reports it
+    return isinstance(d, dict) and bool(d) and set(d) <= set(FeedforwardConfig().to_dict()) and not set(d) & set(TrainConfig().to_dict())
+
+def preflight_file(path, # config file: .json/.yaml (signals or feed-forward), Capfinder's, or a python segmentation config
                    overrides:dict|None=None, # dotted `--set` overrides
                    *, pretrained=None, pretrained_source=None, rows:int=20) -> list[Finding]:
     "Read the config file at `path` (errors become findings), apply `overrides` and run the preflight checks."
+    feedforward = Path(path).suffix != ".py" and _is_feedforward_file(path)
     try:
         if Path(path).suffix == ".py": config = load_python_config(path).update(overrides or {})
+        elif feedforward:
+            from trainlib.feedforward_train import load_feedforward_config
+            config = load_feedforward_config(path).update(overrides or {})
         else: config = load_config(path).update(overrides or {})
     except (ValueError, FileNotFoundError, TypeError, OSError) as e: return [Finding("error", "config", str(path), str(e))]
+    if feedforward: return preflight_feedforward(config, config_path=path)
     if isinstance(config, SegmentConfig): return preflight_segment(config, config_path=path)
     return preflight(config, config_path=path, pretrained=pretrained, pretrained_source=pretrained_source, rows=rows)
 
