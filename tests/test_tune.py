@@ -10,6 +10,7 @@ def test_tune_strategy_writes_trials_and_best_config(strategy, isolate, cli, wri
     cfg = write_config(tune={"strategy": strategy, "max_trials": 2, "max_epochs": 2, "factor": 2})
     r = cli("tune", "--config", cfg, "--verbose", "0", "--isolate", isolate)
     assert r.returncode == 0, r.stderr[-3000:]
+    assert "absl::InitializeLog" not in r.stderr, r.stderr[:2000]   # nor its isolated trials: TensorFlow's start-up lines held back
     folder = next((tmp_path/"runs"/"default").glob(f"tune-fcn-{strategy}-*"))
     rows = list(csv.DictReader(open(folder/"trials.csv")))
     assert len(rows) == 2 and all(r["status"] == "COMPLETED" for r in rows)
@@ -77,6 +78,7 @@ def test_grid_cli_trains_settings_times_replicas(cli, write_config, tmp_path):
     cfg = write_config(train={"max_epochs": 1})
     r = cli("grid", "--config", cfg, "--meta", "{width: [0.25, 0.5]}", "--n-random", "1", "--replicas", "2")
     assert r.returncode == 0, r.stderr[-3000:]
+    assert "absl::InitializeLog" not in r.stderr, r.stderr[:2000]   # four isolated trainings, none printed TensorFlow's start-up lines
     folder = next(p for p in (tmp_path/"runs"/"default").glob("grid-*") if (p/"grid_summary.csv").is_file())
     runs = list(csv.DictReader(open(folder/"grid_runs.csv")))
     summary = list(csv.DictReader(open(folder/"grid_summary.csv")))

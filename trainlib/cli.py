@@ -4,20 +4,20 @@
 
 # %% ../nbs/12_cli.ipynb 3
 from __future__ import annotations
-import argparse, contextlib, datetime, json, os, re, sys, tempfile, traceback
+import argparse, datetime, json, os, sys, traceback
 from pathlib import Path
 
 import yaml
 
 from .config import TrainConfig, load_config, save_config
+from .quiet import import_tensorflow_quietly
 
 # %% auto 0
-__all__ = ['COMMANDS', 'CONFIG_ARGS', 'DISTRIBUTED_ARGS', 'STARTUP_NOISE', 'train_model', 'train_model_distributed',
-           'parse_overrides', 'command', 'arg', 'config_from_args', 'cmd_create_train_config', 'cmd_make_dataset',
-           'cmd_train_model', 'cmd_evaluate', 'parse_freeze', 'cmd_transfer', 'cmd_predict', 'cmd_grid',
-           'cmd_grid_sequences', 'cmd_tune', 'cmd_train_sequences', 'cmd_train_images', 'format_parameters',
-           'ReportHelp', 'cmd_report', 'cmd_batch', 'run_preflight', 'cmd_check', 'cmd_sync', 'make_parser',
-           'set_backend', 'is_startup_noise', 'filtered_stderr', 'import_tensorflow_quietly', 'main']
+__all__ = ['COMMANDS', 'CONFIG_ARGS', 'DISTRIBUTED_ARGS', 'train_model', 'train_model_distributed', 'parse_overrides', 'command',
+           'arg', 'config_from_args', 'cmd_create_train_config', 'cmd_make_dataset', 'cmd_train_model', 'cmd_evaluate',
+           'parse_freeze', 'cmd_transfer', 'cmd_predict', 'cmd_grid', 'cmd_grid_sequences', 'cmd_tune',
+           'cmd_train_sequences', 'cmd_train_images', 'format_parameters', 'ReportHelp', 'cmd_report', 'cmd_batch',
+           'run_preflight', 'cmd_check', 'cmd_sync', 'make_parser', 'set_backend', 'main']
 
 # %% ../nbs/12_cli.ipynb
 def train_model(config:TrainConfig, *, overwrite:bool=False, verbose="auto"):
@@ -108,11 +108,12 @@ def cmd_make_dataset(args):
     arg("--overwrite", action="store_true", help="train again even if this run already finished"),
     arg("--verbose", type=int, default=2, choices=(0, 1, 2), help="Keras fit verbosity (2: a line per epoch)"),
     arg("--no-check", action="store_true", help="skip the preflight checks (see `trainlib check`)"),
-    *DISTRIBUTED_ARGS])
+    *DISTRIBUTED_ARGS], tensorflow=False)
 def cmd_train_model(args):
     "ETL, training and evaluation from a config; a python config file (CellMap's `train_config.py`) trains a segmentation model."
-    if args.distributed: return train_model_distributed(args)   # checks run there, after joining (JAX must start distributed)
+    if args.distributed: import_tensorflow_quietly(); return train_model_distributed(args)   # checks run there, after joining (JAX must start distributed)
     if not args.no_check: run_preflight(args.config, parse_overrides(args.set))
+    import_tensorflow_quietly()        # after the preflight, which stops a bad config in a second without TensorFlow
     if Path(args.config).suffix == ".py":
         from trainlib.config import load_python_config
         from trainlib.segment import checkpoint_path, train_segmentation
@@ -426,7 +427,7 @@ def run_preflight(config_path, overrides:dict|None=None, *, pretrained=None, pre
 @command("check", "preflight: check a config, its input files, model and output folders in seconds, before a long run",
          args=CONFIG_ARGS + [
     arg("--model", help="also check that this pretrained model (.keras/.h5 or run folder) loads and fits the config's data"),
-    arg("--rows", type=int, default=20, help="data rows parsed from the start of each input file")])
+    arg("--rows", type=int, default=20, help="data rows parsed from the start of each input file")], tensorflow=False)
 def cmd_check(args):
     "Validate the config, open and parse the start of every input file, build the model and test the output folders; print a table."
     from trainlib.check import format_findings, preflight_file, raise_on_errors
@@ -465,35 +466,6 @@ def set_backend(name:str):
         current = sys.modules["keras"].backend.backend()
         if current != name: raise ValueError(f"--backend {name}: Keras is already imported with backend {current!r}; set KERAS_BACKEND={name} before starting Python")
     os.environ["KERAS_BACKEND"] = name
-
-# %% ../nbs/12_cli.ipynb
-STARTUP_NOISE = (re.compile(r"WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR$"),
-                 re.compile(r"I\d{4} [\d:.]+ +\d+ (port|cpu_feature_guard)\.cc:\d+\] "),
-                 re.compile(r"To enable the following instructions: .*, in other operations, rebuild TensorFlow"))
-
-def is_startup_noise(line:str) -> bool:
-    "Whether `line` is one of the messages TensorFlow writes to stderr whenever it is imported (`STARTUP_NOISE`)."
-    return any(p.match(line) for p in STARTUP_NOISE)
-
-@contextlib.contextmanager
-def filtered_stderr(drop=is_startup_noise):
-    "Hold everything written to file descriptor 2 in the block (C++ libraries' output too); then write it out, without the lines `drop` matches."
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as held:
-        os.dup2(held.fileno(), 2)
-        try: yield
-        finally:
-            sys.stderr.flush()
-            os.dup2(saved, 2); os.close(saved)
-            held.seek(0)
-            kept = [l for l in held.read().decode(errors="replace").splitlines(keepends=True) if not drop(l.rstrip("\n"))]
-            if kept: sys.stderr.write("".join(kept)); sys.stderr.flush()
-
-def import_tensorflow_quietly():
-    "Import TensorFlow without its start-up lines on stderr (see `filtered_stderr`)."
-    if "tensorflow" in sys.modules: return
-    with filtered_stderr(): import tensorflow
 
 # %% ../nbs/12_cli.ipynb
 def main(argv:list[str]|None=None) -> int:

@@ -16,6 +16,7 @@ from .store import DatasetVersion
 from .models import MODELS, SEARCH_SPACES
 from .train import _datasets, compile_model, epoch_steps, monitor_mode
 from .feedforward_train import FeedforwardConfig
+from .quiet import call_quietly
 
 # %% auto 0
 __all__ = ['STRATEGIES', 'keras_settings', 'restore_keras_settings', 'search_space', 'make_hypermodel', 'best_config', 'tune_dir',
@@ -244,8 +245,7 @@ class _Isolated:
                "result": str(folder/"isolated_result.json"), "parent_pid": os.getpid()}
         Path(job["result"]).unlink(missing_ok=True)
         write_atomic(folder/"isolated_job.json", json.dumps(job))
-        target = importlib.import_module("trainlib.tune")._trial_child   # by module name, which a spawned child can import
-        p = multiprocessing.get_context("spawn").Process(target=target, args=(str(folder/"isolated_job.json"),),
+        p = multiprocessing.get_context("spawn").Process(target=call_quietly, args=("trainlib.tune:_trial_child", str(folder/"isolated_job.json")),
                                                          name=f"trial-{trial.trial_id}", daemon=True)
         with _sigint_ignored(): p.start()
         try:
@@ -476,9 +476,11 @@ def _grid_train_isolated(config:TrainConfig|FeedforwardConfig, dataset:DatasetVe
                dtype_policy=keras.config.dtype_policy().name, result=str(jobs/f"{name}.result.json"), parent_pid=os.getpid())
     Path(job["result"]).unlink(missing_ok=True)
     write_atomic(jobs/f"{name}.job.json", json.dumps(job))
-    p = multiprocessing.get_context("spawn").Process(target=importlib.import_module("trainlib.tune")._grid_child,
-                                                     args=(str(jobs/f"{name}.job.json"),), name=name, daemon=True)
+    p = multiprocessing.get_context("spawn").Process(target=call_quietly, args=("trainlib.tune:_grid_child", str(jobs/f"{name}.job.json")),
+                                                     name=name, daemon=True)     # by name: the child imports TensorFlow quietly first
+    pressed = []
     def forward(signum, frame):
+        pressed.append(signum)
         try: os.kill(p.pid, signal.SIGINT)
         except (ProcessLookupError, TypeError): pass      # not started yet, or already gone
     previous = signal.signal(signal.SIGINT, forward) if threading.current_thread() is threading.main_thread() else None
@@ -489,7 +491,7 @@ def _grid_train_isolated(config:TrainConfig|FeedforwardConfig, dataset:DatasetVe
         if previous is not None: signal.signal(signal.SIGINT, previous)
         if p.exitcode is None: p.kill(); p.join()
     out = _read_json(job["result"])
-    if out.get("interrupted"): raise KeyboardInterrupt
+    if out.get("interrupted") or (pressed and "run" not in out): raise KeyboardInterrupt   # also a Ctrl+C while the child started
     if p.exitcode != 0 or "run" not in out:
         raise _GridRunError(_exit_reason(p.exitcode, out.get("error")).replace("the trial's", "its"))
     return Run(out["run"])
