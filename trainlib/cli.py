@@ -13,11 +13,12 @@ from .config import TrainConfig, load_config, save_config
 from .quiet import import_tensorflow_quietly
 
 # %% auto 0
-__all__ = ['COMMANDS', 'CONFIG_ARGS', 'DISTRIBUTED_ARGS', 'train_model', 'train_model_distributed', 'parse_overrides', 'command',
-           'arg', 'config_from_args', 'cmd_create_train_config', 'cmd_make_dataset', 'cmd_train_model', 'cmd_evaluate',
-           'parse_freeze', 'cmd_transfer', 'cmd_predict', 'cmd_grid', 'cmd_grid_sequences', 'cmd_tune',
-           'cmd_train_sequences', 'cmd_train_images', 'format_parameters', 'ReportHelp', 'cmd_report', 'cmd_batch',
-           'run_preflight', 'cmd_check', 'cmd_sync', 'make_parser', 'set_backend', 'main']
+__all__ = ['COMMANDS', 'CONFIG_ARGS', 'DISTRIBUTED_ARGS', 'GRID_ARGS', 'train_model', 'train_model_distributed',
+           'parse_overrides', 'command', 'arg', 'config_from_args', 'cmd_create_train_config', 'cmd_make_dataset',
+           'cmd_train_model', 'cmd_evaluate', 'parse_freeze', 'cmd_transfer', 'cmd_predict', 'cmd_grid',
+           'cmd_grid_sequences', 'cmd_tune', 'cmd_train_sequences', 'cmd_train_images', 'format_parameters',
+           'ReportHelp', 'cmd_report', 'cmd_batch', 'run_preflight', 'cmd_check', 'cmd_sync', 'make_parser',
+           'set_backend', 'main']
 
 # %% ../nbs/12_cli.ipynb
 def train_model(config:TrainConfig, *, overwrite:bool=False, verbose="auto"):
@@ -208,14 +209,17 @@ def cmd_predict(args):
     print(f"wrote {len(res['ids'])} predictions to {args.output} ({how})")
 
 # %% ../nbs/12_cli.ipynb
+GRID_ARGS = [
+    arg("--n-random", type=int, default=2, help="random draws of the other hyperparameters per meta setting"),
+    arg("--replicas", type=int, default=3, help="trainings per draw, each with its own seed"),
+    arg("--isolate", choices=("process", "none"), default="process",
+        help="process (default): each training in a child process, so memory does not grow with the grid; none: all in this one")]
+
 @command("grid", "Aptamer-style grid: meta parameters x random draws x replicas; mean ± std table and best_config.json",
          args=CONFIG_ARGS + [
     arg("--meta", required=True, help="YAML/JSON file (or inline YAML) mapping each meta parameter to its values, "
                                       "e.g. '{shared.model_type: [fcn, resnet], dropout: [0.1, 0.3]}'"),
-    arg("--n-random", type=int, default=2, help="random draws of the other hyperparameters per meta setting"),
-    arg("--replicas", type=int, default=3, help="trainings per draw, each with its own seed"),
-    arg("--isolate", choices=("process", "none"), default="process",
-        help="process (default): each training in a child process, so memory does not grow with the grid; none: all in this one")])
+    *GRID_ARGS])
 def cmd_grid(args):
     "Grid of meta parameters crossed with random hyperparameter draws, each trained several times."
     from trainlib.store import make_dataset
@@ -242,10 +246,7 @@ def _print_grid(result, monitor:str) -> int:
     arg("--config", help="feed-forward config (.json or .yaml), as for train-sequences; default: the built-in defaults"),
     arg("--set", action="append", metavar="KEY=VALUE", help="override a config value, e.g. epochs=5"),
     arg("--meta", required=True, help="YAML/JSON file (or inline YAML) mapping config fields to values, e.g. '{num_fc_layers: [0, 1, 2]}'"),
-    arg("--n-random", type=int, default=2, help="random draws of the other hyperparameters (units, dropout, activation, learning_rate)"),
-    arg("--replicas", type=int, default=3, help="trainings per draw, each with its own seed"),
-    arg("--isolate", choices=("process", "none"), default="process",
-        help="process (default): each training in a child process, so memory does not grow with the grid; none: all in this one")])
+    *GRID_ARGS])
 def cmd_grid_sequences(args):
     "Aptamer's grid over the feed-forward model on a registered sequence dataset; best_config.json is a train-sequences config."
     from trainlib.feedforward_train import FeedforwardConfig, load_feedforward_config

@@ -20,9 +20,10 @@ from .quiet import call_quietly
 
 # %% auto 0
 __all__ = ['STRATEGIES', 'keras_settings', 'restore_keras_settings', 'search_space', 'make_hypermodel', 'best_config', 'tune_dir',
-           'tuner_role', 'oracle_address', 'trial_rows', 'write_trials_csv', 'failure_reason', 'make_tuner',
-           'TuneResult', 'tune', 'plot_trials', 'trials_markdown', 'sample_hyperparameters', 'grid_run_name',
-           'grid_search', 'release_on_error', 'WorkerWatch', 'ChiefContact', 'watch_workers', 'keep_in_touch']
+           'tuner_role', 'oracle_address', 'trial_rows', 'write_trials_csv', 'failure_reason', 'exit_when_orphaned',
+           'make_tuner', 'TuneResult', 'tune', 'plot_trials', 'trials_markdown', 'sample_hyperparameters',
+           'grid_run_name', 'grid_search', 'release_on_error', 'WorkerWatch', 'ChiefContact', 'watch_workers',
+           'keep_in_touch']
 
 # %% ../nbs/07_tune.ipynb
 def keras_settings() -> dict:
@@ -179,15 +180,19 @@ def _fit_trial(job:dict) -> list[dict]:
     return histories
 
 # %% ../nbs/07_tune.ipynb
+def exit_when_orphaned(parent_pid:int, poll:float=1.0):
+    "End this (child) process as soon as its parent `parent_pid` is gone, from a daemon thread."
+    def watch():
+        while os.getppid() == parent_pid: time.sleep(poll)
+        os._exit(1)
+    threading.Thread(target=watch, daemon=True).start()
+
 def _trial_child(job_path:str):
     "Entry point of a trial's child process: fit the job in `job_path`, write histories or the error to its `result` file."
     import resource
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     job = json.loads(Path(job_path).read_text())
-    def orphaned():                                  # a parent killed with -9 must not leave its trial running
-        while os.getppid() == job["parent_pid"]: time.sleep(1)
-        os._exit(1)
-    threading.Thread(target=orphaned, daemon=True).start()
+    exit_when_orphaned(job["parent_pid"])           # a parent killed with -9 must not leave its trial running
     try:
         if job["memory_limit_mb"]:
             limit = int(job["memory_limit_mb"]) * 2**20
@@ -452,10 +457,7 @@ def _grid_child(job_path:str):
     "Entry point of a grid run's child process: train the job's config; write the run's folder, or the error, to its `result` file."
     os.setpgrp()                                   # a terminal's Ctrl+C reaches only the parent, which passes each one on
     job = json.loads(Path(job_path).read_text())
-    def orphaned():                                # a parent killed with -9 must not leave its run going
-        while os.getppid() == job["parent_pid"]: time.sleep(1)
-        os._exit(1)
-    threading.Thread(target=orphaned, daemon=True).start()
+    exit_when_orphaned(job["parent_pid"])         # a parent killed with -9 must not leave its run going
     try:
         for m in job["modules"]: importlib.import_module(m)
         keras.config.set_dtype_policy(job["dtype_policy"])
