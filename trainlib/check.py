@@ -11,7 +11,6 @@ from pathlib import Path
 
 from .config import SegmentConfig, TrainConfig, load_config, load_python_config
 from .data import iter_signal_rows, list_csv_files, read_split_file
-from .quiet import import_tensorflow_quietly
 
 # %% auto 0
 __all__ = ['Finding', 'check_signals', 'check_writable', 'check_dataset_version', 'check_model', 'check_pretrained',
@@ -105,7 +104,6 @@ def check_dataset_version(path, config:TrainConfig) -> str:
 # %% ../nbs/11c_check.ipynb
 def check_model(config:TrainConfig, input_shape:tuple, n_classes:int) -> str:
     "Build `shared.model_type` with `train.model_hp` for `input_shape` and `n_classes` (not trained)."
-    import_tensorflow_quietly()                  # the first model built loads TensorFlow: without its start-up lines
     from trainlib.models import build_model
     model = build_model(config.shared.model_type, tuple(input_shape), n_classes, **config.train.model_hp)
     return f"{config.shared.model_type} builds: input {tuple(model.input_shape[1:])}, {n_classes} classes, {model.count_params():,} parameters"
@@ -115,7 +113,6 @@ def check_pretrained(model, # a pretrained model: .keras/.h5 file or run folder 
                      source=None, # what to call the model in the error (default: its path, else its name)
                     ) -> str:
     "Check that a pretrained model (loaded by `trainlib.transfer.load_pretrained` if a path) takes `input_shape`."
-    import_tensorflow_quietly()
     from trainlib.bundle import input_fits
     if isinstance(model, (str, os.PathLike)):
         from trainlib.transfer import load_pretrained
@@ -127,7 +124,6 @@ def check_pretrained(model, # a pretrained model: .keras/.h5 file or run folder 
 
 def check_snapshots(config:TrainConfig) -> str:
     "The epochs whose models a snapshot ensemble averages (`trainlib.train.snapshot_epochs`), or its error."
-    import_tensorflow_quietly()
     from trainlib.train import snapshot_epochs
     return f"the models of epochs {', '.join(map(str, snapshot_epochs(config)))} are averaged"
 
@@ -192,7 +188,6 @@ def preflight_segment(config:SegmentConfig, *, config_path=None) -> list[Finding
                             lambda: ", ".join(f"{k} {len(v)}" for k, v in read_datasplit(config.datasplit_path, config.classes).items())))
     else: out.append(_attempt("datasplit", f"datasplit_path: {config.datasplit_path}", lambda: check_writable(Path(config.datasplit_path).parent).replace("writable", "will be written")))
     def model():
-        import_tensorflow_quietly()
         from trainlib.segment import build_segmenter, model_input_shape
         m = build_segmenter(config)
         return f"{config.model_name} builds: input {model_input_shape(config)}, {len(config.classes)} classes, {m.count_params():,} parameters"
@@ -204,7 +199,6 @@ def preflight_segment(config:SegmentConfig, *, config_path=None) -> list[Finding
 
 def preflight_feedforward(config, *, config_path=None) -> list[Finding]:
     "Preflight of a feed-forward (`FeedforwardConfig`, `trainlib train-sequences`) run: dataset and heads, model, output folder."
-    import_tensorflow_quietly()
     from trainlib.feedforward_train import compile_feedforward, prepare
     out, prepared = [Finding("ok", "config", str(config_path or "<config>"), "valid")], []
     def dataset():
@@ -226,7 +220,6 @@ def _is_feedforward_file(path) -> bool:
     try: d = yaml.safe_load(Path(path).read_text(encoding="utf-8"))     # JSON is YAML
     except (OSError, UnicodeDecodeError, yaml.YAMLError): return False  # load_config reports it
     if not isinstance(d, dict) or not d or set(d) & set(TrainConfig().to_dict()): return False   # a signals config: no TensorFlow needed
-    import_tensorflow_quietly()
     from trainlib.feedforward_train import FeedforwardConfig
     return set(d) <= set(FeedforwardConfig().to_dict())
 

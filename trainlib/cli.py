@@ -10,7 +10,7 @@ from pathlib import Path
 import yaml
 
 from .config import TrainConfig, load_config, save_config
-from .quiet import import_tensorflow_quietly
+from .quiet import filtered_stderr, import_tensorflow_quietly
 
 # %% auto 0
 __all__ = ['COMMANDS', 'CONFIG_ARGS', 'DISTRIBUTED_ARGS', 'GRID_ARGS', 'train_model', 'train_model_distributed',
@@ -418,7 +418,8 @@ def cmd_batch(args):
 def run_preflight(config_path, overrides:dict|None=None, *, pretrained=None, pretrained_source=None, rows:int=20, file=None) -> list:
     "Preflight checks of a config file; print a one-line summary to `file` (default stderr) and raise `ValueError` with the first error."
     from trainlib.check import preflight_file, raise_on_errors
-    findings = preflight_file(config_path, overrides, pretrained=pretrained, pretrained_source=pretrained_source, rows=rows)
+    with filtered_stderr():          # a model check loads TensorFlow: without its start-up lines
+        findings = preflight_file(config_path, overrides, pretrained=pretrained, pretrained_source=pretrained_source, rows=rows)
     passed = sum(f.status == "ok" for f in findings)
     print(f"preflight: {passed} of {len(findings)} checks passed"
           + (f" (`trainlib check --config {config_path}` lists them; --no-check skips them)" if passed < len(findings) else ""), file=file or sys.stderr)
@@ -432,7 +433,8 @@ def run_preflight(config_path, overrides:dict|None=None, *, pretrained=None, pre
 def cmd_check(args):
     "Validate the config, open and parse the start of every input file, build the model and test the output folders; print a table."
     from trainlib.check import format_findings, preflight_file, raise_on_errors
-    findings = preflight_file(args.config, parse_overrides(args.set), pretrained=args.model, rows=args.rows)
+    with filtered_stderr():          # a model check loads TensorFlow: without its start-up lines
+        findings = preflight_file(args.config, parse_overrides(args.set), pretrained=args.model, rows=args.rows)
     print(format_findings(findings))
     raise_on_errors(findings)
     print(f"all {len(findings)} checks passed")

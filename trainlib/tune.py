@@ -4,7 +4,7 @@
 
 # %% ../nbs/07_tune.ipynb 3
 from __future__ import annotations
-import _thread, contextlib, csv, hashlib, importlib, io, json, multiprocessing, os, signal, sys, threading, time, traceback
+import _thread, contextlib, csv, importlib, io, json, multiprocessing, os, signal, sys, threading, time, traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,8 +14,8 @@ import keras_tuner as kt
 from .config import TrainConfig, save_config, write_atomic
 from .store import DatasetVersion
 from .models import MODELS, SEARCH_SPACES
-from .train import _datasets, compile_model, epoch_steps, monitor_mode
-from .feedforward_train import FeedforwardConfig
+from .train import Run, _datasets, compile_model, epoch_steps, monitor_mode, read_history, run_for, run_id, train
+from .feedforward_train import FeedforwardConfig, feedforward_run, train_feedforward
 from .quiet import call_quietly
 
 # %% auto 0
@@ -435,15 +435,13 @@ def _grid_kind(config, dataset) -> str:
 
 def grid_run_name(config:TrainConfig|FeedforwardConfig, dataset:DatasetVersion|None, setting:int, draw:int, replica:int) -> str:
     "The run name of one grid training: its place in the grid and a hash of its config, so a changed grid never reuses a run."
-    ff = _grid_kind(config, dataset) == "feedforward"
-    data = config.dataset if ff else dataset.version
-    blob = json.dumps({"config": config.update({"run_name": None} if ff else {"train.run_name": None}).to_dict(), "dataset": data}, sort_keys=True)
-    return f"grid-{data}-{setting}-{draw}-{replica}-{hashlib.sha256(blob.encode()).hexdigest()[:8]}"
+    if _grid_kind(config, dataset) == "feedforward":             # the names a run of this config gets outside a grid
+        data, default = config.dataset, feedforward_run(config.update({"run_name": None})).name
+    else: data, default = dataset.version, run_id(config.update({"train.run_name": None}), dataset)
+    return f"grid-{data}-{setting}-{draw}-{replica}-{default.rsplit('-', 1)[1]}"
 
 def _grid_train(config:TrainConfig|FeedforwardConfig, dataset:DatasetVersion|None, verbose):
     "Train one grid run; one that an earlier grid left interrupted is trained again from its start (a cut-short history is no score)."
-    from trainlib.train import train, run_for
-    from trainlib.feedforward_train import feedforward_run, train_feedforward
     ff = _grid_kind(config, dataset) == "feedforward"
     again = (feedforward_run(config) if ff else run_for(config, dataset)).status == "interrupted"
     if again: print(f"{config.run_name if ff else config.train.run_name}: interrupted last time; training it again")
@@ -471,7 +469,6 @@ def _grid_child(job_path:str):
 
 def _grid_train_isolated(config:TrainConfig|FeedforwardConfig, dataset:DatasetVersion|None, verbose, jobs:Path):
     "`_grid_train` in a spawned child process (its memory goes back when it ends); Ctrl+C here is passed on to it."
-    from trainlib.train import Run
     ff = dataset is None
     name = config.run_name if ff else config.train.run_name
     job = dict(config=config.to_dict(), dataset=None if ff else str(dataset.path), verbose=verbose, modules=[] if ff else _model_modules(config),
@@ -500,7 +497,6 @@ def _grid_train_isolated(config:TrainConfig|FeedforwardConfig, dataset:DatasetVe
 
 def _grid_score(config:TrainConfig|FeedforwardConfig, dataset:DatasetVersion|None, verbose, isolate:str, jobs:Path) -> tuple[float|None, str|None]:
     "Train one grid run: (its best `train.monitor` value, None), or (None, why it failed). A run that Ctrl+C stopped raises `KeyboardInterrupt`."
-    from trainlib.train import read_history
     try: run = _grid_train(config, dataset, verbose) if isolate == "none" else _grid_train_isolated(config, dataset, verbose, jobs)
     except Exception as e: return None, str(e) if isinstance(e, _GridRunError) else _error_text(e)
     if run.status == "interrupted": raise KeyboardInterrupt
@@ -526,15 +522,16 @@ def grid_search(config:TrainConfig|FeedforwardConfig, # a signal model's config,
         if isolate not in ("process", "none"): raise ValueError(f"isolate must be one of process, none, got {isolate!r}")
         folder, monitor, seed, tune_seed, max_failed = Path(config.save_base)/f"grid-{config.dataset}", "val_loss", config.seed, config.seed, 3
         hp_names = set(sample_hyperparameters(search_space("feedforward"), 0).values)
+        is_hp = lambda k: k in hp_names             # a meta key held fixed in the draws; the others set the config
     else:
         _check_isolation(config, isolate, None)
         folder, monitor, seed = Path(config.shared.output_dir)/config.train.experiment/f"grid-{dataset.version}", config.train.monitor, config.train.seed
         tune_seed, max_failed = config.tune.seed, config.tune.max_consecutive_failed_trials
+        is_hp = lambda k: "." not in k
     rows, summary, interrupted, failed = [], [], False, 0
     try:
         for ci, combo in enumerate(itertools.product(*meta.values())):
             setting = dict(zip(meta, combo))
-            is_hp = (lambda k: k in hp_names) if ff else (lambda k: "." not in k)
             base = config.update({k: v for k, v in setting.items() if not is_hp(k)})
             space = search_space("feedforward" if ff else base.shared.model_type)
             for r in range(n_random):
