@@ -4,6 +4,7 @@ import json, subprocess
 import nbformat
 import pytest
 from conftest import ROOT
+from trainlib.quiet import is_startup_noise
 
 
 def test_report_train_writes_notebook_and_html(cli, tmp_path):
@@ -15,6 +16,9 @@ def test_report_train_writes_notebook_and_html(cli, tmp_path):
     outputs = "".join(str(o) for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
     assert "test accuracy" in outputs
     assert "image/png" in outputs                      # the curves and confusion matrix are in the report
+    noise = [l for l in r.stderr.splitlines() if is_startup_noise(l) or "without encryption" in l]
+    assert not noise, noise                            # the kernel's start: TensorFlow's lines, ipykernel's TCP warning
+    assert "IProgress not found" not in outputs        # tqdm's widget advice, in the saved report
     html = (run/"report.html").read_text()
     assert "<img" in html and "test accuracy" in html
     metrics = json.loads((run/"metrics.json").read_text())

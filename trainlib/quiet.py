@@ -30,8 +30,9 @@ def filtered_stderr(drop=is_startup_noise):
             sys.stderr.flush()
             os.dup2(saved, 2); os.close(saved)
             held.seek(0)
-            kept = [l for l in held.read().decode(errors="replace").splitlines(keepends=True) if not drop(l.rstrip("\n"))]
-            if kept: sys.stderr.write("".join(kept)); sys.stderr.flush()
+            kept = "".join(l for l in held.read().decode(errors="replace").splitlines(keepends=True) if not drop(l.rstrip("\n")))
+            out = kept.encode()
+            while out: out = out[os.write(2, out):]     # back where it was written: fd 2, even where sys.stderr is not it (a Jupyter kernel)
 
 # %% ../nbs/00a_quiet.ipynb
 def import_tensorflow_quietly():

@@ -14,7 +14,8 @@ from nbconvert import HTMLExporter
 from .config import TrainConfig, load_config
 
 # %% auto 0
-__all__ = ['reports_dir', 'find_report', 'report_parameters', 'coerce_parameters', 'report_config', 'run_report']
+__all__ = ['KERNEL_START', 'reports_dir', 'find_report', 'report_parameters', 'coerce_parameters', 'report_config',
+           'kernel_options', 'run_report']
 
 # %% ../nbs/11a_report.ipynb
 def reports_dir() -> Path:
@@ -73,6 +74,18 @@ def report_config(config_path:str, *, model_type:str="", epochs:int=0, batch_siz
                           "train.seed": seed})
 
 # %% ../nbs/11a_report.ipynb
+KERNEL_START = ("import trainlib.quiet; trainlib.quiet.import_tensorflow_quietly()",
+                "import warnings; warnings.filterwarnings('ignore', message='IProgress not found')")
+
+def kernel_options() -> dict:
+    "papermill's keyword arguments for a report kernel: `KERNEL_START` run as it starts, CurveZMQ where pyzmq has it."
+    import zmq
+    from traitlets.config import Config
+    options = dict(extra_arguments=[f"--IPKernelApp.exec_lines={line}" for line in KERNEL_START])
+    if zmq.has("curve"): options["config"] = Config({"KernelManager": {"transport_encryption": "auto"}})
+    return options
+
+# %% ../nbs/11a_report.ipynb
 def run_report(name:str, parameters:dict|None=None, output_dir=".", *, kernel_name:str|None=None,
                cwd=None, progress:bool=True) -> Path:
     "Execute report `name` with `parameters` into `output_dir`/report.ipynb and report.html; return the notebook path."
@@ -82,7 +95,7 @@ def run_report(name:str, parameters:dict|None=None, output_dir=".", *, kernel_na
     tmp, final = out/".tmp-report.ipynb", out/"report.ipynb"
     try:
         pm.execute_notebook(str(path), str(tmp), parameters=params, kernel_name=kernel_name or _kernel(),
-                            cwd=str(cwd or Path.cwd()), progress_bar=progress)
+                            cwd=str(cwd or Path.cwd()), progress_bar=progress, **kernel_options())
     except BaseException:
         if tmp.exists(): tmp.replace(out/"report.failed.ipynb")
         raise
