@@ -57,8 +57,8 @@ def write_config(tmp_path):
 @pytest.fixture
 def cli(tmp_path):
     "Run the installed `trainlib` command; return the CompletedProcess (text output)."
-    def run(*args, timeout=600, cwd=None):
-        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    def run(*args, timeout=600, cwd=None, env=None):
+        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})}
         return subprocess.run([str(TRAINLIB), *map(str, args)], capture_output=True, text=True, timeout=timeout,
                               cwd=cwd or tmp_path, env=env)
     return run

@@ -71,3 +71,19 @@ def test_check_takes_a_feedforward_config(cli, tmp_path):
     assert r.returncode == 1 and "got 'binderr'" in r.stderr and "unknown key" not in r.stdout + r.stderr, r.stdout + r.stderr
     assert [l.split()[:2] for l in r.stdout.splitlines()[1:5]] == [["ok", "config"], ["error", "dataset"], ["skipped", "model"],
                                                                    ["ok", "output"]], r.stdout
+
+
+@pytest.mark.parametrize("command", ["tune", "grid", "transfer", "evaluate", "predict"])
+def test_a_bad_argument_is_reported_before_tensorflow_loads(cli, tmp_path, command):
+    "A bad config, run folder or path ends the command before TensorFlow's import (seconds): a `tensorflow` that fails to import stands in for it."
+    fake = tmp_path/"fake"/"tensorflow"; fake.mkdir(parents=True)
+    (fake/"__init__.py").write_text("raise ImportError('TensorFlow was imported')")
+    bad = tmp_path/"bad.yaml"; bad.write_text("train:\n  max_epoch: 5\n")
+    args, error = {"tune": (["--config", bad], f"{bad}: unknown key 'train.max_epoch'"),
+                   "grid": (["--config", bad, "--meta", "{width: [1]}"], f"{bad}: unknown key 'train.max_epoch'"),
+                   "transfer": (["--config", bad, "--model", tmp_path/"base.keras"], f"{bad}: unknown key 'train.max_epoch'"),
+                   "evaluate": (["--run", tmp_path/"nope"], f"not a run folder (no dataset.json): {tmp_path/'nope'}"),
+                   "predict": (["--model", tmp_path/"nope", "--input", bad, "--output", tmp_path/"p.csv"],
+                               f"--model: no such file or folder: {tmp_path/'nope'}")}[command]
+    r = cli(command, *args, env={"PYTHONPATH": str(tmp_path/"fake")})
+    assert r.returncode == 1 and r.stderr.strip().splitlines()[0].startswith(f"trainlib: error: {error}"), r.stderr

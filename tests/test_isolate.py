@@ -59,6 +59,8 @@ def test_isolate_options_are_checked(cli, write_config):
     assert r.returncode == 2 and "invalid choice: 'thread'" in r.stderr
     r = cli("tune", "--config", write_config(), "--isolate", "none", "--memory-limit-mb", "500")
     assert r.returncode == 1 and "trainlib: error: memory_limit_mb=500 needs isolate='process'" in r.stderr, r.stderr[-2000:]
+    r = cli("grid", "--config", write_config(), "--meta", "{width: [0.5]}", "--isolate", "none", "--memory-limit-mb", "500")
+    assert r.returncode == 1 and "trainlib: error: memory_limit_mb=500 needs isolate='process'" in r.stderr, r.stderr[-2000:]
 
 
 @pytest.mark.slow

@@ -130,14 +130,15 @@ def cmd_train_model(args):
     return 130 if metrics["status_before_evaluation"] == "interrupted" else 0
 
 @command("evaluate", "evaluate a run on a split of its dataset", args=[
-    arg("--run", required=True, help="run folder"), arg("--split", default="test", choices=("train", "val", "test"))])
+    arg("--run", required=True, help="run folder"), arg("--split", default="test", choices=("train", "val", "test"))], tensorflow=False)
 def cmd_evaluate(args):
     "Evaluate a finished run on a split of its dataset."
+    if not (Path(args.run)/"dataset.json").is_file(): raise FileNotFoundError(f"not a run folder (no dataset.json): {Path(args.run)}")
+    import_tensorflow_quietly()
     from trainlib.store import DatasetVersion
     from trainlib.train import Run
     from trainlib.evaluate import evaluate
     run = Run(args.run)
-    if not run.file("dataset.json").is_file(): raise FileNotFoundError(f"not a run folder (no dataset.json): {run.path}")
     metrics = evaluate(run, DatasetVersion(json.loads(run.file("dataset.json").read_text())["path"]), args.split)
     print(f"{args.split} accuracy: {metrics['accuracy']:.4f} ({metrics['n']} examples)")
 
@@ -165,9 +166,12 @@ def parse_freeze(items:list[str]|None) -> dict:
     arg("--unsafe", action="store_true", help="allow Lambda layers (code inside the model file): only for trusted files"),
     arg("--overwrite", action="store_true", help="train again even if this run already finished"),
     arg("--verbose", type=int, default=2, choices=(0, 1, 2), help="Keras fit verbosity"),
-    arg("--no-check", action="store_true", help="skip the preflight checks of the config and the model (see `trainlib check`)")])
+    arg("--no-check", action="store_true", help="skip the preflight checks of the config and the model (see `trainlib check`)")],
+    tensorflow=False)
 def cmd_transfer(args):
     "Fine-tune a pretrained model, evaluate it on the test split and pick the ROC threshold."
+    config = None if args.list_layers else config_from_args(args)   # a bad config or --set stops here, before TensorFlow loads
+    import_tensorflow_quietly()
     from trainlib.store import DatasetVersion, make_dataset
     from trainlib.peaks import make_peak_dataset
     from trainlib.transfer import fine_tune, format_layers, load_pretrained
@@ -176,7 +180,6 @@ def cmd_transfer(args):
     if args.list_layers: print(format_layers(model)); return
     if args.dataset is None and not args.no_check:   # the config's data: checked, with the model, before any ETL or training
         run_preflight(args.config, parse_overrides(args.set), pretrained=model, pretrained_source=args.model)   # the model loaded above
-    config = config_from_args(args)
     if args.dataset is None: dataset = make_dataset(config)
     elif Path(args.dataset).suffix == ".csv":
         dataset = DatasetVersion(make_peak_dataset(args.dataset, config.etl.dataset_dir, matrice_size=model.input_shape[1], dtype=config.shared.dtype))
@@ -199,9 +202,13 @@ def cmd_transfer(args):
     arg("--input", required=True, help="signals CSV, NeatMS peak table or .npy array"),
     arg("--output", required=True, help="CSV to write: id, prob_<class>..., predicted"),
     arg("--no-threshold", action="store_true", help="ignore the threshold in metrics.json (plain argmax)"),
-    arg("--unsafe", action="store_true", help="allow Lambda layers (code inside the model file): only for trusted files")])
+    arg("--unsafe", action="store_true", help="allow Lambda layers (code inside the model file): only for trusted files")],
+    tensorflow=False)
 def cmd_predict(args):
     "Predict new data with a trained model and write a CSV."
+    for flag, path in (("--model", args.model), ("--input", args.input)):
+        if not Path(path).exists(): raise FileNotFoundError(f"{flag}: no such file or folder: {path}")
+    import_tensorflow_quietly()
     from trainlib.evaluate import predict
     res = predict(args.model, args.input, args.output, use_threshold=not args.no_threshold, safe_mode=not args.unsafe)
     thr = res["threshold"]
@@ -213,21 +220,23 @@ GRID_ARGS = [
     arg("--n-random", type=int, default=2, help="random draws of the other hyperparameters per meta setting"),
     arg("--replicas", type=int, default=3, help="trainings per draw, each with its own seed"),
     arg("--isolate", choices=("process", "none"), default="process",
-        help="process (default): each training in a child process, so memory does not grow with the grid; none: all in this one")]
+        help="process (default): each training in a child process, so memory does not grow with the grid; none: all in this one"),
+    arg("--memory-limit-mb", type=int, metavar="MIB", help="with --isolate process: each training's address-space limit in MiB (default: none)")]
 
 @command("grid", "Aptamer-style grid: meta parameters x random draws x replicas; mean ± std table and best_config.json",
          args=CONFIG_ARGS + [
     arg("--meta", required=True, help="YAML/JSON file (or inline YAML) mapping each meta parameter to its values, "
                                       "e.g. '{shared.model_type: [fcn, resnet], dropout: [0.1, 0.3]}'"),
-    *GRID_ARGS])
+    *GRID_ARGS], tensorflow=False)
 def cmd_grid(args):
     "Grid of meta parameters crossed with random hyperparameter draws, each trained several times."
+    config, meta = config_from_args(args), _meta(args.meta)
+    import_tensorflow_quietly()
     from trainlib.store import make_dataset
     from trainlib.tune import grid_search
-    config = config_from_args(args)
-    result = grid_search(config, make_dataset(config), _meta(args.meta), n_random=args.n_random, num_replicas=args.replicas,
-                         isolate=args.isolate)
-    return _print_grid(result, config.train.monitor)
+    result = grid_search(config, make_dataset(config), meta, n_random=args.n_random, num_replicas=args.replicas,
+                         isolate=args.isolate, memory_limit_mb=args.memory_limit_mb)
+    return _print_grid(result)
 
 def _meta(text:str) -> dict:
     "`--meta`: a YAML/JSON file, or inline YAML, mapping each meta parameter to its values."
@@ -235,10 +244,11 @@ def _meta(text:str) -> dict:
     if not isinstance(meta, dict): raise ValueError(f"--meta must be a mapping of parameter -> list of values, got {text!r}")
     return meta
 
-def _print_grid(result, monitor:str) -> int:
+def _print_grid(result) -> int:
     "Print a grid's outcome; the exit status (130 when Ctrl+C stopped it)."
     if result.best_score is not None:
-        print(f"{len(result.trials)} settings; best mean {monitor} {result.best_score:.4g}: {result.best_hyperparameters}")
+        best = result.best_hyperparameters
+        print(f"{len(result.trials)} settings; best mean {best['monitor']} {result.best_score:.4g}: {best}")
     print(f"summary: {result.path/'grid_summary.csv'}\nbest config: {result.best_config_path}")
     return 130 if result.interrupted else 0
 
@@ -252,8 +262,9 @@ def cmd_grid_sequences(args):
     from trainlib.feedforward_train import FeedforwardConfig, load_feedforward_config
     from trainlib.tune import grid_search
     config = (load_feedforward_config(args.config) if args.config else FeedforwardConfig()).update(parse_overrides(args.set))
-    result = grid_search(config, None, _meta(args.meta), n_random=args.n_random, num_replicas=args.replicas, isolate=args.isolate)
-    return _print_grid(result, "val_loss")
+    result = grid_search(config, None, _meta(args.meta), n_random=args.n_random, num_replicas=args.replicas, isolate=args.isolate,
+                         memory_limit_mb=args.memory_limit_mb)
+    return _print_grid(result)
 
 @command("tune", "hyperparameter search (tune.strategy); writes trials.csv and best_config.json", args=CONFIG_ARGS + [
     arg("--overwrite", action="store_true", help="start the search afresh instead of continuing it"),
@@ -264,16 +275,18 @@ def cmd_grid_sequences(args):
     arg("--tuner-id", help="this worker's unique id (default: KERASTUNER_TUNER_ID, else worker-<host>-<pid>)"),
     arg("--isolate", choices=("process", "none"), default="process",
         help="process: fit each trial in a child process, so a crash or out-of-memory fails only that trial (default); none: in this process"),
-    arg("--memory-limit-mb", type=int, metavar="MIB", help="with --isolate process: each trial's address-space limit in MiB (default: none)")])
+    arg("--memory-limit-mb", type=int, metavar="MIB", help="with --isolate process: each trial's address-space limit in MiB (default: none)")],
+    tensorflow=False)
 def cmd_tune(args):
     "Hyperparameter search, in one process or as the chief/a worker of a distributed one; optionally the final training."
-    from trainlib.store import make_dataset
-    from trainlib.tune import tune
-    from trainlib.distribute import distributed_tune
     config = config_from_args(args)
     overwrite = True if args.overwrite else None
     if args.distributed is None and (args.oracle or args.tuner_id):
         raise ValueError("--oracle and --tuner-id need --distributed chief|worker")
+    import_tensorflow_quietly()
+    from trainlib.store import make_dataset
+    from trainlib.tune import tune
+    from trainlib.distribute import distributed_tune
     dataset = make_dataset(config)
     if args.distributed:
         result = distributed_tune(config, dataset, args.distributed, args.oracle, tuner_id=args.tuner_id,

@@ -21,9 +21,9 @@ from .quiet import call_quietly
 # %% auto 0
 __all__ = ['STRATEGIES', 'keras_settings', 'restore_keras_settings', 'search_space', 'make_hypermodel', 'best_config', 'tune_dir',
            'tuner_role', 'oracle_address', 'trial_rows', 'write_trials_csv', 'failure_reason', 'exit_when_orphaned',
-           'make_tuner', 'TuneResult', 'tune', 'plot_trials', 'trials_markdown', 'sample_hyperparameters',
-           'grid_run_name', 'grid_search', 'release_on_error', 'WorkerWatch', 'ChiefContact', 'watch_workers',
-           'keep_in_touch']
+           'make_tuner', 'TuneResult', 'tune', 'plot_trials', 'trials_markdown', 'sample_hyperparameters', 'GridKind',
+           'SignalGrid', 'FeedforwardGrid', 'grid_kind', 'grid_run_name', 'grid_search', 'release_on_error',
+           'WorkerWatch', 'ChiefContact', 'watch_workers', 'keep_in_touch']
 
 # %% ../nbs/07_tune.ipynb
 def keras_settings() -> dict:
@@ -211,19 +211,19 @@ def _model_modules(config:TrainConfig) -> list[str]:
     return sorted({f.__module__ for f in fns if f is not None and f.__module__ not in ("__main__", "__mp_main__")
                    and not f.__module__.startswith("trainlib.")})
 
-def _check_isolation(config:TrainConfig, isolate:str, memory_limit_mb:int|None):
-    "Validate the isolation arguments; a model defined where a child cannot import it is an error now, not every trial's."
+def _check_isolation(isolate:str, memory_limit_mb:int|None, model_type:str|None=None):
+    "Validate the isolation arguments; a `model_type` defined where a child cannot import it is an error now, not every child's."
     if isolate not in ("process", "none"): raise ValueError(f"isolate must be one of process, none, got {isolate!r}")
     if memory_limit_mb is not None and (isinstance(memory_limit_mb, bool) or not isinstance(memory_limit_mb, int) or memory_limit_mb <= 0):
         raise ValueError(f"memory_limit_mb must be a positive integer (MiB) or None, got {memory_limit_mb!r}")
     if memory_limit_mb is not None and isolate != "process":
         raise ValueError(f"memory_limit_mb={memory_limit_mb} needs isolate='process' (a limit would apply to this whole process)")
     if isolate == "process" and keras.distribution.distribution() is not None:
-        raise ValueError("a Keras distribution is set (keras.distribution.set_distribution), which a trial's child process would not have; "
+        raise ValueError("a Keras distribution is set (keras.distribution.set_distribution), which a child process would not have; "
                          "pass isolate='none'")
-    fn = MODELS.get(config.shared.model_type)
+    fn = MODELS.get(model_type)
     if isolate == "process" and fn is not None and fn.__module__ == "__main__" and not hasattr(sys.modules["__main__"], "__file__"):
-        raise ValueError(f"model {config.shared.model_type!r} is defined in an interactive session, which a trial's child process "
+        raise ValueError(f"model {model_type!r} is defined in an interactive session, which a child process "
                          "cannot import; move it to a module, or pass isolate='none'")
 
 # %% ../nbs/07_tune.ipynb
@@ -274,7 +274,7 @@ def make_tuner(config:TrainConfig, dataset:DatasetVersion, *, overwrite:bool|Non
                memory_limit_mb:int|None=None): # with isolate="process": the child's address-space limit (RLIMIT_AS), in MiB
     "The keras-tuner tuner for `tune.strategy`, resuming a previous search unless `overwrite` (never on a worker)."
     t, folder = config.tune, tune_dir(config, dataset)
-    _check_isolation(config, isolate, memory_limit_mb)
+    _check_isolation(isolate, memory_limit_mb, config.shared.model_type)
     if tuner_role() == "worker": overwrite = False    # the chief owns the folder; a worker must not delete it
     cls = type(f"Logged{STRATEGIES[t.strategy].__name__}", (_TrialLog, _Isolated, STRATEGIES[t.strategy]), {})
     kw = dict(objective=t.objective, seed=t.seed, executions_per_trial=t.executions_per_trial,
@@ -424,28 +424,66 @@ def sample_hyperparameters(space, seed:int, fixed:dict|None=None) -> kt.HyperPar
     return hp
 
 # %% ../nbs/07_tune.ipynb
-def _grid_kind(config, dataset) -> str:
-    "'feedforward' for a `FeedforwardConfig` (no dataset version), 'signal' for a `TrainConfig` with its dataset version."
+class GridKind:
+    "What a grid does that depends on its config's kind: its folder and seeds, which meta keys are hyperparameters, how a run is named, trained and scored."
+    max_failed: int            # failed trainings in a row that stop the grid
+    model_type: str|None       # a registered model a child process must be able to import (see `_check_isolation`)
+    def __init__(self, config, dataset): self.dataset = dataset    # see `grid_kind`
+
+class SignalGrid(GridKind):
+    "A grid of signal models: a `TrainConfig` and its dataset version; a meta key with a dot is a config key."
+    seed_key, name_key = "train.seed", "train.run_name"
+    def __init__(self, config, dataset):
+        super().__init__(config, dataset)
+        self.folder = Path(config.shared.output_dir)/config.train.experiment/f"grid-{dataset.version}"
+        self.data, self.seed, self.tune_seed = dataset.version, config.train.seed, config.tune.seed
+        self.max_failed, self.model_type = config.tune.max_consecutive_failed_trials, config.shared.model_type
+    def is_hp(self, key:str) -> bool: return "." not in key
+    def space(self, base): return search_space(base.shared.model_type)
+    def draw(self, base, hp): return best_config(base, hp)
+    def run_name(self, config) -> str: return config.train.run_name
+    def run(self, config) -> Run: return run_for(config, self.dataset)
+    def default_name(self, config) -> str: return run_id(config.update({"train.run_name": None}), self.dataset)
+    def train(self, config, overwrite:bool, verbose) -> Run: return train(config, self.dataset, verbose=verbose, overwrite=overwrite)
+    def monitor(self, config, run) -> str: return config.train.monitor
+    def modules(self, config) -> list[str]: return _model_modules(config)
+
+class FeedforwardGrid(GridKind):
+    "A grid of Aptamer's feed-forward model: a `FeedforwardConfig` (it names its dataset); meta keys are its fields."
+    seed_key, name_key, max_failed, model_type = "seed", "run_name", 3, None     # trainlib's own model: every child has it
+    def __init__(self, config, dataset):
+        super().__init__(config, dataset)
+        self.folder, self.data = Path(config.save_base)/f"grid-{config.dataset}", config.dataset
+        self.seed = self.tune_seed = config.seed
+        self.hp_names = set(sample_hyperparameters(search_space("feedforward"), 0).values)
+    def is_hp(self, key:str) -> bool: return key in self.hp_names
+    def space(self, base): return search_space("feedforward")
+    def draw(self, base, hp): return base.update(hp.values)
+    def run_name(self, config) -> str: return config.run_name
+    def run(self, config) -> Run: return feedforward_run(config)
+    def default_name(self, config) -> str: return feedforward_run(config.update({"run_name": None})).name
+    def train(self, config, overwrite:bool, verbose) -> Run: return train_feedforward(config, overwrite=overwrite, verbose=verbose)
+    def monitor(self, config, run) -> str: return run.info["monitor"]       # val_loss, or loss when there is no validation split
+    def modules(self, config) -> list[str]: return []
+
+def grid_kind(config:TrainConfig|FeedforwardConfig, dataset:DatasetVersion|None) -> GridKind:
+    "`FeedforwardGrid` for a `FeedforwardConfig` (dataset None), `SignalGrid` for a `TrainConfig` with its dataset version."
     if isinstance(config, FeedforwardConfig):
         if dataset is not None: raise ValueError("a FeedforwardConfig names its dataset (config.dataset): pass dataset=None")
-        return "feedforward"
+        return FeedforwardGrid(config, dataset)
     if not isinstance(config, TrainConfig): raise TypeError(f"config must be a TrainConfig or a FeedforwardConfig, got {type(config).__name__}")
     if dataset is None: raise ValueError("a TrainConfig grid needs its dataset version: grid_search(config, make_dataset(config), meta)")
-    return "signal"
+    return SignalGrid(config, dataset)
 
-def grid_run_name(config:TrainConfig|FeedforwardConfig, dataset:DatasetVersion|None, setting:int, draw:int, replica:int) -> str:
-    "The run name of one grid training: its place in the grid and a hash of its config, so a changed grid never reuses a run."
-    if _grid_kind(config, dataset) == "feedforward":             # the names a run of this config gets outside a grid
-        data, default = config.dataset, feedforward_run(config.update({"run_name": None})).name
-    else: data, default = dataset.version, run_id(config.update({"train.run_name": None}), dataset)
-    return f"grid-{data}-{setting}-{draw}-{replica}-{default.rsplit('-', 1)[1]}"
+def grid_run_name(kind:GridKind, config, setting:int, draw:int, replica:int) -> str:
+    "The run name of one grid training: its place in the grid and the hash a run of `config` gets outside a grid, so a changed grid never reuses a run."
+    return f"grid-{kind.data}-{setting}-{draw}-{replica}-{kind.default_name(config).rsplit('-', 1)[1]}"
 
-def _grid_train(config:TrainConfig|FeedforwardConfig, dataset:DatasetVersion|None, verbose):
+def _grid_train(kind:GridKind, config, verbose) -> Run:
     "Train one grid run; one that an earlier grid left interrupted is trained again from its start (a cut-short history is no score)."
-    ff = _grid_kind(config, dataset) == "feedforward"
-    again = (feedforward_run(config) if ff else run_for(config, dataset)).status == "interrupted"
-    if again: print(f"{config.run_name if ff else config.train.run_name}: interrupted last time; training it again")
-    return train_feedforward(config, overwrite=again, verbose=verbose) if ff else train(config, dataset, verbose=verbose, overwrite=again)
+    again = kind.run(config).status == "interrupted"
+    if again: print(f"{kind.run_name(config)}: interrupted last time; training it again")
+    return kind.train(config, overwrite=again, verbose=verbose)
 
 # %% ../nbs/07_tune.ipynb
 class _GridRunError(RuntimeError):
@@ -453,26 +491,32 @@ class _GridRunError(RuntimeError):
 
 def _grid_child(job_path:str):
     "Entry point of a grid run's child process: train the job's config; write the run's folder, or the error, to its `result` file."
+    import resource
     os.setpgrp()                                   # a terminal's Ctrl+C reaches only the parent, which passes each one on
     job = json.loads(Path(job_path).read_text())
     exit_when_orphaned(job["parent_pid"])         # a parent killed with -9 must not leave its run going
     try:
+        if job["memory_limit_mb"]:
+            limit = int(job["memory_limit_mb"]) * 2**20
+            resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
         for m in job["modules"]: importlib.import_module(m)
         keras.config.set_dtype_policy(job["dtype_policy"])
         config = (FeedforwardConfig if job["dataset"] is None else TrainConfig).from_dict(job["config"])
-        run = _grid_train(config, None if job["dataset"] is None else DatasetVersion(job["dataset"]), job["verbose"])
+        kind = grid_kind(config, None if job["dataset"] is None else DatasetVersion(job["dataset"]))
+        run = _grid_train(kind, config, job["verbose"])
         write_atomic(job["result"], json.dumps({"run": str(run.path), "pid": os.getpid()}))
     except KeyboardInterrupt:                      # a second Ctrl+C, or one before training began
         write_atomic(job["result"], json.dumps({"interrupted": True, "pid": os.getpid()})); sys.exit(130)
     except BaseException as e:
-        write_atomic(job["result"], json.dumps({"error": _error_text(e), "traceback": traceback.format_exc()})); sys.exit(1)
+        write_atomic(job["result"], json.dumps({"error": _error_text(e, job["memory_limit_mb"]), "traceback": traceback.format_exc()}))
+        sys.exit(1)
 
-def _grid_train_isolated(config:TrainConfig|FeedforwardConfig, dataset:DatasetVersion|None, verbose, jobs:Path):
+def _grid_train_isolated(kind:GridKind, config, verbose, memory_limit_mb:int|None) -> Run:
     "`_grid_train` in a spawned child process (its memory goes back when it ends); Ctrl+C here is passed on to it."
-    ff = dataset is None
-    name = config.run_name if ff else config.train.run_name
-    job = dict(config=config.to_dict(), dataset=None if ff else str(dataset.path), verbose=verbose, modules=[] if ff else _model_modules(config),
-               dtype_policy=keras.config.dtype_policy().name, result=str(jobs/f"{name}.result.json"), parent_pid=os.getpid())
+    name, jobs = kind.run_name(config), kind.folder/"jobs"
+    job = dict(config=config.to_dict(), dataset=None if kind.dataset is None else str(kind.dataset.path), verbose=verbose,
+               modules=kind.modules(config), dtype_policy=keras.config.dtype_policy().name, memory_limit_mb=memory_limit_mb,
+               result=str(jobs/f"{name}.result.json"), parent_pid=os.getpid())
     Path(job["result"]).unlink(missing_ok=True)
     write_atomic(jobs/f"{name}.job.json", json.dumps(job))
     p = multiprocessing.get_context("spawn").Process(target=call_quietly, args=("trainlib.tune:_grid_child", str(jobs/f"{name}.job.json")),
@@ -492,17 +536,17 @@ def _grid_train_isolated(config:TrainConfig|FeedforwardConfig, dataset:DatasetVe
     out = _read_json(job["result"])
     if out.get("interrupted") or (pressed and "run" not in out): raise KeyboardInterrupt   # also a Ctrl+C while the child started
     if p.exitcode != 0 or "run" not in out:
-        raise _GridRunError(_exit_reason(p.exitcode, out.get("error")).replace("the trial's", "its"))
+        raise _GridRunError(_exit_reason(p.exitcode, out.get("error"), memory_limit_mb).replace("the trial's", "its"))
     return Run(out["run"])
 
-def _grid_score(config:TrainConfig|FeedforwardConfig, dataset:DatasetVersion|None, verbose, isolate:str, jobs:Path) -> tuple[float|None, str|None]:
-    "Train one grid run: (its best `train.monitor` value, None), or (None, why it failed). A run that Ctrl+C stopped raises `KeyboardInterrupt`."
-    try: run = _grid_train(config, dataset, verbose) if isolate == "none" else _grid_train_isolated(config, dataset, verbose, jobs)
-    except Exception as e: return None, str(e) if isinstance(e, _GridRunError) else _error_text(e)
+def _grid_score(kind:GridKind, config, verbose, isolate:str, memory_limit_mb:int|None) -> tuple[float|None, str|None, str|None]:
+    "Train one grid run: (its best monitor value, the monitor, None), or (None, None, why it failed). A run that Ctrl+C stopped raises `KeyboardInterrupt`."
+    try: run = _grid_train(kind, config, verbose) if isolate == "none" else _grid_train_isolated(kind, config, verbose, memory_limit_mb)
+    except Exception as e: return None, None, str(e) if isinstance(e, _GridRunError) else _error_text(e)
     if run.status == "interrupted": raise KeyboardInterrupt
-    monitor = run.info["monitor"] if dataset is None else config.train.monitor     # feed-forward: val_loss, or loss without validation
+    monitor = kind.monitor(config, run)
     values = read_history(run).get(monitor, [])
-    return ((max if monitor_mode(monitor) == "max" else min)(values) if values else None), None
+    return ((max if monitor_mode(monitor) == "max" else min)(values) if values else None), monitor, None
 
 # %% ../nbs/07_tune.ipynb
 def grid_search(config:TrainConfig|FeedforwardConfig, # a signal model's config, or Aptamer's feed-forward one
@@ -510,6 +554,7 @@ def grid_search(config:TrainConfig|FeedforwardConfig, # a signal model's config,
                 meta:dict, *, n_random:int=2, num_replicas:int=3,
                 verbose=0,
                 isolate:str="none", # "process": each training in a spawned child process (memory does not grow with the grid)
+                memory_limit_mb:int|None=None, # with isolate="process": each training's address-space limit (RLIMIT_AS), in MiB
                ) -> TuneResult:
     "Train every meta combination x `n_random` draws x `num_replicas` seeds; choose the best by mean score. Ctrl+C stops the grid."
     import itertools, statistics
@@ -517,50 +562,41 @@ def grid_search(config:TrainConfig|FeedforwardConfig, # a signal model's config,
     if num_replicas < 1: raise ValueError(f"num_replicas must be >= 1, got {num_replicas}")
     if not meta or any(not isinstance(v, (list, tuple)) or not v for v in meta.values()):
         raise ValueError(f"meta must map each parameter to a non-empty list of values, got {meta!r}")
-    ff = _grid_kind(config, dataset) == "feedforward"
-    if ff:
-        if isolate not in ("process", "none"): raise ValueError(f"isolate must be one of process, none, got {isolate!r}")
-        folder, monitor, seed, tune_seed, max_failed = Path(config.save_base)/f"grid-{config.dataset}", "val_loss", config.seed, config.seed, 3
-        hp_names = set(sample_hyperparameters(search_space("feedforward"), 0).values)
-        is_hp = lambda k: k in hp_names             # a meta key held fixed in the draws; the others set the config
-    else:
-        _check_isolation(config, isolate, None)
-        folder, monitor, seed = Path(config.shared.output_dir)/config.train.experiment/f"grid-{dataset.version}", config.train.monitor, config.train.seed
-        tune_seed, max_failed = config.tune.seed, config.tune.max_consecutive_failed_trials
-        is_hp = lambda k: "." not in k
+    kind = grid_kind(config, dataset)
+    _check_isolation(isolate, memory_limit_mb, kind.model_type)
     rows, summary, interrupted, failed = [], [], False, 0
     try:
         for ci, combo in enumerate(itertools.product(*meta.values())):
             setting = dict(zip(meta, combo))
-            base = config.update({k: v for k, v in setting.items() if not is_hp(k)})
-            space = search_space("feedforward" if ff else base.shared.model_type)
+            base = config.update({k: v for k, v in setting.items() if not kind.is_hp(k)})
             for r in range(n_random):
-                hp = sample_hyperparameters(space, seed=tune_seed + 7919 * r, fixed={k: v for k, v in setting.items() if is_hp(k)})
-                drawn, scores, errors = base.update(hp.values) if ff else best_config(base, hp), [], 0
+                hp = sample_hyperparameters(kind.space(base), seed=kind.tune_seed + 7919 * r, fixed={k: v for k, v in setting.items() if kind.is_hp(k)})
+                drawn, scores, monitors, errors = kind.draw(base, hp), [], [], 0
                 for rep in range(num_replicas):
-                    seeded = drawn.update({"seed" if ff else "train.seed": seed + rep})
-                    name = grid_run_name(seeded, dataset, ci, r, rep)
-                    score, error = _grid_score(seeded.update({"run_name" if ff else "train.run_name": name}), dataset, verbose, isolate, folder/"jobs")
-                    scores.append(score)
-                    rows.append({"setting": ci, "draw": r, "replica": rep, "run": name, "score": score, "error": error or "",
-                                 **setting, **hp.values})
+                    seeded = drawn.update({kind.seed_key: kind.seed + rep})
+                    name = grid_run_name(kind, seeded, ci, r, rep)
+                    score, monitor, error = _grid_score(kind, seeded.update({kind.name_key: name}), verbose, isolate, memory_limit_mb)
+                    scores.append(score); monitors.append(monitor)
+                    rows.append({"setting": ci, "draw": r, "replica": rep, "run": name, "score": score, "monitor": monitor or "",
+                                 "error": error or "", **setting, **hp.values})
                     errors, failed = errors + bool(error), failed + 1 if error else 0
                     if error: print(f"{name} failed: {error}", file=sys.stderr)
-                    if failed >= max_failed:
-                        _grid_result(folder, rows, summary, monitor)
+                    if failed >= kind.max_failed:
+                        _grid_result(kind.folder, rows, summary)
                         raise ValueError(f"the grid stopped after {failed} failed trainings in a row"
-                                         f"{'' if ff else ' (tune.max_consecutive_failed_trials)'}; "
-                                         f"the last one: {error}; see {folder/'grid_runs.csv'}")
+                                         f"{' (tune.max_consecutive_failed_trials)' if isinstance(kind, SignalGrid) else ''}; "
+                                         f"the last one: {error}; see {kind.folder/'grid_runs.csv'}")
                 ok = [x for x in scores if x is not None]
                 summary.append({"setting": ci, "draw": r, **setting, **hp.values, "mean": statistics.fmean(ok) if ok else None,
-                                "std": statistics.stdev(ok) if len(ok) > 1 else 0.0, "replicas": len(ok), "failed": errors, "_config": drawn})
+                                "std": statistics.stdev(ok) if len(ok) > 1 else 0.0, "replicas": len(ok), "failed": errors,
+                                "monitor": next((m for m in monitors if m), ""), "_config": drawn})
     except KeyboardInterrupt:
         interrupted = True
         print("Interrupted: keeping the finished runs; run the same grid again to continue it (the interrupted run starts again)")
-    return _grid_result(folder, rows, summary, monitor, interrupted)
+    return _grid_result(kind.folder, rows, summary, interrupted)
 
 # %% ../nbs/07_tune.ipynb
-def _grid_result(folder:Path, rows:list, summary:list, monitor:str, interrupted:bool=False) -> TuneResult:
+def _grid_result(folder:Path, rows:list, summary:list, interrupted:bool=False) -> TuneResult:
     "Write grid_runs.csv, grid_summary.csv (draws with all their replicas) and best_config.json; return the result."
     def to_csv(rs, name):
         cols = list(dict.fromkeys(k for r in rs for k in r if not k.startswith("_")))
@@ -570,7 +606,7 @@ def _grid_result(folder:Path, rows:list, summary:list, monitor:str, interrupted:
     trials = [{k: v for k, v in s.items() if not k.startswith("_")} for s in summary]
     scored = [s for s in summary if s["mean"] is not None]
     if not scored: return TuneResult(folder, trials, {}, None, None, interrupted)
-    best = (max if monitor_mode(monitor) == "max" else min)(scored, key=lambda s: s["mean"])
+    best = (max if monitor_mode(scored[0]["monitor"]) == "max" else min)(scored, key=lambda s: s["mean"])   # one monitor for the grid's runs
     cfg_path = save_config(best["_config"], folder/"best_config.json")
     return TuneResult(folder, trials, {k: v for k, v in best.items() if not k.startswith("_")}, best["mean"], cfg_path, interrupted)
 
