@@ -13,7 +13,7 @@ from .config import TrainConfig, load_config, save_config
 from .quiet import filtered_stderr, import_tensorflow_quietly
 
 # %% auto 0
-__all__ = ['COMMANDS', 'CONFIG_ARGS', 'DISTRIBUTED_ARGS', 'GRID_ARGS', 'train_model', 'train_model_distributed',
+__all__ = ['COMMANDS', 'CONFIG_ARGS', 'DISTRIBUTED_ARGS', 'GRID_ARGS', 'train_model', 'train_model_distributed', 'parse_yaml',
            'parse_overrides', 'command', 'arg', 'config_from_args', 'cmd_create_train_config', 'cmd_make_dataset',
            'cmd_train_model', 'cmd_evaluate', 'parse_freeze', 'cmd_transfer', 'cmd_predict', 'cmd_grid',
            'cmd_grid_sequences', 'cmd_tune', 'cmd_train_sequences', 'cmd_train_images', 'format_parameters',
@@ -52,13 +52,21 @@ def train_model_distributed(args) -> int:
     return 130 if metrics["status_before_evaluation"] == "interrupted" else 0
 
 # %% ../nbs/12_cli.ipynb
+def parse_yaml(text:str, what:str):
+    "`text` parsed as YAML; a `ValueError` naming `what` (the option it came from) and the place of the problem when it is not YAML."
+    try: return yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" at column {mark.column + 1}" if mark is not None and "\n" not in text else (f" at line {mark.line + 1}" if mark is not None else "")
+        raise ValueError(f"{what} is not valid YAML{where} ({getattr(e, 'problem', None) or e}): {text!r}") from None
+
 def parse_overrides(items:list[str]) -> dict:
     "Dotted `key=value` strings to a dict, values parsed as YAML."
     out = {}
     for item in items or []:
         key, sep, value = item.partition("=")
         if not sep or not key: raise ValueError(f"--set expects key=value, got {item!r}")
-        out[key.strip()] = yaml.safe_load(value)
+        out[key.strip()] = parse_yaml(value, f"--set {key.strip()}")
     return out
 
 # %% ../nbs/12_cli.ipynb
@@ -240,7 +248,7 @@ def cmd_grid(args):
 
 def _meta(text:str) -> dict:
     "`--meta`: a YAML/JSON file, or inline YAML, mapping each meta parameter to its values."
-    meta = yaml.safe_load(Path(text).read_text()) if Path(text).is_file() else yaml.safe_load(text)
+    meta = parse_yaml(Path(text).read_text(), f"--meta file {text}") if Path(text).is_file() else parse_yaml(text, "--meta")
     if not isinstance(meta, dict): raise ValueError(f"--meta must be a mapping of parameter -> list of values, got {text!r}")
     return meta
 
@@ -351,7 +359,7 @@ def cmd_train_sequences(args):
 def cmd_train_images(args):
     "Train an image classifier on a folder of images, as varKoder's train does."
     from trainlib.images_train import train_images
-    hp = yaml.safe_load(args.model_hp) or {}
+    hp = parse_yaml(args.model_hp, "--model-hp") or {}
     if not isinstance(hp, dict): raise ValueError(f"--model-hp must be a YAML mapping, got {args.model_hp!r}")
     run = train_images(args.input, args.outdir, label_table=args.label_table, labels_from=args.labels_from, single_label=args.single_label,
                        threshold=args.threshold, validation_set=args.validation_set, validation_set_fraction=args.validation_set_fraction,

@@ -22,8 +22,8 @@ from .quiet import call_quietly
 __all__ = ['STRATEGIES', 'keras_settings', 'restore_keras_settings', 'search_space', 'make_hypermodel', 'best_config', 'tune_dir',
            'tuner_role', 'oracle_address', 'trial_rows', 'write_trials_csv', 'failure_reason', 'exit_when_orphaned',
            'make_tuner', 'TuneResult', 'tune', 'plot_trials', 'trials_markdown', 'sample_hyperparameters', 'GridKind',
-           'SignalGrid', 'FeedforwardGrid', 'grid_kind', 'grid_run_name', 'grid_search', 'release_on_error',
-           'WorkerWatch', 'ChiefContact', 'watch_workers', 'keep_in_touch']
+           'SignalGrid', 'FeedforwardGrid', 'grid_kind', 'grid_run_name', 'grid_plan', 'grid_search',
+           'release_on_error', 'WorkerWatch', 'ChiefContact', 'watch_workers', 'keep_in_touch']
 
 # %% ../nbs/07_tune.ipynb
 def keras_settings() -> dict:
@@ -429,6 +429,7 @@ class GridKind:
     max_failed: int            # failed trainings in a row that stop the grid
     model_type: str|None       # a registered model a child process must be able to import (see `_check_isolation`)
     def __init__(self, config, dataset): self.dataset = dataset    # see `grid_kind`
+    def space(self, base): return search_space(self.space_name(base))
 
 class SignalGrid(GridKind):
     "A grid of signal models: a `TrainConfig` and its dataset version; a meta key with a dot is a config key."
@@ -439,7 +440,7 @@ class SignalGrid(GridKind):
         self.data, self.seed, self.tune_seed = dataset.version, config.train.seed, config.tune.seed
         self.max_failed, self.model_type = config.tune.max_consecutive_failed_trials, config.shared.model_type
     def is_hp(self, key:str) -> bool: return "." not in key
-    def space(self, base): return search_space(base.shared.model_type)
+    def space_name(self, base) -> str: return base.shared.model_type
     def draw(self, base, hp): return best_config(base, hp)
     def run_name(self, config) -> str: return config.train.run_name
     def run(self, config) -> Run: return run_for(config, self.dataset)
@@ -457,7 +458,7 @@ class FeedforwardGrid(GridKind):
         self.seed = self.tune_seed = config.seed
         self.hp_names = set(sample_hyperparameters(search_space("feedforward"), 0).values)
     def is_hp(self, key:str) -> bool: return key in self.hp_names
-    def space(self, base): return search_space("feedforward")
+    def space_name(self, base) -> str: return "feedforward"
     def draw(self, base, hp): return base.update(hp.values)
     def run_name(self, config) -> str: return config.run_name
     def run(self, config) -> Run: return feedforward_run(config)
@@ -549,6 +550,31 @@ def _grid_score(kind:GridKind, config, verbose, isolate:str, memory_limit_mb:int
     return ((max if monitor_mode(monitor) == "max" else min)(values) if values else None), monitor, None
 
 # %% ../nbs/07_tune.ipynb
+def _declared(space, values:dict) -> set:
+    "Names of the hyperparameters `space` declares when given `values` (a conditional space declares some only for some values)."
+    hp = kt.HyperParameters()
+    hp.values.update(values)
+    space(hp)
+    return {p.name for p in hp.space}
+
+def grid_plan(kind:GridKind, config, meta:dict, n_random:int) -> list[tuple]:
+    "Every draw of a grid as (setting index, setting, draw index, hyperparameters, config), each meta key checked: nothing trains before all are valid."
+    import itertools
+    plan = []
+    for ci, combo in enumerate(itertools.product(*meta.values())):
+        setting = dict(zip(meta, combo))
+        base = config.update({k: v for k, v in setting.items() if not kind.is_hp(k)})
+        space, fixed = kind.space(base), {k: v for k, v in setting.items() if kind.is_hp(k)}
+        for r in range(n_random):
+            hp = sample_hyperparameters(space, seed=kind.tune_seed + 7919 * r, fixed=fixed)
+            declared = _declared(space, hp.values)
+            if unused := [k for k in fixed if k not in declared]:     # a misspelt or foreign name would be drawn for nothing
+                raise ValueError(f"meta key {unused[0]!r} is not a hyperparameter of the {kind.space_name(base)!r} search space "
+                                 f"(with {setting}: {', '.join(sorted(declared))}); a config key has a dot, e.g. shared.model_type")
+            plan.append((ci, setting, r, hp, kind.draw(base, hp)))
+    return plan
+
+# %% ../nbs/07_tune.ipynb
 def grid_search(config:TrainConfig|FeedforwardConfig, # a signal model's config, or Aptamer's feed-forward one
                 dataset:DatasetVersion|None, # the signal config's dataset version; None for a FeedforwardConfig
                 meta:dict, *, n_random:int=2, num_replicas:int=3,
@@ -557,39 +583,36 @@ def grid_search(config:TrainConfig|FeedforwardConfig, # a signal model's config,
                 memory_limit_mb:int|None=None, # with isolate="process": each training's address-space limit (RLIMIT_AS), in MiB
                ) -> TuneResult:
     "Train every meta combination x `n_random` draws x `num_replicas` seeds; choose the best by mean score. Ctrl+C stops the grid."
-    import itertools, statistics
+    import statistics
     if n_random < 1: raise ValueError(f"n_random must be >= 1, got {n_random}")
     if num_replicas < 1: raise ValueError(f"num_replicas must be >= 1, got {num_replicas}")
     if not meta or any(not isinstance(v, (list, tuple)) or not v for v in meta.values()):
         raise ValueError(f"meta must map each parameter to a non-empty list of values, got {meta!r}")
     kind = grid_kind(config, dataset)
     _check_isolation(isolate, memory_limit_mb, kind.model_type)
+    plan = grid_plan(kind, config, meta, n_random)       # every draw, checked before the first training
     rows, summary, interrupted, failed = [], [], False, 0
     try:
-        for ci, combo in enumerate(itertools.product(*meta.values())):
-            setting = dict(zip(meta, combo))
-            base = config.update({k: v for k, v in setting.items() if not kind.is_hp(k)})
-            for r in range(n_random):
-                hp = sample_hyperparameters(kind.space(base), seed=kind.tune_seed + 7919 * r, fixed={k: v for k, v in setting.items() if kind.is_hp(k)})
-                drawn, scores, monitors, errors = kind.draw(base, hp), [], [], 0
-                for rep in range(num_replicas):
-                    seeded = drawn.update({kind.seed_key: kind.seed + rep})
-                    name = grid_run_name(kind, seeded, ci, r, rep)
-                    score, monitor, error = _grid_score(kind, seeded.update({kind.name_key: name}), verbose, isolate, memory_limit_mb)
-                    scores.append(score); monitors.append(monitor)
-                    rows.append({"setting": ci, "draw": r, "replica": rep, "run": name, "score": score, "monitor": monitor or "",
-                                 "error": error or "", **setting, **hp.values})
-                    errors, failed = errors + bool(error), failed + 1 if error else 0
-                    if error: print(f"{name} failed: {error}", file=sys.stderr)
-                    if failed >= kind.max_failed:
-                        _grid_result(kind.folder, rows, summary)
-                        raise ValueError(f"the grid stopped after {failed} failed trainings in a row"
-                                         f"{' (tune.max_consecutive_failed_trials)' if isinstance(kind, SignalGrid) else ''}; "
-                                         f"the last one: {error}; see {kind.folder/'grid_runs.csv'}")
-                ok = [x for x in scores if x is not None]
-                summary.append({"setting": ci, "draw": r, **setting, **hp.values, "mean": statistics.fmean(ok) if ok else None,
-                                "std": statistics.stdev(ok) if len(ok) > 1 else 0.0, "replicas": len(ok), "failed": errors,
-                                "monitor": next((m for m in monitors if m), ""), "_config": drawn})
+        for ci, setting, r, hp, drawn in plan:
+            scores, monitors, errors = [], [], 0
+            for rep in range(num_replicas):
+                seeded = drawn.update({kind.seed_key: kind.seed + rep})
+                name = grid_run_name(kind, seeded, ci, r, rep)
+                score, monitor, error = _grid_score(kind, seeded.update({kind.name_key: name}), verbose, isolate, memory_limit_mb)
+                scores.append(score); monitors.append(monitor)
+                rows.append({"setting": ci, "draw": r, "replica": rep, "run": name, "score": score, "monitor": monitor or "",
+                             "error": error or "", **setting, **hp.values})
+                errors, failed = errors + bool(error), failed + 1 if error else 0
+                if error: print(f"{name} failed: {error}", file=sys.stderr)
+                if failed >= kind.max_failed:
+                    _grid_result(kind.folder, rows, summary)
+                    raise ValueError(f"the grid stopped after {failed} failed trainings in a row"
+                                     f"{' (tune.max_consecutive_failed_trials)' if isinstance(kind, SignalGrid) else ''}; "
+                                     f"the last one: {error}; see {kind.folder/'grid_runs.csv'}")
+            ok = [x for x in scores if x is not None]
+            summary.append({"setting": ci, "draw": r, **setting, **hp.values, "mean": statistics.fmean(ok) if ok else None,
+                            "std": statistics.stdev(ok) if len(ok) > 1 else 0.0, "replicas": len(ok), "failed": errors,
+                            "monitor": next((m for m in monitors if m), ""), "_config": drawn})
     except KeyboardInterrupt:
         interrupted = True
         print("Interrupted: keeping the finished runs; run the same grid again to continue it (the interrupted run starts again)")
