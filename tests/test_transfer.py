@@ -114,6 +114,7 @@ def test_corrupt_or_truncated_model_file(tmp_path, suffix, cut):
 @pytest.mark.slow
 def test_cli_truncated_model_is_one_line_error(tmp_path, cli):
     (tmp_path/"cut.keras").write_bytes(b"PK\x03\x04" + b"\0" * 100)
+    (tmp_path/"x.csv").write_text("id,class,series\n")       # present: the command checks that its input exists before it loads the model
     r = cli("predict", "--model", tmp_path/"cut.keras", "--input", "x.csv", "--output", "p.csv")
     assert r.returncode == 1
     assert user_stderr(r.stderr) == f"trainlib: error: {tmp_path/'cut.keras'}: not a valid .keras model file (zip archive expected); is it truncated or corrupt?"
