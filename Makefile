@@ -12,7 +12,7 @@ $(STAMP): setup.py settings.ini
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
-	$(BIN)/python -m ipykernel install --sys-prefix --name trainlib --display-name "trainlib"
+	$(BIN)/python -c "from trainlib.report import install_kernel; install_kernel()"   # the kernel imports TensorFlow quietly as it starts
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -1,5 +1,5 @@
 """The training report runs through papermill into a run folder, as .ipynb and .html."""
-import json, subprocess
+import json, os, subprocess, sys
 
 import nbformat
 import pytest
@@ -86,3 +86,17 @@ def test_report_tune_shows_trials_plot_and_best_config(cli, tmp_path):
     assert "best_config.json" in outputs and "image/png" in outputs and "| trial | status | score |" in outputs
     assert (tmp_path/"runs"/"report"/"search"/"report.html").is_file()
     assert len(list((tmp_path/"runs"/"report").glob("tune-fcn-random_search-*/trials.csv"))) == 1
+
+
+def test_the_installed_kernel_starts_quietly(tmp_path):
+    "The kernel `make install` registers (install_kernel), started as JupyterLab starts it: TensorFlow's start-up lines are not in the first cell's output."
+    from trainlib.report import install_kernel
+    install_kernel("trainlib-quiet-test", prefix=str(tmp_path))
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import trainlib.train")]), tmp_path/"in.ipynb")
+    run = "import sys, papermill as pm; pm.execute_notebook(sys.argv[1], sys.argv[2], kernel_name='trainlib-quiet-test', progress_bar=False)"
+    env = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}   # set, ipykernel leaves fd 2 alone (its tests' setting)
+    r = subprocess.run([sys.executable, "-c", run, tmp_path/"in.ipynb", tmp_path/"out.ipynb"], capture_output=True, text=True, timeout=300,
+                       env={**env, "JUPYTER_PATH": str(tmp_path/"share"/"jupyter")})     # papermill alone: no kernel_options
+    assert r.returncode == 0, r.stderr[-3000:]
+    outputs = nbformat.read(tmp_path/"out.ipynb", as_version=4).cells[0].outputs
+    assert not [l for o in outputs for l in o.get("text", "").splitlines() if is_startup_noise(l)], outputs

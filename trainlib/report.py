@@ -15,7 +15,7 @@ from .config import TrainConfig, load_config
 
 # %% auto 0
 __all__ = ['KERNEL_START', 'reports_dir', 'find_report', 'report_parameters', 'coerce_parameters', 'report_config',
-           'kernel_options', 'run_report']
+           'kernel_options', 'install_kernel', 'run_report']
 
 # %% ../nbs/11a_report.ipynb
 def reports_dir() -> Path:
@@ -84,6 +84,19 @@ def kernel_options() -> dict:
     options = dict(extra_arguments=[f"--IPKernelApp.exec_lines={line}" for line in KERNEL_START])
     if zmq.has("curve"): options["config"] = Config({"KernelManager": {"transport_encryption": "auto"}})
     return options
+
+# %% ../nbs/11a_report.ipynb
+def install_kernel(name:str="trainlib", # the kernel's name (and display name)
+                   prefix:str|None=None, # the environment to register it in; None: this Python's (`sys.prefix`)
+                  ) -> Path:
+    "Register this Python as Jupyter kernel `name`, starting with `KERNEL_START`; return the kernelspec folder."
+    import sys
+    from ipykernel.kernelspec import write_kernel_spec
+    from jupyter_client.kernelspec import KernelSpecManager
+    with tempfile.TemporaryDirectory() as tmp:
+        spec = write_kernel_spec(Path(tmp)/name, overrides={"display_name": name}, python_arguments=["-Xfrozen_modules=off"],
+                                 extra_arguments=[f"--IPKernelApp.exec_lines={line}" for line in KERNEL_START])
+        return Path(KernelSpecManager().install_kernel_spec(spec, name, prefix=prefix or sys.prefix, replace=True))
 
 # %% ../nbs/11a_report.ipynb
 def run_report(name:str, parameters:dict|None=None, output_dir=".", *, kernel_name:str|None=None,
