@@ -69,8 +69,16 @@ def test_freeze_rejects_bad_selections_without_changing_anything():
 
 def test_parse_freeze():
     assert parse_freeze(["conv2d_1,conv2d_2", "dense_1", "first:2", "all-but-last:1", "conv*"]) == dict(
-        names=["conv2d_1", "conv2d_2", "dense_1"], first=2, all_but_last=1, pattern="conv*")
+        names=["conv2d_1", "conv2d_2", "dense_1"], first=2, all_but_last=1, pattern=["conv*"])
     with pytest.raises(ValueError, match="first:N needs a whole number"): parse_freeze(["first:x"])
+    with pytest.raises(ValueError, match="first:N given twice"): parse_freeze(["first:2", "first:3"])
+
+
+def test_repeated_freeze_patterns_all_count():
+    "--freeze 'conv*' --freeze '*pool*' freezes the layers of both patterns (the second once replaced the first)."
+    model = build_model("neatms_cnn", (120, 2), 3, **HP)
+    assert freeze(model, **parse_freeze(["conv*", "*pool*"])) == ["conv2d_1", "max_pooling2d_1", "conv2d_2"]
+    with pytest.raises(ValueError, match="pattern 'bn\\*' matches no layer"): select_layers(model, pattern=["conv*", "bn*"])
 
 
 def test_keras_and_h5_load_with_the_same_weights(tmp_path):

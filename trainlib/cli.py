@@ -158,8 +158,10 @@ def parse_freeze(items:list[str]|None) -> dict:
         kind, sep, value = item.partition(":")
         if sep and kind in ("first", "all-but-last"):
             if not value.isdigit(): raise ValueError(f"--freeze {kind}:N needs a whole number N, got {item!r}")
-            out[kind.replace("-", "_")] = int(value)
-        elif any(ch in item for ch in "*?["): out["pattern"] = item
+            key = kind.replace("-", "_")
+            if key in out: raise ValueError(f"--freeze {kind}:N given twice ({kind}:{out[key]} and {item})")
+            out[key] = int(value)
+        elif any(ch in item for ch in "*?["): out.setdefault("pattern", []).append(item)      # each repeated pattern counts
         else: out.setdefault("names", []).extend(n.strip() for n in item.split(",") if n.strip())
     return out
 

@@ -59,17 +59,17 @@ def format_layers(model:keras.Model) -> str:
     return "\n".join(lines + [f"total params {model.count_params():,}; trainable {trainable:,}"])
 
 # %% ../nbs/08_transfer.ipynb
-def select_layers(model:keras.Model, names:list|None=None, pattern:str|None=None,
+def select_layers(model:keras.Model, names:list|None=None, pattern:str|list|None=None,
                   first:int|None=None, all_but_last:int|None=None) -> list[str]:
-    "Names of the layers chosen by exact `names`, a glob `pattern`, the `first` N or `all_but_last` N."
+    "Names of the layers chosen by exact `names`, glob `pattern`s (one or a list), the `first` N or `all_but_last` N."
     layers, known = model.layers, [l.name for l in model.layers]
     n, chosen = len(layers), set()
     for name in names or []:
         if name not in known: raise ValueError(f"no layer named {name!r}; layers: {', '.join(known)}")
         chosen.add(name)
-    if pattern is not None:
-        hits = [k for k in known if fnmatch.fnmatchcase(k, pattern)]
-        if not hits: raise ValueError(f"pattern {pattern!r} matches no layer; layers: {', '.join(known)}")
+    for p in [pattern] if isinstance(pattern, str) else pattern or []:
+        hits = [k for k in known if fnmatch.fnmatchcase(k, p)]
+        if not hits: raise ValueError(f"pattern {p!r} matches no layer; layers: {', '.join(known)}")
         chosen.update(hits)
     for field, value in (("first", first), ("all_but_last", all_but_last)):
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= n):
@@ -78,7 +78,7 @@ def select_layers(model:keras.Model, names:list|None=None, pattern:str|None=None
     if all_but_last is not None: chosen.update(known[:n - all_but_last])
     return [k for k in known if k in chosen]
 
-def freeze(model:keras.Model, names:list|None=None, pattern:str|None=None, first:int|None=None,
+def freeze(model:keras.Model, names:list|None=None, pattern:str|list|None=None, first:int|None=None,
            all_but_last:int|None=None, trainable:bool=False) -> list[str]:
     "Set `trainable` (default False) on the selected layers; return their names."
     chosen = select_layers(model, names, pattern, first, all_but_last)
