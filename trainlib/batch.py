@@ -42,7 +42,11 @@ def check_grid(grid:dict, where:str="grid") -> dict:
     return out
 
 def parse_grid_args(pairs) -> dict:
-    "`[(name, 'v1,v2'), ...]` from `-p` options to a grid of text values."
+    "`[(name, 'v1,v2'), ...]` from `-p` options to a grid of text values; a name given twice is an error, not a silent choice."
+    names = [name for name, _ in pairs or []]
+    if twice := next((n for n in names if names.count(n) > 1), None):
+        values = ",".join(v for n, v in pairs if n == twice)
+        raise ValueError(f"-p {twice} given {names.count(twice)} times; give its values once, comma-separated: -p {twice} {values}")
     return check_grid({name: [v.strip() for v in values.split(",")] for name, values in pairs or []}, "-p")
 
 # %% ../nbs/11b_batch.ipynb
