@@ -89,14 +89,16 @@ def test_a_bad_argument_is_reported_before_tensorflow_loads(cli, tmp_path, comma
     assert r.returncode == 1 and r.stderr.strip().splitlines()[0].startswith(f"trainlib: error: {error}"), r.stderr
 
 
-@pytest.mark.parametrize("option", ["--set", "--meta", "--meta file"])
+@pytest.mark.parametrize("option", ["--set", "--meta", "--meta file", "--meta key twice"])
 def test_a_value_that_is_not_yaml_is_one_error_line(cli, write_config, tmp_path, option):
-    "A malformed --set or --meta (inline or a file) is reported with the option and the column or line, not a YAML traceback."
+    "A malformed --set or --meta (inline or a file; a key written twice) is reported with the option and the column or line, not a YAML traceback."
     (tmp_path/"meta.yaml").write_text("width: [0.5\ndropout: 0.1\n")
     args, error = {"--set": (["check", "--config", write_config(), "--set", "train.max_epochs=["], "--set train.max_epochs is not valid YAML at column 2"),
                    "--meta": (["grid", "--config", write_config(), "--meta", "{width: [}"], "--meta is not valid YAML at column 10"),
                    "--meta file": (["grid", "--config", write_config(), "--meta", tmp_path/"meta.yaml"],
-                                   f"--meta file {tmp_path/'meta.yaml'} is not valid YAML at line 2")}[option]
+                                   f"--meta file {tmp_path/'meta.yaml'} is not valid YAML at line 2"),
+                   "--meta key twice": (["grid", "--config", write_config(), "--meta", "{width: [0.5], width: [1.0]}"],
+                                        "--meta is not valid YAML at column 16 (key 'width' appears twice (first at line 1, column 2)")}[option]
     r = cli(*args)
     assert r.returncode == 1 and len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert r.stderr.startswith(f"trainlib: error: {error}"), r.stderr

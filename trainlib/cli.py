@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from .config import TrainConfig, load_config, save_config
+from .config import TrainConfig, load_config, load_yaml, save_config
 from .quiet import filtered_stderr, import_tensorflow_quietly
 
 # %% auto 0
@@ -54,7 +54,7 @@ def train_model_distributed(args) -> int:
 # %% ../nbs/12_cli.ipynb
 def parse_yaml(text:str, what:str):
     "`text` parsed as YAML; a `ValueError` naming `what` (the option it came from) and the place of the problem when it is not YAML."
-    try: return yaml.safe_load(text)
+    try: return load_yaml(text)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" at column {mark.column + 1}" if mark is not None and "\n" not in text else (f" at line {mark.line + 1}" if mark is not None else "")

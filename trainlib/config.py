@@ -14,8 +14,8 @@ import yaml
 __all__ = ['CAPFINDER_SECTIONS', 'CAPFINDER_KEYS', 'COMET_KEYS', 'INPUT_PATHS', 'SPATIAL_TRANSFORMS', 'PATH_PARAMS', 'param',
            'check_value', 'check_type', 'Section', 'EtlConfig', 'TuneConfig', 'TrainParams', 'SharedConfig',
            'ReduceLROnPlateauConfig', 'CyclicLRConfig', 'SGDRConfig', 'LRSchedulerConfig', 'TrainConfig',
-           'from_capfinder', 'write_atomic', 'load_config', 'resolve_inputs', 'save_config', 'SegmentConfig',
-           'load_python_config']
+           'from_capfinder', 'write_atomic', 'load_yaml', 'load_json', 'load_config', 'resolve_inputs', 'save_config',
+           'SegmentConfig', 'load_python_config']
 
 # %% ../nbs/00_config.ipynb
 def param(default, help:str="", **rule):
@@ -252,6 +252,41 @@ def write_atomic(path, data:str|bytes):
     return path
 
 # %% ../nbs/00_config.ipynb
+class _UniqueKeyLoader(yaml.SafeLoader):
+    "PyYAML's safe loader, refusing a key repeated within one mapping."
+
+def _unique_mapping(loader, node, deep=False):
+    "Construct a mapping as `SafeLoader` does, once no key in it repeats (a `<<` merge may still supply keys the mapping overrides)."
+    seen = {}                                            # key -> where it was first written
+    for key_node, _ in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge": continue
+        key = loader.construct_object(key_node, deep=True)
+        try: hash(key)
+        except TypeError: continue                       # an unhashable key: construct_mapping says so
+        if key in seen:
+            first = seen[key]
+            raise yaml.constructor.ConstructorError(None, None, f"key {key!r} appears twice (first at line {first.line + 1}, column {first.column + 1}); "
+                                                    "the second would silently replace the first", key_node.start_mark)
+        seen[key] = key_node.start_mark
+    return loader.construct_mapping(node, deep)
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _unique_mapping)
+
+def load_yaml(text:str):
+    "`yaml.safe_load(text)`, except that a key repeated in one mapping raises `yaml.YAMLError` (with the place of the repeat)."
+    return yaml.load(text, Loader=_UniqueKeyLoader)
+
+def load_json(text:str):
+    "`json.loads(text)`, except that a key repeated in one object raises `ValueError`."
+    def unique(pairs):
+        out = {}
+        for k, v in pairs:
+            if k in out: raise ValueError(f"key {k!r} appears twice in one object; the second would silently replace the first")
+            out[k] = v
+        return out
+    return json.loads(text, object_pairs_hook=unique)
+
+# %% ../nbs/00_config.ipynb
 def _yaml_error(path, e) -> str:
     "One line for PyYAML's error `e`: where the problem is (line, column) and what it is, with the construct it is in."
     mark, context, at = getattr(e, "problem_mark", None), getattr(e, "context", None), getattr(e, "context_mark", None)
@@ -268,9 +303,10 @@ def load_config(path) -> TrainConfig:
     if path.suffix == ".py": raise ValueError(f"{path}: a python config file (CellMap-style segmentation) is read by `load_python_config`; train it with `trainlib train-model --config {path.name}`")
     try: text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as e: raise ValueError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
-    try: d = yaml.safe_load(text) if path.suffix in (".yaml", ".yml") else json.loads(text)
+    try: d = load_yaml(text) if path.suffix in (".yaml", ".yml") else load_json(text)
     except json.JSONDecodeError as e: raise ValueError(f"{path} line {e.lineno}: invalid JSON: {e.msg}") from None
     except yaml.YAMLError as e: raise ValueError(_yaml_error(path, e)) from None
+    except ValueError as e: raise ValueError(f"{path}: invalid JSON: {e}") from None
     if not isinstance(d, dict): raise ValueError(f"{path}: expected a mapping of config sections, got {type(d).__name__}")
     try: config = from_capfinder(d) if any(k.endswith("_params") for k in d) else TrainConfig.from_dict(d)
     except ValueError as e: raise ValueError(f"{path}: {e}") from None
