@@ -12,10 +12,16 @@ $(STAMP): setup.py settings.ini
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
-	$(BIN)/python -c "from trainlib.report import install_kernel; install_kernel()"   # the kernel imports TensorFlow quietly as it starts
 	touch $(STAMP)
 
-install: $(STAMP)
+# The kernel imports TensorFlow quietly as it starts (trainlib.report.install_kernel); registered again when that
+# module changes, so an existing venv gets a changed kernel too.
+KERNEL := $(VENV)/share/jupyter/kernels/trainlib/kernel.json
+$(KERNEL): $(STAMP) trainlib/report.py
+	$(BIN)/python -c "from trainlib.report import install_kernel; install_kernel()"
+	touch $(KERNEL)
+
+install: $(STAMP) $(KERNEL)
 
 # A real training report on the shipped GunPoint data: dataset -> ResNet -> test evaluation,
 # written as an executed notebook + HTML in $(DEMO_DIR)/demo/<run>/ (tests/test_report.py runs it into a temporary folder).
