@@ -57,7 +57,7 @@ def parse_yaml(text:str, what:str):
     try: return load_yaml(text)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
-        where = f" at column {mark.column + 1}" if mark is not None and "\n" not in text else (f" at line {mark.line + 1}" if mark is not None else "")
+        where = "" if mark is None else f" at column {mark.column + 1}" if "\n" not in text else f" at line {mark.line + 1}"
         raise ValueError(f"{what} is not valid YAML{where} ({getattr(e, 'problem', None) or e}): {text!r}") from None
 
 def parse_overrides(items:list[str]) -> dict:

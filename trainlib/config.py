@@ -14,8 +14,8 @@ import yaml
 __all__ = ['CAPFINDER_SECTIONS', 'CAPFINDER_KEYS', 'COMET_KEYS', 'INPUT_PATHS', 'SPATIAL_TRANSFORMS', 'PATH_PARAMS', 'param',
            'check_value', 'check_type', 'Section', 'EtlConfig', 'TuneConfig', 'TrainParams', 'SharedConfig',
            'ReduceLROnPlateauConfig', 'CyclicLRConfig', 'SGDRConfig', 'LRSchedulerConfig', 'TrainConfig',
-           'from_capfinder', 'write_atomic', 'load_yaml', 'load_json', 'load_config', 'resolve_inputs', 'save_config',
-           'SegmentConfig', 'load_python_config']
+           'from_capfinder', 'write_atomic', 'load_yaml', 'load_json', 'parse_config_text', 'load_config',
+           'resolve_inputs', 'save_config', 'SegmentConfig', 'load_python_config']
 
 # %% ../nbs/00_config.ipynb
 def param(default, help:str="", **rule):
@@ -295,6 +295,14 @@ def _yaml_error(path, e) -> str:
     if context: what += f" ({context}" + (f" from line {at.line + 1}" if at and mark and at.line != mark.line else "") + ")"
     return f"{path}{where}: invalid YAML: {what}"
 
+def parse_config_text(path, text:str):
+    "The YAML (`.yaml`, `.yml`) or else JSON `text` of config file `path`; a `ValueError` naming the file and the place of a problem."
+    path = Path(path)
+    try: return load_yaml(text) if path.suffix in (".yaml", ".yml") else load_json(text)
+    except json.JSONDecodeError as e: raise ValueError(f"{path} line {e.lineno}: invalid JSON: {e.msg}") from None
+    except yaml.YAMLError as e: raise ValueError(_yaml_error(path, e)) from None
+    except ValueError as e: raise ValueError(f"{path}: invalid JSON: {e}") from None     # a repeated key
+
 def load_config(path) -> TrainConfig:
     "Read a `TrainConfig` from a JSON or YAML file (trainlib or Capfinder layout)."
     path = Path(path)
@@ -303,10 +311,7 @@ def load_config(path) -> TrainConfig:
     if path.suffix == ".py": raise ValueError(f"{path}: a python config file (CellMap-style segmentation) is read by `load_python_config`; train it with `trainlib train-model --config {path.name}`")
     try: text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as e: raise ValueError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
-    try: d = load_yaml(text) if path.suffix in (".yaml", ".yml") else load_json(text)
-    except json.JSONDecodeError as e: raise ValueError(f"{path} line {e.lineno}: invalid JSON: {e.msg}") from None
-    except yaml.YAMLError as e: raise ValueError(_yaml_error(path, e)) from None
-    except ValueError as e: raise ValueError(f"{path}: invalid JSON: {e}") from None
+    d = parse_config_text(path, text)
     if not isinstance(d, dict): raise ValueError(f"{path}: expected a mapping of config sections, got {type(d).__name__}")
     try: config = from_capfinder(d) if any(k.endswith("_params") for k in d) else TrainConfig.from_dict(d)
     except ValueError as e: raise ValueError(f"{path}: {e}") from None

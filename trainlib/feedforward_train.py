@@ -10,9 +10,8 @@ from pathlib import Path
 
 import keras
 import numpy as np
-import yaml
 
-from .config import Section, _yaml_error, load_json, load_yaml, param, section, write_atomic
+from .config import Section, param, parse_config_text, section, write_atomic
 from .sequences import SequenceData, load_dataset
 from .models import build_feedforward, output_heads
 from .store import finish_pipeline
@@ -63,10 +62,7 @@ def load_feedforward_config(path) -> FeedforwardConfig:
     "Read a `FeedforwardConfig` from a JSON or YAML file; errors name the file."
     path = Path(path)
     if not path.is_file(): raise FileNotFoundError(f"config file not found: {path}")
-    try: d = load_yaml(path.read_text(encoding="utf-8")) if path.suffix in (".yaml", ".yml") else load_json(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e: raise ValueError(f"{path} line {e.lineno}: invalid JSON: {e.msg}") from None
-    except yaml.YAMLError as e: raise ValueError(_yaml_error(path, e)) from None
-    except ValueError as e: raise ValueError(f"{path}: invalid JSON: {e}") from None
+    d = parse_config_text(path, path.read_text(encoding="utf-8"))
     try: config = FeedforwardConfig.from_dict(d)
     except ValueError as e: raise ValueError(f"{path}: {e}") from None
     if config.input_path and not Path(config.input_path).is_absolute():

@@ -14,8 +14,8 @@ from nbconvert import HTMLExporter
 from .config import TrainConfig, load_config
 
 # %% auto 0
-__all__ = ['KERNEL_START', 'reports_dir', 'find_report', 'report_parameters', 'coerce_parameters', 'report_config',
-           'kernel_options', 'install_kernel', 'run_report']
+__all__ = ['KERNEL_START', 'KERNEL_ARGUMENTS', 'reports_dir', 'find_report', 'report_parameters', 'coerce_parameters',
+           'report_config', 'kernel_options', 'install_kernel', 'run_report']
 
 # %% ../nbs/11a_report.ipynb
 def reports_dir() -> Path:
@@ -76,12 +76,13 @@ def report_config(config_path:str, *, model_type:str="", epochs:int=0, batch_siz
 # %% ../nbs/11a_report.ipynb
 KERNEL_START = ("import trainlib.quiet; trainlib.quiet.import_tensorflow_quietly()",
                 "import warnings; warnings.filterwarnings('ignore', message='IProgress not found')")
+KERNEL_ARGUMENTS = [f"--IPKernelApp.exec_lines={line}" for line in KERNEL_START]    # the kernel's command line for them
 
 def kernel_options() -> dict:
     "papermill's keyword arguments for a report kernel: `KERNEL_START` run as it starts, CurveZMQ where pyzmq has it."
     import zmq
     from traitlets.config import Config
-    options = dict(extra_arguments=[f"--IPKernelApp.exec_lines={line}" for line in KERNEL_START])
+    options = dict(extra_arguments=KERNEL_ARGUMENTS)
     if zmq.has("curve"): options["config"] = Config({"KernelManager": {"transport_encryption": "auto"}})
     return options
 
@@ -95,7 +96,7 @@ def install_kernel(name:str="trainlib", # the kernel's name (and display name)
     from jupyter_client.kernelspec import KernelSpecManager
     with tempfile.TemporaryDirectory() as tmp:
         spec = write_kernel_spec(Path(tmp)/name, overrides={"display_name": name}, python_arguments=["-Xfrozen_modules=off"],
-                                 extra_arguments=[f"--IPKernelApp.exec_lines={line}" for line in KERNEL_START])
+                                 extra_arguments=KERNEL_ARGUMENTS)
         return Path(KernelSpecManager().install_kernel_spec(spec, name, prefix=prefix or sys.prefix, replace=True))
 
 # %% ../nbs/11a_report.ipynb

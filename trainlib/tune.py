@@ -427,6 +427,7 @@ def sample_hyperparameters(space, seed:int, fixed:dict|None=None) -> kt.HyperPar
 class GridKind:
     "What a grid does that depends on its config's kind: its folder and seeds, which meta keys are hyperparameters, how a run is named, trained and scored."
     max_failed: int            # failed trainings in a row that stop the grid
+    max_failed_source: str     # where that number comes from, for the message
     model_type: str|None       # a registered model a child process must be able to import (see `_check_isolation`)
     def __init__(self, config, dataset): self.dataset = dataset    # see `grid_kind`
     def space(self, base): return search_space(self.space_name(base))
@@ -439,6 +440,7 @@ class SignalGrid(GridKind):
         self.folder = Path(config.shared.output_dir)/config.train.experiment/f"grid-{dataset.version}"
         self.data, self.seed, self.tune_seed = dataset.version, config.train.seed, config.tune.seed
         self.max_failed, self.model_type = config.tune.max_consecutive_failed_trials, config.shared.model_type
+        self.max_failed_source = " (tune.max_consecutive_failed_trials)"
     def is_hp(self, key:str) -> bool: return "." not in key
     def space_name(self, base) -> str: return base.shared.model_type
     def draw(self, base, hp): return best_config(base, hp)
@@ -451,7 +453,7 @@ class SignalGrid(GridKind):
 
 class FeedforwardGrid(GridKind):
     "A grid of Aptamer's feed-forward model: a `FeedforwardConfig` (it names its dataset); meta keys are its fields."
-    seed_key, name_key, max_failed, model_type = "seed", "run_name", 3, None     # trainlib's own model: every child has it
+    seed_key, name_key, max_failed, max_failed_source, model_type = "seed", "run_name", 3, "", None   # trainlib's own model: every child has it
     def __init__(self, config, dataset):
         super().__init__(config, dataset)
         self.folder, self.data = Path(config.save_base)/f"grid-{config.dataset}", config.dataset
@@ -607,7 +609,7 @@ def grid_search(config:TrainConfig|FeedforwardConfig, # a signal model's config,
                 if failed >= kind.max_failed:
                     _grid_result(kind.folder, rows, summary)
                     raise ValueError(f"the grid stopped after {failed} failed trainings in a row"
-                                     f"{' (tune.max_consecutive_failed_trials)' if isinstance(kind, SignalGrid) else ''}; "
+                                     f"{kind.max_failed_source}; "
                                      f"the last one: {error}; see {kind.folder/'grid_runs.csv'}")
             ok = [x for x in scores if x is not None]
             summary.append({"setting": ci, "draw": r, **setting, **hp.values, "mean": statistics.fmean(ok) if ok else None,
