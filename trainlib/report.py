@@ -78,13 +78,22 @@ KERNEL_START = ("import trainlib.quiet; trainlib.quiet.import_tensorflow_quietly
                 "import warnings; warnings.filterwarnings('ignore', message='IProgress not found')")
 KERNEL_ARGUMENTS = [f"--IPKernelApp.exec_lines={line}" for line in KERNEL_START]    # the kernel's command line for them
 
-def kernel_options() -> dict:
+def kernel_options(kernel_name:str|None=None, # the kernel papermill starts; None: any
+                  ) -> dict:
     "papermill's keyword arguments for a report kernel: `KERNEL_START` run as it starts, CurveZMQ where pyzmq has it."
     import zmq
     from traitlets.config import Config
-    options = dict(extra_arguments=KERNEL_ARGUMENTS)
+    options = {} if _starts_quietly(kernel_name) else dict(extra_arguments=KERNEL_ARGUMENTS)
     if zmq.has("curve"): options["config"] = Config({"KernelManager": {"transport_encryption": "auto"}})
     return options
+
+def _starts_quietly(kernel_name:str|None) -> bool:
+    "Whether Jupyter kernel `kernel_name` is registered with `KERNEL_ARGUMENTS` in its command line (by `install_kernel`)."
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+    if kernel_name is None: return False
+    try: argv = KernelSpecManager().get_kernel_spec(kernel_name).argv
+    except NoSuchKernel: return False
+    return all(a in argv for a in KERNEL_ARGUMENTS)
 
 # %% ../nbs/11a_report.ipynb
 def install_kernel(name:str="trainlib", # the kernel's name (and display name)
@@ -107,9 +116,10 @@ def run_report(name:str, parameters:dict|None=None, output_dir=".", *, kernel_na
     params = coerce_parameters(parameters or {}, report_parameters(path), path.stem)
     out = Path(output_dir); out.mkdir(parents=True, exist_ok=True)
     tmp, final = out/".tmp-report.ipynb", out/"report.ipynb"
+    kernel = kernel_name or _kernel()
     try:
-        pm.execute_notebook(str(path), str(tmp), parameters=params, kernel_name=kernel_name or _kernel(),
-                            cwd=str(cwd or Path.cwd()), progress_bar=progress, **kernel_options())
+        pm.execute_notebook(str(path), str(tmp), parameters=params, kernel_name=kernel,
+                            cwd=str(cwd or Path.cwd()), progress_bar=progress, **kernel_options(kernel))
     except BaseException:
         if tmp.exists(): tmp.replace(out/"report.failed.ipynb")
         raise
