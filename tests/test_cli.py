@@ -73,18 +73,22 @@ def test_check_takes_a_feedforward_config(cli, tmp_path):
                                                                    ["ok", "output"]], r.stdout
 
 
-@pytest.mark.parametrize("command", ["tune", "grid", "transfer", "evaluate", "predict"])
+@pytest.mark.parametrize("command", ["tune", "grid", "transfer", "evaluate", "predict", "train-sequences", "grid-sequences", "train-images"])
 def test_a_bad_argument_is_reported_before_tensorflow_loads(cli, tmp_path, command):
     "A bad config, run folder or path ends the command before TensorFlow's import (seconds): a `tensorflow` that fails to import stands in for it."
     fake = tmp_path/"fake"/"tensorflow"; fake.mkdir(parents=True)
     (fake/"__init__.py").write_text("raise ImportError('TensorFlow was imported')")
     bad = tmp_path/"bad.yaml"; bad.write_text("train:\n  max_epoch: 5\n")
+    ff = tmp_path/"ff.yaml"; ff.write_text("dataset: aptamers_demo\nepoch: 3\n")
     args, error = {"tune": (["--config", bad], f"{bad}: unknown key 'train.max_epoch'"),
                    "grid": (["--config", bad, "--meta", "{width: [1]}"], f"{bad}: unknown key 'train.max_epoch'"),
                    "transfer": (["--config", bad, "--model", tmp_path/"base.keras"], f"{bad}: unknown key 'train.max_epoch'"),
                    "evaluate": (["--run", tmp_path/"nope"], f"not a run folder (no dataset.json): {tmp_path/'nope'}"),
                    "predict": (["--model", tmp_path/"nope", "--input", bad, "--output", tmp_path/"p.csv"],
-                               f"--model: no such file or folder: {tmp_path/'nope'}")}[command]
+                               f"--model: no such file or folder: {tmp_path/'nope'}"),
+                   "train-sequences": (["--config", ff], f"{ff}: unknown key 'epoch'"),
+                   "grid-sequences": (["--config", ff, "--meta", "{num_fc_layers: [0, 1]}"], f"{ff}: unknown key 'epoch'"),
+                   "train-images": ([tmp_path/"nope", tmp_path/"run"], f"input: no such file or folder: {tmp_path/'nope'}")}[command]
     r = cli(command, *args, env={"PYTHONPATH": str(tmp_path/"fake")})
     assert r.returncode == 1 and r.stderr.strip().splitlines()[0].startswith(f"trainlib: error: {error}"), r.stderr
 
@@ -93,12 +97,12 @@ def test_a_bad_argument_is_reported_before_tensorflow_loads(cli, tmp_path, comma
 def test_a_value_that_is_not_yaml_is_one_error_line(cli, write_config, tmp_path, option):
     "A malformed --set or --meta (inline or a file; a key written twice) is reported with the option and the column or line, not a YAML traceback."
     (tmp_path/"meta.yaml").write_text("width: [0.5\ndropout: 0.1\n")
-    args, error = {"--set": (["check", "--config", write_config(), "--set", "train.max_epochs=["], "--set train.max_epochs is not valid YAML at column 2"),
-                   "--meta": (["grid", "--config", write_config(), "--meta", "{width: [}"], "--meta is not valid YAML at column 10"),
+    args, error = {"--set": (["check", "--config", write_config(), "--set", "train.max_epochs=["], "--set train.max_epochs '[' column 2: invalid YAML"),
+                   "--meta": (["grid", "--config", write_config(), "--meta", "{width: [}"], "--meta '{width: [}' column 10: invalid YAML"),
                    "--meta file": (["grid", "--config", write_config(), "--meta", tmp_path/"meta.yaml"],
-                                   f"--meta file {tmp_path/'meta.yaml'} is not valid YAML at line 2"),
+                                   f"--meta file {tmp_path/'meta.yaml'} line 2, column 8: invalid YAML"),
                    "--meta key twice": (["grid", "--config", write_config(), "--meta", "{width: [0.5], width: [1.0]}"],
-                                        "--meta is not valid YAML at column 16 (key 'width' appears twice (first at line 1, column 2)")}[option]
+                                        "--meta '{width: [0.5], width: [1.0]}' column 16: invalid YAML: key 'width' appears twice (first at line 1, column 2)")}[option]
     r = cli(*args)
     assert r.returncode == 1 and len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert r.stderr.startswith(f"trainlib: error: {error}"), r.stderr

@@ -72,6 +72,8 @@ def test_report_rejects_unknown_or_mistyped_parameter_before_running(cli, tmp_pa
     assert r.returncode == 1 and "train has no parameter 'epoch'" in r.stderr
     r = cli("report", "train", "-p", "epochs", "two", "--output-dir", tmp_path/"runs")
     assert r.returncode == 1 and "train parameter epochs must be int, got 'two'" in r.stderr
+    r = cli("report", "train", "-p", "epochs", "2", "-p", "epochs", "3", "--output-dir", tmp_path/"runs")
+    assert r.returncode == 1 and "-p epochs given twice ('2', then '3')" in r.stderr, r.stderr
     assert not (tmp_path/"runs").exists()
     r = cli("report", "trian")
     assert r.returncode == 1 and "unknown report 'trian'; available: " in r.stderr

@@ -93,7 +93,8 @@ def test_registry_resolves_names_and_rejects_unknown(tmp_path):
 
 def test_config_names_a_registered_dataset(tmp_path):
     "A dataset registered in code is trained on by naming it in the config."
-    from trainlib.feedforward_train import FeedforwardConfig, train_feedforward
+    from trainlib.config import FeedforwardConfig
+    from trainlib.feedforward_train import train_feedforward
     rows = ["id,sequence,label,score"] + [f"s{i},{'GGTTGG' if i % 2 else 'ACACAC'}{'ACGT'[i % 4] * 4},{'ab'[i % 2]},{i % 7}" for i in range(80)]
     (tmp_path/"toy.csv").write_text("\n".join(rows) + "\n")
     register_dataset("toy", read_sequences, tmp_path/"toy.csv", class_targets=["label"])

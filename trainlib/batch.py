@@ -14,7 +14,7 @@ import yaml
 from nbconvert import HTMLExporter
 from tqdm.auto import tqdm
 
-from .config import load_yaml, write_atomic
+from .config import load_yaml, write_atomic, yaml_error
 from .report import coerce_parameters, find_report, report_parameters, run_report
 
 # %% auto 0
@@ -27,7 +27,7 @@ def read_grid(path) -> dict:
     path = Path(path)
     if not path.is_file(): raise FileNotFoundError(f"grid file not found: {path}")
     try: grid = load_yaml(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as e: raise ValueError(f"{path}: invalid YAML: {e}") from None
+    except yaml.YAMLError as e: raise ValueError(yaml_error(path, e)) from None
     if not isinstance(grid, dict):
         raise ValueError(f"{path}: a grid is a mapping of parameter name to a list of values, got {type(grid).__name__}")
     return check_grid(grid, str(path))

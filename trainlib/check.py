@@ -9,7 +9,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import SegmentConfig, TrainConfig, load_config, load_python_config
+from .config import FeedforwardConfig, SegmentConfig, TrainConfig, load_config, load_feedforward_config, load_python_config
 from .data import iter_signal_rows, list_csv_files, read_split_file
 
 # %% auto 0
@@ -220,7 +220,6 @@ def _is_feedforward_file(path) -> bool:
     try: d = yaml.safe_load(Path(path).read_text(encoding="utf-8"))     # JSON is YAML
     except (OSError, UnicodeDecodeError, yaml.YAMLError): return False  # load_config reports it
     if not isinstance(d, dict) or not d or set(d) & set(TrainConfig().to_dict()): return False   # a signals config: no TensorFlow needed
-    from trainlib.feedforward_train import FeedforwardConfig
     return set(d) <= set(FeedforwardConfig().to_dict())
 
 def preflight_file(path, # config file: .json/.yaml (signals or feed-forward), Capfinder's, or a python segmentation config
@@ -231,7 +230,6 @@ def preflight_file(path, # config file: .json/.yaml (signals or feed-forward), C
     try:
         if Path(path).suffix == ".py": config = load_python_config(path).update(overrides or {})
         elif feedforward:
-            from trainlib.feedforward_train import load_feedforward_config
             config = load_feedforward_config(path).update(overrides or {})
         else: config = load_config(path).update(overrides or {})
     except (ValueError, FileNotFoundError, TypeError, OSError) as e: return [Finding("error", "config", str(path), str(e))]

@@ -9,16 +9,16 @@ from pathlib import Path
 
 import yaml
 
-from .config import TrainConfig, load_config, load_yaml, save_config
+from .config import FeedforwardConfig, TrainConfig, load_config, load_feedforward_config, load_yaml, save_config, yaml_error
 from .quiet import filtered_stderr, import_tensorflow_quietly
 
 # %% auto 0
 __all__ = ['COMMANDS', 'CONFIG_ARGS', 'DISTRIBUTED_ARGS', 'GRID_ARGS', 'train_model', 'train_model_distributed', 'parse_yaml',
-           'parse_overrides', 'command', 'arg', 'config_from_args', 'cmd_create_train_config', 'cmd_make_dataset',
-           'cmd_train_model', 'cmd_evaluate', 'parse_freeze', 'cmd_transfer', 'cmd_predict', 'cmd_grid',
-           'cmd_grid_sequences', 'cmd_tune', 'cmd_train_sequences', 'cmd_train_images', 'format_parameters',
-           'ReportHelp', 'cmd_report', 'cmd_batch', 'run_preflight', 'cmd_check', 'cmd_sync', 'make_parser',
-           'set_backend', 'main']
+           'parse_overrides', 'command', 'arg', 'feedforward_config_from_args', 'check_paths', 'config_from_args',
+           'cmd_create_train_config', 'cmd_make_dataset', 'cmd_train_model', 'cmd_evaluate', 'parse_freeze',
+           'cmd_transfer', 'cmd_predict', 'cmd_grid', 'cmd_grid_sequences', 'cmd_tune', 'cmd_train_sequences',
+           'cmd_train_images', 'format_parameters', 'ReportHelp', 'report_params', 'cmd_report', 'cmd_batch',
+           'run_preflight', 'cmd_check', 'cmd_sync', 'make_parser', 'set_backend', 'main']
 
 # %% ../nbs/12_cli.ipynb
 def train_model(config:TrainConfig, *, overwrite:bool=False, verbose="auto"):
@@ -53,12 +53,9 @@ def train_model_distributed(args) -> int:
 
 # %% ../nbs/12_cli.ipynb
 def parse_yaml(text:str, what:str):
-    "`text` parsed as YAML; a `ValueError` naming `what` (the option it came from) and the place of the problem when it is not YAML."
+    "`text` parsed as YAML; a `ValueError` naming `what` (the option or file it came from) and the place of the problem when it is not YAML."
     try: return load_yaml(text)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = "" if mark is None else f" at column {mark.column + 1}" if "\n" not in text else f" at line {mark.line + 1}"
-        raise ValueError(f"{what} is not valid YAML{where} ({getattr(e, 'problem', None) or e}): {text!r}") from None
+    except yaml.YAMLError as e: raise ValueError(yaml_error(what, e, text)) from None
 
 def parse_overrides(items:list[str]) -> dict:
     "Dotted `key=value` strings to a dict, values parsed as YAML."
@@ -72,11 +69,10 @@ def parse_overrides(items:list[str]) -> dict:
 # %% ../nbs/12_cli.ipynb
 COMMANDS = {}
 
-def command(name:str, help:str, aliases:tuple=(), args=(),
-            tensorflow:bool=True): # False: the command never imports TensorFlow (so `main` does not import it up front)
+def command(name:str, help:str, aliases:tuple=(), args=()):
     "Register the decorated `fn(args)` as subcommand `name`; `args` is a list of `(flags, kwargs)` for `add_argument`."
     def deco(fn):
-        COMMANDS[name] = dict(fn=fn, help=help, aliases=list(aliases), args=list(args), tensorflow=tensorflow)
+        COMMANDS[name] = dict(fn=fn, help=help, aliases=list(aliases), args=list(args))
         return fn
     return deco
 
@@ -94,19 +90,28 @@ DISTRIBUTED_ARGS = [
     arg("--process-id", type=int, help="this process, 0..N-1; 0 writes the run (default: TRAINLIB_PROCESS_ID, else SLURM_PROCID)"),
     arg("--worker-dir", help="where processes other than 0 write their throwaway run folder (default: a temporary folder)")]
 
+def feedforward_config_from_args(args) -> FeedforwardConfig:
+    "The feed-forward config of `--config` (default: the built-in one) with the `--set` overrides; read without TensorFlow."
+    return (load_feedforward_config(args.config) if args.config else FeedforwardConfig()).update(parse_overrides(args.set))
+
+def check_paths(*flagged):
+    "Raise `FileNotFoundError` naming the option of the first `(option, path)` whose path does not exist (None: not given)."
+    for flag, path in flagged:
+        if path is not None and not Path(path).exists(): raise FileNotFoundError(f"{flag}: no such file or folder: {path}")
+
 def config_from_args(args) -> TrainConfig:
     "The config named by `--config`, with the `--set` overrides applied."
     return load_config(args.config).update(parse_overrides(args.set))
 
 # %% ../nbs/12_cli.ipynb
 @command("create-train-config", "write a complete default config file (.json or .yaml)",
-         args=[arg("--file", "--file_path", required=True, help="where to write it")], tensorflow=False)
+         args=[arg("--file", "--file_path", required=True, help="where to write it")])
 def cmd_create_train_config(args):
     "Write a complete default config."
     path = save_config(TrainConfig(), args.file)
     print(f"wrote default config to {path}")
 
-@command("make-dataset", "make (or reuse) the dataset version of a config", args=CONFIG_ARGS, tensorflow=False)
+@command("make-dataset", "make (or reuse) the dataset version of a config", args=CONFIG_ARGS)
 def cmd_make_dataset(args):
     "Make (or reuse) the dataset version of a config."
     from trainlib.store import make_dataset
@@ -117,7 +122,7 @@ def cmd_make_dataset(args):
     arg("--overwrite", action="store_true", help="train again even if this run already finished"),
     arg("--verbose", type=int, default=2, choices=(0, 1, 2), help="Keras fit verbosity (2: a line per epoch)"),
     arg("--no-check", action="store_true", help="skip the preflight checks (see `trainlib check`)"),
-    *DISTRIBUTED_ARGS], tensorflow=False)
+    *DISTRIBUTED_ARGS])
 def cmd_train_model(args):
     "ETL, training and evaluation from a config; a python config file (CellMap's `train_config.py`) trains a segmentation model."
     if args.distributed: import_tensorflow_quietly(); return train_model_distributed(args)   # checks run there, after joining (JAX must start distributed)
@@ -138,7 +143,7 @@ def cmd_train_model(args):
     return 130 if metrics["status_before_evaluation"] == "interrupted" else 0
 
 @command("evaluate", "evaluate a run on a split of its dataset", args=[
-    arg("--run", required=True, help="run folder"), arg("--split", default="test", choices=("train", "val", "test"))], tensorflow=False)
+    arg("--run", required=True, help="run folder"), arg("--split", default="test", choices=("train", "val", "test"))])
 def cmd_evaluate(args):
     "Evaluate a finished run on a split of its dataset."
     if not (Path(args.run)/"dataset.json").is_file(): raise FileNotFoundError(f"not a run folder (no dataset.json): {Path(args.run)}")
@@ -176,8 +181,7 @@ def parse_freeze(items:list[str]|None) -> dict:
     arg("--unsafe", action="store_true", help="allow Lambda layers (code inside the model file): only for trusted files"),
     arg("--overwrite", action="store_true", help="train again even if this run already finished"),
     arg("--verbose", type=int, default=2, choices=(0, 1, 2), help="Keras fit verbosity"),
-    arg("--no-check", action="store_true", help="skip the preflight checks of the config and the model (see `trainlib check`)")],
-    tensorflow=False)
+    arg("--no-check", action="store_true", help="skip the preflight checks of the config and the model (see `trainlib check`)")])
 def cmd_transfer(args):
     "Fine-tune a pretrained model, evaluate it on the test split and pick the ROC threshold."
     config = None if args.list_layers else config_from_args(args)   # a bad config or --set stops here, before TensorFlow loads
@@ -212,12 +216,10 @@ def cmd_transfer(args):
     arg("--input", required=True, help="signals CSV, NeatMS peak table or .npy array"),
     arg("--output", required=True, help="CSV to write: id, prob_<class>..., predicted"),
     arg("--no-threshold", action="store_true", help="ignore the threshold in metrics.json (plain argmax)"),
-    arg("--unsafe", action="store_true", help="allow Lambda layers (code inside the model file): only for trusted files")],
-    tensorflow=False)
+    arg("--unsafe", action="store_true", help="allow Lambda layers (code inside the model file): only for trusted files")])
 def cmd_predict(args):
     "Predict new data with a trained model and write a CSV."
-    for flag, path in (("--model", args.model), ("--input", args.input)):
-        if not Path(path).exists(): raise FileNotFoundError(f"{flag}: no such file or folder: {path}")
+    check_paths(("--model", args.model), ("--input", args.input))
     import_tensorflow_quietly()
     from trainlib.evaluate import predict
     res = predict(args.model, args.input, args.output, use_threshold=not args.no_threshold, safe_mode=not args.unsafe)
@@ -237,7 +239,7 @@ GRID_ARGS = [
          args=CONFIG_ARGS + [
     arg("--meta", required=True, help="YAML/JSON file (or inline YAML) mapping each meta parameter to its values, "
                                       "e.g. '{shared.model_type: [fcn, resnet], dropout: [0.1, 0.3]}'"),
-    *GRID_ARGS], tensorflow=False)
+    *GRID_ARGS])
 def cmd_grid(args):
     "Grid of meta parameters crossed with random hyperparameter draws, each trained several times."
     config, meta = config_from_args(args), _meta(args.meta)
@@ -269,10 +271,10 @@ def _print_grid(result) -> int:
     *GRID_ARGS])
 def cmd_grid_sequences(args):
     "Aptamer's grid over the feed-forward model on a registered sequence dataset; best_config.json is a train-sequences config."
-    from trainlib.feedforward_train import FeedforwardConfig, load_feedforward_config
+    config, meta = feedforward_config_from_args(args), _meta(args.meta)
+    import_tensorflow_quietly()
     from trainlib.tune import grid_search
-    config = (load_feedforward_config(args.config) if args.config else FeedforwardConfig()).update(parse_overrides(args.set))
-    result = grid_search(config, None, _meta(args.meta), n_random=args.n_random, num_replicas=args.replicas, isolate=args.isolate,
+    result = grid_search(config, None, meta, n_random=args.n_random, num_replicas=args.replicas, isolate=args.isolate,
                          memory_limit_mb=args.memory_limit_mb)
     return _print_grid(result)
 
@@ -285,8 +287,7 @@ def cmd_grid_sequences(args):
     arg("--tuner-id", help="this worker's unique id (default: KERASTUNER_TUNER_ID, else worker-<host>-<pid>)"),
     arg("--isolate", choices=("process", "none"), default="process",
         help="process: fit each trial in a child process, so a crash or out-of-memory fails only that trial (default); none: in this process"),
-    arg("--memory-limit-mb", type=int, metavar="MIB", help="with --isolate process: each trial's address-space limit in MiB (default: none)")],
-    tensorflow=False)
+    arg("--memory-limit-mb", type=int, metavar="MIB", help="with --isolate process: each trial's address-space limit in MiB (default: none)")])
 def cmd_tune(args):
     "Hyperparameter search, in one process or as the chief/a worker of a distributed one; optionally the final training."
     config = config_from_args(args)
@@ -321,8 +322,9 @@ def cmd_tune(args):
     arg("--verbose", type=int, default=2, choices=(0, 1, 2), help="Keras fit verbosity (2: a line per epoch)")])
 def cmd_train_sequences(args):
     "Train the `feedforward` model on a registered sequence dataset, as Aptamer's train_feedforward does."
-    from trainlib.feedforward_train import FeedforwardConfig, load_feedforward_config, train_feedforward
-    config = (load_feedforward_config(args.config) if args.config else FeedforwardConfig()).update(parse_overrides(args.set))
+    config = feedforward_config_from_args(args)
+    import_tensorflow_quietly()
+    from trainlib.feedforward_train import train_feedforward
     run = train_feedforward(config, overwrite=args.overwrite, verbose=args.verbose)
     test = json.loads(run.file("metrics.json").read_text())["test"]
     print(f"run: {run.path}")
@@ -360,9 +362,11 @@ def cmd_train_sequences(args):
     arg("-g", "--no-logging", action="store_true", help="no progress bars or per-epoch logs")])
 def cmd_train_images(args):
     "Train an image classifier on a folder of images, as varKoder's train does."
-    from trainlib.images_train import train_images
+    check_paths(("input", args.input), ("--label-table", args.label_table), ("--pretrained-model", args.pretrained_model))
     hp = parse_yaml(args.model_hp, "--model-hp") or {}
     if not isinstance(hp, dict): raise ValueError(f"--model-hp must be a YAML mapping, got {args.model_hp!r}")
+    import_tensorflow_quietly()
+    from trainlib.images_train import train_images
     run = train_images(args.input, args.outdir, label_table=args.label_table, labels_from=args.labels_from, single_label=args.single_label,
                        threshold=args.threshold, validation_set=args.validation_set, validation_set_fraction=args.validation_set_fraction,
                        pretrained_model=args.pretrained_model, architecture=args.architecture, model_hp=hp,
@@ -397,12 +401,22 @@ class ReportHelp(argparse.Action):
         print(f"\nparameters of report {name} (set with -p NAME VALUE):\n{format_parameters(declared)}")
         parser.exit()
 
+def report_params(pairs:list|None) -> dict:
+    "`report`'s `-p NAME VALUE` pairs as a dict; a name given twice is an error, not a silent choice of the last value."
+    params = {}
+    for name, value in pairs or []:
+        if name in params:
+            raise ValueError(f"-p {name} given twice ({params[name]!r}, then {value!r}); a report runs with one value of each "
+                             f"parameter (`trainlib batch` runs one report per value)")
+        params[name] = value
+    return params
+
 @command("report", "run a report notebook with papermill (.ipynb + .html in the run folder)", args=[
     arg("-h", "--help", action=ReportHelp),
     arg("name", help="report name (train, ...) or path to a notebook"),
     arg("-p", nargs=2, action="append", metavar=("NAME", "VALUE"), help="set a report parameter"),
     arg("--output-dir", default="runs", help="folder of run folders"), arg("--experiment", default="report"),
-    arg("--list-params", action="store_true", help="list the report's parameters and exit")], tensorflow=False)
+    arg("--list-params", action="store_true", help="list the report's parameters and exit")])
 def cmd_report(args):
     "Run a report notebook with papermill into a run folder."
     from trainlib.report import find_report, report_parameters, run_report
@@ -410,7 +424,7 @@ def cmd_report(args):
     declared = report_parameters(path)
     if args.list_params:
         print(format_parameters(declared)); return
-    params = dict(args.p or [])
+    params = report_params(args.p)
     run_name = params.get("run_name") or f"{path.stem}-{datetime.datetime.now():%Y%m%d-%H%M%S}"
     output_dir = str(Path(params.get("output_dir") or args.output_dir).resolve())
     experiment = params.get("experiment") or args.experiment
@@ -426,7 +440,7 @@ def cmd_report(args):
     arg("--grid", help="YAML file mapping each parameter to a list of values"),
     arg("-p", nargs=2, action="append", metavar=("NAME", "VALUES"), help="a parameter and its comma-separated values"),
     arg("--jobs", type=int, default=1, help="notebooks run at the same time"),
-    arg("--output-dir", default="runs", help="folder of run folders"), arg("--experiment", default="batch")], tensorflow=False)
+    arg("--output-dir", default="runs", help="folder of run folders"), arg("--experiment", default="batch")])
 def cmd_batch(args):
     "Run a report notebook once per combination of the grid; failed runs are recorded, finished ones skipped."
     from trainlib.batch import read_grid, parse_grid_args, run_batch
@@ -452,7 +466,7 @@ def run_preflight(config_path, overrides:dict|None=None, *, pretrained=None, pre
 @command("check", "preflight: check a config, its input files, model and output folders in seconds, before a long run",
          args=CONFIG_ARGS + [
     arg("--model", help="also check that this pretrained model (.keras/.h5 or run folder) loads and fits the config's data"),
-    arg("--rows", type=int, default=20, help="data rows parsed from the start of each input file")], tensorflow=False)
+    arg("--rows", type=int, default=20, help="data rows parsed from the start of each input file")])
 def cmd_check(args):
     "Validate the config, open and parse the start of every input file, build the model and test the output folders; print a table."
     from trainlib.check import format_findings, preflight_file, raise_on_errors
@@ -465,7 +479,7 @@ def cmd_check(args):
 @command("sync", "push a finished run folder to an MLflow tracking server or store (again: nothing to do)", args=[
     arg("run_dir", help="a finished run folder, runs/<experiment>/<run-id>"),
     arg("--mlflow", required=True, metavar="URI", help="MLflow tracking URI: sqlite:///mlflow.db (a local store) or http://host:5000 (a tracking server)"),
-    arg("--experiment", help="MLflow experiment (default: the run's train.experiment, else the name of its parent folder)")], tensorflow=False)
+    arg("--experiment", help="MLflow experiment (default: the run's train.experiment, else the name of its parent folder)")])
 def cmd_sync(args):
     "Log a finished run's config, per-epoch metrics, final metrics and files to MLflow, once."
     from trainlib.track import sync_run
@@ -482,7 +496,7 @@ def make_parser() -> argparse.ArgumentParser:
         sp = sub.add_parser(name, aliases=c["aliases"], help=c["help"], description=c["fn"].__doc__,
                            conflict_handler="resolve")   # a command may bring its own -h/--help
         for flags, kwargs in c["args"]: sp.add_argument(*flags, **kwargs)
-        sp.set_defaults(fn=c["fn"], tensorflow=c["tensorflow"])
+        sp.set_defaults(fn=c["fn"])
     return p
 
 # %% ../nbs/12_cli.ipynb
@@ -500,7 +514,6 @@ def main(argv:list[str]|None=None) -> int:
     try:
         if args.backend: set_backend(args.backend)
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")      # TensorFlow's C++ INFO lines off; warnings and errors stay
-        if args.tensorflow: import_tensorflow_quietly()
         return args.fn(args) or 0
     except KeyboardInterrupt:
         print("trainlib: interrupted", file=sys.stderr); return 130

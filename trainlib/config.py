@@ -14,8 +14,9 @@ import yaml
 __all__ = ['CAPFINDER_SECTIONS', 'CAPFINDER_KEYS', 'COMET_KEYS', 'INPUT_PATHS', 'SPATIAL_TRANSFORMS', 'PATH_PARAMS', 'param',
            'check_value', 'check_type', 'Section', 'EtlConfig', 'TuneConfig', 'TrainParams', 'SharedConfig',
            'ReduceLROnPlateauConfig', 'CyclicLRConfig', 'SGDRConfig', 'LRSchedulerConfig', 'TrainConfig',
-           'from_capfinder', 'write_atomic', 'load_yaml', 'load_json', 'parse_config_text', 'load_config',
-           'resolve_inputs', 'save_config', 'SegmentConfig', 'load_python_config']
+           'from_capfinder', 'write_atomic', 'load_yaml', 'load_json', 'yaml_error', 'parse_config_text', 'load_config',
+           'resolve_inputs', 'save_config', 'SegmentConfig', 'load_python_config', 'FeedforwardConfig',
+           'load_feedforward_config']
 
 # %% ../nbs/00_config.ipynb
 def param(default, help:str="", **rule):
@@ -287,20 +288,24 @@ def load_json(text:str):
     return json.loads(text, object_pairs_hook=unique)
 
 # %% ../nbs/00_config.ipynb
-def _yaml_error(path, e) -> str:
+def yaml_error(source, # where the YAML came from: a file's path, or the option that gave `text`
+               e:yaml.YAMLError, # PyYAML's error
+               text:str|None=None, # an option's value: one line of it is quoted, and only its column given
+              ) -> str:
     "One line for PyYAML's error `e`: where the problem is (line, column) and what it is, with the construct it is in."
     mark, context, at = getattr(e, "problem_mark", None), getattr(e, "context", None), getattr(e, "context_mark", None)
-    where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+    one_line = text is not None and "\n" not in text.strip()
+    where = "" if not mark else f" column {mark.column + 1}" if one_line else f" line {mark.line + 1}, column {mark.column + 1}"
     what = getattr(e, "problem", None) or " ".join(str(e).split())
     if context: what += f" ({context}" + (f" from line {at.line + 1}" if at and mark and at.line != mark.line else "") + ")"
-    return f"{path}{where}: invalid YAML: {what}"
+    return f"{source}" + (f" {text.strip()!r}" if one_line else "") + f"{where}: invalid YAML: {what}"
 
 def parse_config_text(path, text:str):
     "The YAML (`.yaml`, `.yml`) or else JSON `text` of config file `path`; a `ValueError` naming the file and the place of a problem."
     path = Path(path)
     try: return load_yaml(text) if path.suffix in (".yaml", ".yml") else load_json(text)
     except json.JSONDecodeError as e: raise ValueError(f"{path} line {e.lineno}: invalid JSON: {e.msg}") from None
-    except yaml.YAMLError as e: raise ValueError(_yaml_error(path, e)) from None
+    except yaml.YAMLError as e: raise ValueError(yaml_error(path, e)) from None
     except ValueError as e: raise ValueError(f"{path}: invalid JSON: {e}") from None     # a repeated key
 
 def load_config(path) -> TrainConfig:
@@ -443,3 +448,49 @@ def load_python_config(path) -> SegmentConfig:
         raise ValueError(f"{path}{f' line {lines[bad]}' if bad in lines else ''}: {e}") from None
     base = path.parent.resolve()
     return config.update({k: str(base/v) for k in PATH_PARAMS if not Path(v := getattr(config, k)).is_absolute()})
+
+# %% ../nbs/00_config.ipynb
+@section
+class FeedforwardConfig(Section):
+    "Aptamer-style training of the `feedforward` model on a registered sequence dataset."
+    dataset: str = param("aptamers_demo", "registered dataset name (see `trainlib.sequences.DATASETS`)")
+    input_path: str|None = param(None, "read the dataset from this file instead of its registered path (Aptamer: input_dir)")
+    sequence_length: int|None = param(None, "pad every sequence to this length; None: the longest in the dataset", gt=0)
+    target: str = param("binder", "target (class or numeric) predicted by the main `predictions` head")
+    additional_output: list|str = param([], "more targets, each predicted by its own named head (a list or comma-joined names)")
+    losses: dict = param({}, "loss per head; default sparse_categorical_crossentropy (class) / mse (numeric)")
+    loss_weights: dict = param({}, "loss weight per head; default 1.0")
+    num_fc_layers: int = param(1, "fully connected layers of the feedforward model (Aptamer: 0-3)", ge=0)
+    units: int|list = param(128, "units of every fully connected layer, or one per layer")
+    dropout: float|list = param(0.1, "dropout after every fully connected layer, or one per layer")
+    activation: str = param("relu", "nonlinearity of the fully connected layers", choices=("relu", "tanh", "elu", "sigmoid"))
+    epochs: int = param(2, "training epochs; training runs exactly this many", gt=0)
+    epoch_size: int = param(0, "training examples per epoch; 0: the whole training split", ge=0)
+    eval_size: int = param(1000000, "validation examples evaluated after each epoch; 0: the whole validation split", ge=0)
+    batch_size: int = param(32, "examples per batch", gt=0)
+    learning_rate: float = param(1e-3, "learning rate of the optimizer", gt=0)
+    optimizer: str = param("adam", "optimizer", choices=("adam", "adamw", "sgd", "rmsprop"))
+    seed: int = param(42, "random seed of weights, shuffling and the evaluation sample", ge=0)
+    train_test_fraction: float = param(0.9, "fraction of sequences kept for training+validation (rest: test)", gt=0, le=1)
+    train_val_fraction: float = param(0.8, "fraction of those used for training (rest: validation)", gt=0, le=1)
+    run_name: str|None = param(None, "run folder name under save_base; None: 'feedforward-' + a hash of the config")
+    save_base: str = param("runs/feedforward", "folder holding the run folders (Aptamer: save_base)")
+
+    @classmethod
+    def from_dict(cls, d:dict|None, path:str=""): return super().from_dict(d, path)
+
+    def update(self, overrides:dict) -> FeedforwardConfig:
+        "A new validated config with `overrides` (`{name: value}`) applied."
+        return FeedforwardConfig.from_dict({**self.to_dict(), **overrides})
+
+# %% ../nbs/00_config.ipynb
+def load_feedforward_config(path) -> FeedforwardConfig:
+    "Read a `FeedforwardConfig` from a JSON or YAML file; errors name the file."
+    path = Path(path)
+    if not path.is_file(): raise FileNotFoundError(f"config file not found: {path}")
+    d = parse_config_text(path, path.read_text(encoding="utf-8"))
+    try: config = FeedforwardConfig.from_dict(d)
+    except ValueError as e: raise ValueError(f"{path}: {e}") from None
+    if config.input_path and not Path(config.input_path).is_absolute():
+        config = config.update({"input_path": str((path.parent/config.input_path).resolve())})
+    return config

@@ -11,63 +11,18 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from .config import Section, param, parse_config_text, section, write_atomic
+from .config import FeedforwardConfig, write_atomic
 from .sequences import SequenceData, load_dataset
 from .models import build_feedforward, output_heads
 from .store import finish_pipeline
 from .train import Checkpoints, GracefulInterrupt, Run, read_history, save_model_atomic
 
 # %% auto 0
-__all__ = ['HEAD_LOSSES', 'FeedforwardConfig', 'load_feedforward_config', 'Prepared', 'prepare', 'compile_feedforward',
-           'epoch_plan', 'head_metrics', 'feedforward_run', 'train_feedforward']
+__all__ = ['HEAD_LOSSES', 'Prepared', 'prepare', 'compile_feedforward', 'epoch_plan', 'head_metrics', 'feedforward_run',
+           'train_feedforward']
 
 # %% ../nbs/06b_feedforward.ipynb
 HEAD_LOSSES = {"class": ("sparse_categorical_crossentropy",), "numeric": ("mse", "mae", "huber")}
-
-@section
-class FeedforwardConfig(Section):
-    "Aptamer-style training of the `feedforward` model on a registered sequence dataset."
-    dataset: str = param("aptamers_demo", "registered dataset name (see `trainlib.sequences.DATASETS`)")
-    input_path: str|None = param(None, "read the dataset from this file instead of its registered path (Aptamer: input_dir)")
-    sequence_length: int|None = param(None, "pad every sequence to this length; None: the longest in the dataset", gt=0)
-    target: str = param("binder", "target (class or numeric) predicted by the main `predictions` head")
-    additional_output: list|str = param([], "more targets, each predicted by its own named head (a list or comma-joined names)")
-    losses: dict = param({}, "loss per head; default sparse_categorical_crossentropy (class) / mse (numeric)")
-    loss_weights: dict = param({}, "loss weight per head; default 1.0")
-    num_fc_layers: int = param(1, "fully connected layers of the feedforward model (Aptamer: 0-3)", ge=0)
-    units: int|list = param(128, "units of every fully connected layer, or one per layer")
-    dropout: float|list = param(0.1, "dropout after every fully connected layer, or one per layer")
-    activation: str = param("relu", "nonlinearity of the fully connected layers", choices=("relu", "tanh", "elu", "sigmoid"))
-    epochs: int = param(2, "training epochs; training runs exactly this many", gt=0)
-    epoch_size: int = param(0, "training examples per epoch; 0: the whole training split", ge=0)
-    eval_size: int = param(1000000, "validation examples evaluated after each epoch; 0: the whole validation split", ge=0)
-    batch_size: int = param(32, "examples per batch", gt=0)
-    learning_rate: float = param(1e-3, "learning rate of the optimizer", gt=0)
-    optimizer: str = param("adam", "optimizer", choices=("adam", "adamw", "sgd", "rmsprop"))
-    seed: int = param(42, "random seed of weights, shuffling and the evaluation sample", ge=0)
-    train_test_fraction: float = param(0.9, "fraction of sequences kept for training+validation (rest: test)", gt=0, le=1)
-    train_val_fraction: float = param(0.8, "fraction of those used for training (rest: validation)", gt=0, le=1)
-    run_name: str|None = param(None, "run folder name under save_base; None: 'feedforward-' + a hash of the config")
-    save_base: str = param("runs/feedforward", "folder holding the run folders (Aptamer: save_base)")
-
-    @classmethod
-    def from_dict(cls, d:dict|None, path:str=""): return super().from_dict(d, path)
-
-    def update(self, overrides:dict) -> FeedforwardConfig:
-        "A new validated config with `overrides` (`{name: value}`) applied."
-        return FeedforwardConfig.from_dict({**self.to_dict(), **overrides})
-
-# %% ../nbs/06b_feedforward.ipynb
-def load_feedforward_config(path) -> FeedforwardConfig:
-    "Read a `FeedforwardConfig` from a JSON or YAML file; errors name the file."
-    path = Path(path)
-    if not path.is_file(): raise FileNotFoundError(f"config file not found: {path}")
-    d = parse_config_text(path, path.read_text(encoding="utf-8"))
-    try: config = FeedforwardConfig.from_dict(d)
-    except ValueError as e: raise ValueError(f"{path}: {e}") from None
-    if config.input_path and not Path(config.input_path).is_absolute():
-        config = config.update({"input_path": str((path.parent/config.input_path).resolve())})
-    return config
 
 # %% ../nbs/06b_feedforward.ipynb
 @dataclass

@@ -11,11 +11,11 @@ from pathlib import Path
 import keras
 import keras_tuner as kt
 
-from .config import TrainConfig, save_config, write_atomic
+from .config import FeedforwardConfig, TrainConfig, save_config, write_atomic
 from .store import DatasetVersion
 from .models import MODELS, SEARCH_SPACES
 from .train import Run, _datasets, compile_model, epoch_steps, monitor_mode, read_history, run_for, run_id, train
-from .feedforward_train import FeedforwardConfig, feedforward_run, train_feedforward
+from .feedforward_train import feedforward_run, train_feedforward
 from .quiet import call_quietly
 
 # %% auto 0
