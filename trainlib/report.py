@@ -4,7 +4,7 @@
 
 # %% ../nbs/11a_report.ipynb 3
 from __future__ import annotations
-import os, tempfile
+import functools, os, tempfile
 from pathlib import Path
 
 import nbformat
@@ -15,7 +15,7 @@ from .config import TrainConfig, load_config
 
 # %% auto 0
 __all__ = ['KERNEL_START', 'KERNEL_ARGUMENTS', 'reports_dir', 'find_report', 'report_parameters', 'coerce_parameters',
-           'report_config', 'kernel_options', 'install_kernel', 'run_report']
+           'report_output_dir', 'report_config', 'kernel_options', 'install_kernel', 'run_report']
 
 # %% ../nbs/11a_report.ipynb
 def reports_dir() -> Path:
@@ -60,13 +60,20 @@ def _bool(s:str) -> bool:
     raise ValueError(s)
 
 # %% ../nbs/11a_report.ipynb
+def report_output_dir(output_dir:str="") -> Path:
+    "`output_dir` as an absolute path; \"\": this process's temporary folder of report runs, made on first use."
+    return Path(output_dir).resolve() if output_dir else _scratch_dir()
+
+@functools.cache
+def _scratch_dir() -> Path: return Path(tempfile.mkdtemp(prefix="trainlib-report-")).resolve()
+
 def report_config(config_path:str, *, model_type:str="", epochs:int=0, batch_size:int=0, output_dir:str="",
                   experiment:str="report", run_name:str="", seed:int=42) -> TrainConfig:
     "The config of a report run: `config_path` loaded, with the set overrides applied."
     path = Path(config_path)
     if not path.is_absolute() and not path.exists() and (reports_dir()/path).exists(): path = reports_dir()/path
     config = load_config(path)
-    output_dir = str(Path(output_dir or tempfile.mkdtemp(prefix="trainlib-report-")).resolve())
+    output_dir = str(report_output_dir(output_dir))
     overrides = {"shared.model_type": model_type, "train.max_epochs": epochs, "train.batch_size": batch_size,
                  "train.run_name": run_name, "train.experiment": experiment}
     overrides = {k: v for k, v in overrides.items() if v}
