@@ -708,17 +708,19 @@ class ChiefContact:
                  clock=time.monotonic):
         self.oracle, self.timeout, self.every, self.address, self.clock = oracle, float(timeout), every or timeout / 4, address, clock
         self.trial_id, self.answered, self.reason = None, clock(), None    # trial_id: the running trial, set by the tuner
-        self.done = threading.Event()
+        self.done, self._call = threading.Event(), None
 
     def ping(self):
-        "One call to the chief, in its own thread (a call to a chief that is gone blocks); note when it answers."
+        "One call to the chief, in its own thread (a call to a chief that is gone blocks); note when it answers. None while the last one waits."
+        if self._call is not None and self._call.is_alive(): return   # a chief that hangs gets one waiting call, not one per ping
         def call():
             try:
                 if self.trial_id is None: self.oracle.get_space()
                 else: self.oracle.get_trial(self.trial_id)          # the chief's WorkerWatch hears this worker
                 self.answered = self.clock()
             except Exception: pass                               # no answer: `check` will tell
-        threading.Thread(target=call, name="chief-ping", daemon=True).start()
+        self._call = threading.Thread(target=call, name="chief-ping", daemon=True)
+        self._call.start()
 
     def check(self) -> str|None:
         "Set and return `reason` when the chief has not answered for over `timeout` s."
