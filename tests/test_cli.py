@@ -73,8 +73,9 @@ def test_check_takes_a_feedforward_config(cli, tmp_path):
                                                                    ["ok", "output"]], r.stdout
 
 
-@pytest.mark.parametrize("command", ["tune", "grid", "transfer", "evaluate", "predict", "train-sequences", "grid-sequences", "train-images"])
-def test_a_bad_argument_is_reported_before_tensorflow_loads(cli, tmp_path, command):
+@pytest.mark.parametrize("command", ["tune", "grid", "transfer", "evaluate", "predict", "train-sequences", "grid-sequences", "train-images",
+                                     "grid --meta", "grid-sequences --meta"])
+def test_a_bad_argument_is_reported_before_tensorflow_loads(cli, write_config, tmp_path, command):
     "A bad config, run folder or path ends the command before TensorFlow's import (seconds): a `tensorflow` that fails to import stands in for it."
     fake = tmp_path/"fake"/"tensorflow"; fake.mkdir(parents=True)
     (fake/"__init__.py").write_text("raise ImportError('TensorFlow was imported')")
@@ -88,8 +89,11 @@ def test_a_bad_argument_is_reported_before_tensorflow_loads(cli, tmp_path, comma
                                f"--model: no such file or folder: {tmp_path/'nope'}"),
                    "train-sequences": (["--config", ff], f"{ff}: unknown key 'epoch'"),
                    "grid-sequences": (["--config", ff, "--meta", "{num_fc_layers: [0, 1]}"], f"{ff}: unknown key 'epoch'"),
-                   "train-images": ([tmp_path/"nope", tmp_path/"run"], f"input: no such file or folder: {tmp_path/'nope'}")}[command]
-    r = cli(command, *args, env={"PYTHONPATH": str(tmp_path/"fake")})
+                   "train-images": ([tmp_path/"nope", tmp_path/"run"], f"input: no such file or folder: {tmp_path/'nope'}"),
+                   "grid --meta": (["--config", write_config(), "--meta", "{train.batch_size: [16, 0], width: [0.5]}"],
+                                   "--meta train.batch_size: train.batch_size must be > 0, got 0"),
+                   "grid-sequences --meta": (["--meta", "{num_fc_layers: [1], unitz: [8]}"], "--meta unitz: unknown key 'unitz'; allowed keys: ")}[command]
+    r = cli(*command.split()[:1], *args, env={"PYTHONPATH": str(tmp_path/"fake")})
     assert r.returncode == 1 and r.stderr.strip().splitlines()[0].startswith(f"trainlib: error: {error}"), r.stderr
 
 

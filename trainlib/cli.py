@@ -242,7 +242,8 @@ GRID_ARGS = [
     *GRID_ARGS])
 def cmd_grid(args):
     "Grid of meta parameters crossed with random hyperparameter draws, each trained several times."
-    config, meta = config_from_args(args), _meta(args.meta)
+    config = config_from_args(args)
+    meta = _meta(args.meta, config, lambda key: "." in key)      # a key with a dot is a config key, the others hyperparameters
     import_tensorflow_quietly()
     from trainlib.store import make_dataset
     from trainlib.tune import grid_search
@@ -250,10 +251,15 @@ def cmd_grid(args):
                          isolate=args.isolate, memory_limit_mb=args.memory_limit_mb)
     return _print_grid(result)
 
-def _meta(text:str) -> dict:
-    "`--meta`: a YAML/JSON file, or inline YAML, mapping each meta parameter to its values."
+def _meta(text:str, config=None, # the grid's config: each value of a config key is applied to it alone
+          is_config_key=lambda key: True) -> dict:
+    "`--meta`: a YAML/JSON file, or inline YAML, mapping each meta parameter to its values; a misspelt config key or a bad value is an error here, before TensorFlow loads."
     meta = parse_yaml(Path(text).read_text(), f"--meta file {text}") if Path(text).is_file() else parse_yaml(text, "--meta")
     if not isinstance(meta, dict): raise ValueError(f"--meta must be a mapping of parameter -> list of values, got {text!r}")
+    for key, values in meta.items() if config is not None else ():
+        for value in (values if isinstance(values, list) else [values]) if is_config_key(key) else ():
+            try: config.update({key: value})
+            except ValueError as e: raise ValueError(f"--meta {key}: {e}") from None
     return meta
 
 def _print_grid(result) -> int:
@@ -271,7 +277,8 @@ def _print_grid(result) -> int:
     *GRID_ARGS])
 def cmd_grid_sequences(args):
     "Aptamer's grid over the feed-forward model on a registered sequence dataset; best_config.json is a train-sequences config."
-    config, meta = feedforward_config_from_args(args), _meta(args.meta)
+    config = feedforward_config_from_args(args)
+    meta = _meta(args.meta, config)                               # every key is a field of the feed-forward config
     import_tensorflow_quietly()
     from trainlib.tune import grid_search
     result = grid_search(config, None, meta, n_random=args.n_random, num_replicas=args.replicas, isolate=args.isolate,

@@ -565,7 +565,8 @@ def grid_plan(kind:GridKind, config, meta:dict, n_random:int) -> list[tuple]:
     plan = []
     for ci, combo in enumerate(itertools.product(*meta.values())):
         setting = dict(zip(meta, combo))
-        base = config.update({k: v for k, v in setting.items() if not kind.is_hp(k)})
+        try: base = config.update({k: v for k, v in setting.items() if not kind.is_hp(k)})
+        except ValueError as e: raise ValueError(f"meta setting {setting}: {e}") from None
         space, fixed = kind.space(base), {k: v for k, v in setting.items() if kind.is_hp(k)}
         for r in range(n_random):
             hp = sample_hyperparameters(space, seed=kind.tune_seed + 7919 * r, fixed=fixed)
