@@ -1,5 +1,6 @@
 """The training report runs through papermill into a run folder, as .ipynb and .html."""
 import json, os, subprocess, sys
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -74,10 +75,23 @@ def test_report_rejects_unknown_or_mistyped_parameter_before_running(cli, tmp_pa
     assert r.returncode == 1 and "train parameter epochs must be int, got 'two'" in r.stderr
     r = cli("report", "train", "-p", "epochs", "2", "-p", "epochs", "3", "--output-dir", tmp_path/"runs")
     assert r.returncode == 1 and "-p epochs given twice ('2', then '3')" in r.stderr, r.stderr
+    r = cli("report", "train", "-p", "config_path", tmp_path/"nope.yaml", "--output-dir", tmp_path/"runs")
+    assert r.returncode == 1 and f"-p config_path: config file not found: {tmp_path/'nope.yaml'}" in r.stderr, r.stderr
     assert not (tmp_path/"runs").exists()
     r = cli("report", "trian")
     assert r.returncode == 1 and "unknown report 'trian'; available: " in r.stderr
     assert {"make_dataset", "train", "transfer", "tune"} <= set(r.stderr.split("available: ")[1].strip().split(", "))
+
+
+def test_a_report_that_fails_in_a_cell_is_one_error_line(cli, tmp_path):
+    "A cell that raises ends `trainlib report` with one line (cell, error, the executed notebook), not papermill's traceback."
+    r = cli("report", "train", "-p", "model_type", "nope", "-p", "epochs", "1", "--output-dir", tmp_path/"runs")
+    errors = [l for l in r.stderr.splitlines() if l.startswith("trainlib: error: ")]
+    assert r.returncode == 1 and len(errors) == 1 and "Traceback" not in r.stderr, r.stderr[-3000:]
+    assert "report train stopped at cell " in errors[0] and ", ValueError: unknown model 'nope'; available: " in errors[0], errors[0]
+    failed = Path(errors[0].split("(the executed notebook: ")[1].rstrip(")"))
+    assert failed.name == "report.failed.ipynb" and failed.is_file() and failed.parent.parent == tmp_path/"runs"/"report"
+    assert not (failed.parent/"report.ipynb").exists()
 
 
 def test_report_tune_shows_trials_plot_and_best_config(cli, tmp_path):

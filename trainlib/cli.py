@@ -426,7 +426,7 @@ def report_params(pairs:list|None) -> dict:
     arg("--list-params", action="store_true", help="list the report's parameters and exit")])
 def cmd_report(args):
     "Run a report notebook with papermill into a run folder."
-    from trainlib.report import find_report, report_parameters, run_report
+    from trainlib.report import ReportError, find_report, report_config_path, report_parameters, run_report
     path = find_report(args.name)
     declared = report_parameters(path)
     if args.list_params:
@@ -437,8 +437,14 @@ def cmd_report(args):
     experiment = params.get("experiment") or args.experiment
     fixed = {"output_dir": output_dir, "experiment": experiment, "run_name": run_name}
     params |= {k: v for k, v in fixed.items() if k in declared}
-    if "config_path" in params and Path(params["config_path"]).exists(): params["config_path"] = str(Path(params["config_path"]).resolve())
-    nb = run_report(args.name, params, Path(output_dir)/experiment/run_name)
+    if "config_path" in params:                   # checked before a kernel starts; absolute, as the kernel may run elsewhere
+        config_path = report_config_path(params["config_path"])
+        if not config_path.is_file(): raise FileNotFoundError(f"-p config_path: config file not found: {params['config_path']}")
+        params["config_path"] = str(config_path.resolve())
+    try: nb = run_report(args.name, params, Path(output_dir)/experiment/run_name)
+    except ReportError as e:
+        if args.debug: raise
+        print(f"trainlib: error: {e}", file=sys.stderr); return 1
     print(f"report: {nb}\nhtml: {nb.with_suffix('.html')}")
 
 # %% ../nbs/12_cli.ipynb

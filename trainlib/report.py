@@ -15,7 +15,8 @@ from .config import TrainConfig, load_config
 
 # %% auto 0
 __all__ = ['KERNEL_START', 'KERNEL_ARGUMENTS', 'reports_dir', 'find_report', 'report_parameters', 'coerce_parameters',
-           'report_output_dir', 'report_config', 'kernel_options', 'install_kernel', 'run_report']
+           'report_output_dir', 'report_config_path', 'report_config', 'kernel_options', 'install_kernel',
+           'ReportError', 'run_report']
 
 # %% ../nbs/11a_report.ipynb
 def reports_dir() -> Path:
@@ -67,12 +68,16 @@ def report_output_dir(output_dir:str="") -> Path:
 @functools.cache
 def _scratch_dir() -> Path: return Path(tempfile.mkdtemp(prefix="trainlib-report-")).resolve()
 
+def report_config_path(config_path:str) -> Path:
+    "`config_path`, or, when that is not found and names no folder, the shipped config of that name beside the report notebooks."
+    path = Path(config_path)
+    if not path.is_absolute() and not path.exists() and (reports_dir()/path).exists(): path = reports_dir()/path
+    return path
+
 def report_config(config_path:str, *, model_type:str="", epochs:int=0, batch_size:int=0, output_dir:str="",
                   experiment:str="report", run_name:str="", seed:int=42) -> TrainConfig:
     "The config of a report run: `config_path` loaded, with the set overrides applied."
-    path = Path(config_path)
-    if not path.is_absolute() and not path.exists() and (reports_dir()/path).exists(): path = reports_dir()/path
-    config = load_config(path)
+    config = load_config(report_config_path(config_path))
     output_dir = str(report_output_dir(output_dir))
     overrides = {"shared.model_type": model_type, "train.max_epochs": epochs, "train.batch_size": batch_size,
                  "train.run_name": run_name, "train.experiment": experiment}
@@ -116,6 +121,13 @@ def install_kernel(name:str="trainlib", # the kernel's name (and display name)
         return Path(KernelSpecManager().install_kernel_spec(spec, name, prefix=prefix or sys.prefix, replace=True))
 
 # %% ../nbs/11a_report.ipynb
+class ReportError(RuntimeError):
+    "A report's cell raised: its one-line message names the cell, the error and the executed notebook (papermill's error is `__cause__`)."
+    def __init__(self, report:str, e, notebook:Path):
+        self.ename, self.evalue, self.exec_count, self.notebook = e.ename, e.evalue, e.exec_count, notebook
+        super().__init__(f"report {report} stopped at cell {e.exec_count}, {e.ename}: {' '.join(str(e.evalue).split())} "
+                         f"(the executed notebook: {notebook})")
+
 def run_report(name:str, parameters:dict|None=None, output_dir=".", *, kernel_name:str|None=None,
                cwd=None, progress:bool=True) -> Path:
     "Execute report `name` with `parameters` into `output_dir`/report.ipynb and report.html; return the notebook path."
@@ -127,8 +139,9 @@ def run_report(name:str, parameters:dict|None=None, output_dir=".", *, kernel_na
     try:
         pm.execute_notebook(str(path), str(tmp), parameters=params, kernel_name=kernel,
                             cwd=str(cwd or Path.cwd()), progress_bar=progress, **kernel_options(kernel))
-    except BaseException:
+    except BaseException as e:
         if tmp.exists(): tmp.replace(out/"report.failed.ipynb")
+        if isinstance(e, pm.PapermillExecutionError): raise ReportError(path.stem, e, out/"report.failed.ipynb") from e
         raise
     html, _ = HTMLExporter().from_notebook_node(nbformat.read(tmp, as_version=4))
     (out/".tmp-report.html").write_text(html, encoding="utf-8")
