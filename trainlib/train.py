@@ -4,7 +4,7 @@
 
 # %% ../nbs/06_train.ipynb 3
 from __future__ import annotations
-import csv, datetime, hashlib, json, math, os, platform, shutil, signal, sys, threading, time, warnings
+import csv, datetime, hashlib, json, logging, math, os, platform, shutil, signal, sys, threading, time, warnings
 from pathlib import Path
 
 import keras
@@ -18,7 +18,7 @@ from .models import build_model
 from .bundle import write_bundle
 
 # %% auto 0
-__all__ = ['ENSEMBLE_NAME', 'VECTOR_FLAGS', 'NUMERICS_ENV', 'cyclic_lr', 'sgdr_lr', 'ScheduleLR', 'make_lr_callback',
+__all__ = ['H5_ADVICE', 'ENSEMBLE_NAME', 'VECTOR_FLAGS', 'NUMERICS_ENV', 'cyclic_lr', 'sgdr_lr', 'ScheduleLR', 'make_lr_callback',
            'GracefulInterrupt', 'Run', 'load_model', 'read_history', 'run_id', 'run_for', 'monitor_mode',
            'save_model_atomic', 'Checkpoints', 'PeriodicBackup', 'backup_state', 'trim_history', 'sgdr_cycle_ends',
            'snapshot_epochs', 'Snapshots', 'snapshot_ensemble', 'make_callbacks', 'make_optimizer', 'epoch_steps',
@@ -149,16 +149,27 @@ def monitor_mode(monitor:str) -> str:
     "'max' for an accuracy metric, 'min' for a loss: the direction in which `monitor` improves."
     return "max" if "accuracy" in monitor else "min"
 
+class _DropRecords(logging.Filter):
+    "A logging filter that drops the records whose message starts with `prefix`."
+    def __init__(self, prefix:str): super().__init__(); self.prefix = prefix
+    def filter(self, record) -> bool: return not record.getMessage().startswith(self.prefix)
+
+H5_ADVICE = "You are saving your model as an HDF5 file"   # Keras's advice to save .keras instead; trainlib writes both on purpose
+
 def save_model_atomic(model:keras.Model, path):
     "`model.save(path)` via a temporary file and a rename."
     path = Path(path)
     tmp = path.with_name(f".tmp-{path.stem}{path.suffix}")
+    absl, advice = logging.getLogger("absl"), _DropRecords(H5_ADVICE)    # Keras logs the advice through absl, at every .h5 save
+    absl.addFilter(advice)
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")           # Keras warns that .h5 is a legacy format
+            warnings.simplefilter("ignore")           # NumPy 2's copy-keyword deprecation, raised inside Keras's saving
             model.save(tmp)
         tmp.replace(path)
-    finally: tmp.unlink(missing_ok=True)          # a failed save leaves neither a partial file nor a temp
+    finally:
+        absl.removeFilter(advice)
+        tmp.unlink(missing_ok=True)                # a failed save leaves neither a partial file nor a temp
     return path
 
 # %% ../nbs/06_train.ipynb
