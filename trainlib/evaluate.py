@@ -22,7 +22,8 @@ from .bundle import bundle_path, check_inputs, input_fits, load_bundle_model, re
 
 # %% auto 0
 __all__ = ['plot_confusion_matrix', 'plot_history', 'classification_scores', 'check_model_fits', 'evaluate', 'roc_threshold',
-           'plot_roc', 'optimise_threshold', 'apply_threshold', 'read_inputs', 'predict', 'write_predictions']
+           'plot_roc', 'optimise_threshold', 'apply_threshold', 'with_channel_axis', 'read_inputs', 'predict',
+           'write_predictions']
 
 # %% ../nbs/09_evaluate.ipynb
 def plot_confusion_matrix(cm:np.ndarray, labels:list[str], ax=None, title:str="Confusion matrix"):
@@ -164,6 +165,16 @@ def apply_threshold(probs:np.ndarray, classes:list, positive:str, threshold:floa
     return np.where(probs[:, k] >= threshold, k, others.argmax(axis=1))
 
 # %% ../nbs/09_evaluate.ipynb
+def with_channel_axis(x:np.ndarray, input_shape:tuple) -> np.ndarray:
+    "`x` with a trailing channel axis when the model takes one channel (`input_shape[-1] == 1`) and `x`'s examples have one axis fewer."
+    return x[..., None] if len(input_shape) and input_shape[-1] == 1 and x.ndim == len(input_shape) else x
+
+def _check_finite(x:np.ndarray, path):
+    "Refuse an array with NaN or infinite values, naming how many examples hold them and the first."
+    bad = ~np.isfinite(x.reshape(len(x), -1)).all(axis=1)
+    if bad.any(): raise ValueError(f"{path}: {int(bad.sum())} of {len(x)} examples hold NaN or infinite values (the first: example "
+                                   f"{int(np.flatnonzero(bad)[0])}); the model's output for them would mean nothing")
+
 def read_inputs(path, # CSV (signals or peak table) or .npy
                 input_shape:tuple, # the model's input shape without the batch axis
                 id_column:str="read_id", # id column of a signals CSV
@@ -174,9 +185,11 @@ def read_inputs(path, # CSV (signals or peak table) or .npy
     path, input_shape = Path(path), tuple(input_shape)
     if not path.is_file(): raise FileNotFoundError(f"input file not found: {path}")
     if path.suffix == ".npy":
-        x = np.load(path, allow_pickle=False)
+        x = with_channel_axis(np.load(path, allow_pickle=False), input_shape)
         if x.ndim < 1 or x.shape[1:] != input_shape:
             raise ValueError(f"{path}: the array has shape {x.shape}, i.e. examples of shape {x.shape[1:]}, but the model takes {input_shape}")
+        if x.dtype.kind not in "biuf": raise ValueError(f"{path}: values must be numbers, got dtype {x.dtype}")
+        _check_finite(x, path)
         return [str(i) for i in range(len(x))], x.astype("float32")
     with open(path, newline="", encoding="utf-8") as f: header = [h.strip().lstrip("\ufeff") for h in next(csv.reader(f), [])]
     if {"peak_id", "rt", "intensity"} <= set(header):
@@ -244,7 +257,7 @@ def predict(model, # run folder or model file (.keras/.h5)
         if None in input_shape: raise ValueError(f"{file} takes input {input_shape}, of free size, and {folder} has no bundle.json recording the shape it was trained on")
     etl = config.get("etl", {})
     if bundle is not None and Path(input_path).suffix == ".npy" and Path(input_path).is_file():   # before read_inputs: name target_length
-        check_inputs(bundle, np.load(input_path, mmap_mode="r", allow_pickle=False), source=str(input_path), max_z=np.inf)
+        check_inputs(bundle, with_channel_axis(np.load(input_path, mmap_mode="r", allow_pickle=False), input_shape), source=str(input_path), max_z=np.inf)
     ids, x = read_inputs(input_path, input_shape, etl.get("id_column", "read_id"), etl.get("series_column", "timeseries"), etl_params.get("margin", 1.0))
     if bundle is not None: check_inputs(bundle, x, source=str(input_path))      # warns about data far from the training split
     probs = net.predict(x, batch_size=batch_size, verbose=0)
