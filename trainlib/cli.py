@@ -256,8 +256,9 @@ def _meta(text:str, config=None, # the grid's config: each value of a config key
     "`--meta`: a YAML/JSON file, or inline YAML, mapping each meta parameter to its values; a misspelt config key or a bad value is an error here, before TensorFlow loads."
     meta = parse_yaml(Path(text).read_text(), f"--meta file {text}") if Path(text).is_file() else parse_yaml(text, "--meta")
     if not isinstance(meta, dict): raise ValueError(f"--meta must be a mapping of parameter -> list of values, got {text!r}")
-    for key, values in meta.items() if config is not None else ():
-        for value in (values if isinstance(values, list) else [values]) if is_config_key(key) else ():
+    if config is None: return meta
+    for key in filter(is_config_key, meta):
+        for value in meta[key] if isinstance(meta[key], list) else [meta[key]]:
             try: config.update({key: value})
             except ValueError as e: raise ValueError(f"--meta {key}: {e}") from None
     return meta
