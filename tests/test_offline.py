@@ -1,5 +1,5 @@
 """Offline first, sync later (`trainlib sync`) and preflight checks (`trainlib check`, and `train-model` running them first)."""
-import csv, json, sqlite3, time
+import csv, json, socket, sqlite3, threading, time
 
 import pytest
 
@@ -52,6 +52,24 @@ def test_sync_twice_gives_one_mlflow_run_with_full_metric_history(trained, tmp_p
     for f in ("model.keras", "model.h5", "history.csv", "metrics.json", "config.json", "confusion_matrix.png", "curves.png", "checkpoints/best.keras"):
         assert (art/f).is_file(), f
     assert not (art/"backup").exists()
+
+
+def test_sync_to_a_server_that_does_not_answer_stops_after_one_try(trained, capsys):
+    "A tracking server that cannot be reached is one error line after one connection, not after MLflow's minutes of retries."
+    from trainlib.cli import main
+    server, tries = socket.create_server(("127.0.0.1", 0)), []
+    def refuse():                                              # accept each connection and close it unanswered
+        while True:
+            try: conn, _ = server.accept()
+            except OSError: return
+            tries.append(1); conn.close()
+    threading.Thread(target=refuse, daemon=True).start()
+    uri = f"http://127.0.0.1:{server.getsockname()[1]}"
+    try: assert main(["sync", str(trained[1]), "--mlflow", uri]) == 1
+    finally: server.close()
+    err = capsys.readouterr().err
+    assert err.startswith(f"trainlib: error: MLflow at {uri}: ") and len(err.strip().splitlines()) == 1, err
+    assert len(tries) == 1
 
 
 def test_sync_refuses_an_unfinished_run(tmp_path, capsys):

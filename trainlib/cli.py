@@ -496,6 +496,8 @@ def cmd_check(args):
     arg("--experiment", help="MLflow experiment (default: the run's train.experiment, else the name of its parent folder)")])
 def cmd_sync(args):
     "Log a finished run's config, per-epoch metrics, final metrics and files to MLflow, once."
+    check_paths(("run_dir", args.run_dir))
+    import_tensorflow_quietly()
     from trainlib.track import sync_run
     print(sync_run(args.run_dir, args.mlflow, experiment=args.experiment)["message"])
 

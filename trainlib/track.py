@@ -13,8 +13,8 @@ from .config import TrainConfig, write_atomic
 from .train import Run
 
 # %% auto 0
-__all__ = ['flatten_params', 'default_tracking_uri', 'MlflowTracker', 'CometTracker', 'tracking_callbacks', 'finish_tracking',
-           'trainlib_run_id', 'sync_run']
+__all__ = ['ONE_TRY', 'flatten_params', 'default_tracking_uri', 'MlflowTracker', 'CometTracker', 'tracking_callbacks',
+           'finish_tracking', 'trainlib_run_id', 'sync_run']
 
 # %% ../nbs/10_track.ipynb
 def flatten_params(d:dict, prefix:str="") -> dict:
@@ -198,6 +198,19 @@ def _mlflow_errors(uri:str, error:type):
     try: yield
     except error as e: raise ValueError(f"MLflow at {uri}: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
 
+ONE_TRY = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "30"}   # MLflow's settings for one request
+
+def _reach(client, uri:str):
+    "For a tracking server (http, https), one request without retries: a server that cannot be reached fails in seconds, not after MLflow's minutes of retries."
+    if not uri.startswith(("http://", "https://")): return
+    saved = {k: os.environ.get(k) for k in ONE_TRY}
+    os.environ.update(ONE_TRY)
+    try: client.search_experiments(max_results=1)
+    finally:
+        for k, v in saved.items():
+            if v is None: os.environ.pop(k)
+            else: os.environ[k] = v
+
 def _log_run(client, run_id:str, run:Run, params:dict, metrics:list):
     "Log params and metrics in batches MLflow accepts, then the run folder as artifacts."
     from mlflow.entities import Param
@@ -232,6 +245,7 @@ def sync_run(run_dir, # a finished run folder (`runs/<experiment>/<run-id>`)
     tid, live = trainlib_run_id(run), run.file("mlflow.json")
     with _store_lock(uri), _mlflow_errors(uri, MlflowException):
         client = MlflowClient(tracking_uri=uri)
+        _reach(client, uri)                                          # the sync itself keeps MLflow's retries
         live = json.loads(live.read_text()) if live.is_file() else {}
         ids = [e.experiment_id for e in client.search_experiments(view_type=ViewType.ACTIVE_ONLY)]
         found = client.search_runs(ids, f"tags.trainlib_run_id = '{tid}'", ViewType.ACTIVE_ONLY) if ids else []
