@@ -496,7 +496,7 @@ def cmd_check(args):
     arg("--experiment", help="MLflow experiment (default: the run's train.experiment, else the name of its parent folder)")])
 def cmd_sync(args):
     "Log a finished run's config, per-epoch metrics, final metrics and files to MLflow, once."
-    check_paths(("run_dir", args.run_dir))
+    if not Path(args.run_dir).is_dir(): raise FileNotFoundError(f"run folder not found: {Path(args.run_dir)}")   # as sync_run says it
     import_tensorflow_quietly()
     from trainlib.track import sync_run
     print(sync_run(args.run_dir, args.mlflow, experiment=args.experiment)["message"])
