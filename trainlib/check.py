@@ -4,16 +4,16 @@
 
 # %% ../nbs/11c_check.ipynb 3
 from __future__ import annotations
-import errno, itertools, json, os, tempfile, time
+import csv, errno, itertools, json, os, tempfile, time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 from .config import FeedforwardConfig, SegmentConfig, TrainConfig, load_config, load_feedforward_config, load_python_config
-from .data import iter_signal_rows, list_csv_files, read_split_file
+from .data import _open_csv, iter_signal_rows, list_csv_files, read_split_file
 
 # %% auto 0
-__all__ = ['Finding', 'check_signals', 'check_writable', 'check_dataset_version', 'check_model', 'check_pretrained',
+__all__ = ['Finding', 'check_signals', 'labels_in', 'check_writable', 'check_dataset_version', 'check_model', 'check_pretrained',
            'check_snapshots', 'preflight', 'preflight_segment', 'preflight_feedforward', 'preflight_file',
            'format_findings', 'raise_on_errors']
 
@@ -57,6 +57,23 @@ def check_signals(path, # CSV file or folder of CSV files
     span = f"{min(lengths)}-{max(lengths)}" if len(lengths) > 1 else f"{next(iter(lengths))}"
     return (f"{len(files)} file(s), {'all ' if complete else 'first '}{n} rows parse; series length {span}; "
             f"classes {', '.join(sorted(labels))}"), labels, complete
+
+# %% ../nbs/11c_check.ipynb
+def labels_in(path, # CSV file or folder of CSV files
+              etl, # the config's `etl` section (column names)
+              wanted:set, # class labels to look for
+             ) -> tuple[dict, bool]:
+    "Where each label in the class column of the CSV files at `path` first occurs ('file line N'), read until all of `wanted` are seen; and whether every row was read."
+    seen = {}
+    for file in list_csv_files(path):
+        f, reader, _, (i_cls,) = _open_csv(file, (etl.class_column,))
+        with f:
+            try:
+                for fields in reader:
+                    if len(fields) > i_cls and (label := fields[i_cls].strip()): seen.setdefault(label, f"{file} line {reader.line_num}")
+                    if wanted.issubset(seen): return seen, False
+            except (csv.Error, UnicodeDecodeError) as e: raise ValueError(f"{file} line {reader.line_num}: malformed CSV: {e}") from None
+    return seen, True
 
 # %% ../nbs/11c_check.ipynb
 def check_writable(folder) -> str:
@@ -128,6 +145,19 @@ def check_snapshots(config:TrainConfig) -> str:
     return f"the models of epochs {', '.join(map(str, snapshot_epochs(config)))} are averaged"
 
 # %% ../nbs/11c_check.ipynb
+def _test_classes(config:TrainConfig, seen:dict, complete:dict) -> list[Finding]:
+    "An error `Finding` for each class of the test rows read that the training data lack (`labels_in` reads on for them); none if all occur."
+    etl, train = config.etl, seen["data_path"]
+    missing = seen["test_path"] - train
+    try:
+        if missing and not complete["data_path"]: train = set(labels_in(etl.data_path, etl, missing)[0])
+        missing = sorted(missing - train, key=_natural)
+        where = labels_in(etl.test_path, etl, set(missing))[0] if missing else {}
+    except (ValueError, OSError) as e: return [Finding("error", "classes", f"etl.data_path: {etl.data_path}", str(e))]
+    return [Finding("error", "classes", f"etl.test_path: {etl.test_path}",
+                    f"{where[l]}: class {l!r} of the test file does not occur in the training data (classes: {', '.join(sorted(train, key=_natural))})")
+            for l in missing]
+
 def preflight(config:TrainConfig, # the run's config (paths already resolved, see `load_config`)
               *, config_path=None, # the file it came from, shown in the findings
               pretrained=None, # a pretrained model to check too: .keras/.h5 file, run folder or loaded `keras.Model`
@@ -154,6 +184,8 @@ def preflight(config:TrainConfig, # the run's config (paths already resolved, se
         labels = ", ".join(sorted(seen["data_path"], key=_natural))
         many = f"{len(seen['data_path'])} classes" if complete["data_path"] else f"at least {len(seen['data_path'])} classes"
         out.append(Finding("error", "classes", f"shared.num_classes: {s.num_classes}", f"shared.num_classes is {s.num_classes} but the data have {many}: {labels}"))
+    if inputs_ok and etl.test_path is not None:
+        out += _test_classes(config, seen, complete)
     if inputs_ok:
         for v in _versions_for(config):
             out.append(_attempt("dataset version", v, lambda v=v: check_dataset_version(v, config)))
