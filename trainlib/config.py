@@ -11,12 +11,12 @@ from pathlib import Path
 import yaml
 
 # %% auto 0
-__all__ = ['CAPFINDER_SECTIONS', 'CAPFINDER_KEYS', 'COMET_KEYS', 'INPUT_PATHS', 'SPATIAL_TRANSFORMS', 'PATH_PARAMS', 'param',
-           'check_value', 'check_type', 'Section', 'EtlConfig', 'TuneConfig', 'TrainParams', 'SharedConfig',
-           'ReduceLROnPlateauConfig', 'CyclicLRConfig', 'SGDRConfig', 'LRSchedulerConfig', 'TrainConfig',
-           'from_capfinder', 'write_atomic', 'load_yaml', 'load_json', 'yaml_error', 'parse_config_text', 'load_config',
-           'resolve_inputs', 'save_config', 'SegmentConfig', 'load_python_config', 'FeedforwardConfig',
-           'load_feedforward_config']
+__all__ = ['CAPFINDER_SECTIONS', 'CAPFINDER_KEYS', 'COMET_KEYS', 'INPUT_PATHS', 'SPATIAL_TRANSFORMS', 'PATH_PARAMS',
+           'MIX_AUGMENTATIONS', 'param', 'check_value', 'check_type', 'Section', 'EtlConfig', 'TuneConfig',
+           'TrainParams', 'SharedConfig', 'ReduceLROnPlateauConfig', 'CyclicLRConfig', 'SGDRConfig',
+           'LRSchedulerConfig', 'TrainConfig', 'from_capfinder', 'write_atomic', 'load_yaml', 'load_json', 'yaml_error',
+           'parse_config_text', 'load_config', 'resolve_inputs', 'save_config', 'SegmentConfig', 'load_python_config',
+           'FeedforwardConfig', 'load_feedforward_config', 'ImageTrainConfig']
 
 # %% ../nbs/00_config.ipynb
 def param(default, help:str="", **rule):
@@ -494,3 +494,35 @@ def load_feedforward_config(path) -> FeedforwardConfig:
     if config.input_path and not Path(config.input_path).is_absolute():
         config = config.update({"input_path": str((path.parent/config.input_path).resolve())})
     return config
+
+# %% ../nbs/00_config.ipynb
+MIX_AUGMENTATIONS = ("MixUp", "CutMix", "None")
+
+@section
+class ImageTrainConfig(Section):
+    "varKoder-style image training (`trainlib.images_train.train_images`): its settings that are not paths."
+    labels_from: str = param("auto", "where labels come from: auto (a label table, else PNG metadata, else folder names), table, metadata or folder",
+                             choices=("auto", "table", "metadata", "folder"))
+    single_label: bool = param(False, "softmax + cross-entropy instead of multi-label (sigmoid + asymmetric loss)")
+    threshold: float = param(0.7, "probability threshold of the multi-label metrics", gt=0, lt=1)
+    validation_set_fraction: float = param(0.2, "fraction of samples held out for validation (per class if single_label)", ge=0, lt=1)
+    architecture: str = param("vit", "registered image model (vit, keras_app)")
+    max_batch_size: int = param(64, "largest batch size (smaller for few images: about 10 batches per epoch)", gt=0)
+    base_learning_rate: float = param(5e-3, "peak learning rate of the one-cycle schedule", gt=0)
+    epochs: int = param(25, "epochs to train (after the frozen ones)", gt=0)
+    freeze_epochs: int = param(0, "epochs training only the head first", ge=0)
+    negative_downweighting: float = param(4.0, "gamma_neg of the asymmetric loss", ge=0)
+    mix_augmentation: str = param("MixUp", "MixUp, CutMix or None (any case)")
+    label_smoothing: bool = param(False, "label smoothing 0.1 (single-label only)")
+    p_lighting: float = param(0.75, "probability of each lighting transform (0: none)", ge=0, le=1)
+    max_lighting: float = param(0.25, "largest lighting change", ge=0, lt=1)
+    flips: bool = param(False, "also flip images left-right")
+    seed: int = param(42, "random seed")
+
+    def __post_init__(self):
+        super().__post_init__()
+        if str(self.mix_augmentation).lower() not in (m.lower() for m in MIX_AUGMENTATIONS):
+            raise ValueError(f"mix_augmentation must be one of {', '.join(MIX_AUGMENTATIONS)}, got {self.mix_augmentation!r}")
+
+    @classmethod
+    def from_dict(cls, d:dict|None, path:str=""): return super().from_dict(d, path)

@@ -11,7 +11,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from .config import write_atomic
+from .config import ImageTrainConfig, write_atomic
 from .images import make_image_dataset
 from .store import DatasetVersion, finish_pipeline, load_arrays, load_ids
 from .augment import lighting_map, mix_map, MIX_MODES
@@ -94,15 +94,6 @@ def _write_input_data(run, dataset):
     write_atomic(run.file("input_data.csv"), buf.getvalue())
 
 # %% ../nbs/06c_images_train.ipynb
-def _check_args(a:dict):
-    for k in ("epochs", "max_batch_size"):
-        if isinstance(a[k], bool) or not isinstance(a[k], int) or a[k] < 1: raise ValueError(f"{k} must be an int >= 1, got {a[k]!r}")
-    if isinstance(a["freeze_epochs"], bool) or not isinstance(a["freeze_epochs"], int) or a["freeze_epochs"] < 0:
-        raise ValueError(f"freeze_epochs must be an int >= 0, got {a['freeze_epochs']!r}")
-    if not a["base_learning_rate"] > 0: raise ValueError(f"base_learning_rate must be > 0, got {a['base_learning_rate']!r}")
-    if str(a["mix_augmentation"]).lower() not in MIX_MODES:
-        raise ValueError(f"mix_augmentation must be one of MixUp, CutMix, None, got {a['mix_augmentation']!r}")
-
 def train_images(input, # folder of images (searched recursively)
                  outdir, # output (run) folder
                  *,
@@ -132,7 +123,7 @@ def train_images(input, # folder of images (searched recursively)
                  verbose="auto") -> Run:
     "varKoder's `train`: fit an image model on a folder of images; return the `Run` in `outdir`."
     args = {k: v for k, v in locals().items() if k not in ("verbose",)}
-    _check_args(args)
+    ImageTrainConfig.from_dict({k: args[k] for k in ImageTrainConfig.__dataclass_fields__})   # the settings, checked
     run = Run(outdir)
     if run.status in ("trained", "interrupted") and not overwrite:
         print(f"{run.path}: already {run.status}; returning it (pass overwrite=True to train again)", file=sys.stderr); return run
