@@ -712,7 +712,7 @@ class ChiefContact:
         self.done, self._call = threading.Event(), None
 
     def ping(self):
-        "One call to the chief, in its own thread (a call to a chief that is gone blocks); note when it answers. None while the last one waits."
+        "One call to the chief, in its own thread (a call to a chief that is gone blocks); note when it answers. Does nothing while the last call still waits."
         if self._call is not None and self._call.is_alive(): return   # a chief that hangs gets one waiting call, not one per ping
         def call():
             try:
