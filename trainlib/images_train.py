@@ -12,6 +12,7 @@ import numpy as np
 import tensorflow as tf
 
 from .config import ImageTrainConfig, write_atomic
+from .quiet import settle_onednn_notice
 from .images import make_image_dataset
 from .store import DatasetVersion, finish_pipeline, load_arrays, load_ids
 from .augment import lighting_map, mix_map, MIX_MODES
@@ -161,6 +162,7 @@ def train_images(input, # folder of images (searched recursively)
     phases = [("head only", freeze_epochs, base_learning_rate, 0.99, True)] if freeze_epochs else []
     phases.append(("unfrozen", epochs, base_learning_rate / 2 if freeze_epochs else base_learning_rate, 0.25, False))
     monitor = "val_loss" if val_ds is not None else "loss"
+    settle_onednn_notice()       # the multi-label AUC's first step would log it, at error level
     run.mark("running", started=time.time(), batch_size=batch_size)
     start, first, record = time.time(), 0, []
     for name, n, lr, pct, frozen in phases:

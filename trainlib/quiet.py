@@ -7,7 +7,8 @@ from __future__ import annotations
 import contextlib, importlib, os, re, sys, tempfile
 
 # %% auto 0
-__all__ = ['STARTUP_NOISE', 'is_startup_noise', 'filtered_stderr', 'import_tensorflow_quietly', 'call_quietly']
+__all__ = ['STARTUP_NOISE', 'ONEDNN_NOTICE', 'is_startup_noise', 'filtered_stderr', 'import_tensorflow_quietly', 'call_quietly',
+           'settle_onednn_notice']
 
 # %% ../nbs/00a_quiet.ipynb
 STARTUP_NOISE = (re.compile(r"WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR$"),
@@ -47,3 +48,12 @@ def call_quietly(target:str, # "module:function", e.g. "trainlib.tune:_grid_chil
     module, _, name = target.partition(":")
     import_tensorflow_quietly()
     return getattr(importlib.import_module(module), name)(*args)
+
+# %% ../nbs/00a_quiet.ipynb
+ONEDNN_NOTICE = re.compile(r"E\d{4} [\d:.]+ +\d+ util\.cc:\d+\] oneDNN supports DT_\w+ only on platforms with AVX-512\. Falling back")
+
+def settle_onednn_notice():
+    "Run one op that oneDNN leaves to Eigen (a transpose of booleans) with `ONEDNN_NOTICE` filtered out: TensorFlow logs that notice once per process."
+    import_tensorflow_quietly()
+    import tensorflow as tf
+    with filtered_stderr(drop=ONEDNN_NOTICE.match): tf.transpose(tf.zeros((2, 2), tf.bool))
