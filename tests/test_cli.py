@@ -75,13 +75,15 @@ def test_check_takes_a_feedforward_config(cli, tmp_path):
 
 
 @pytest.mark.parametrize("command", ["tune", "grid", "transfer", "evaluate", "predict", "train-sequences", "grid-sequences", "train-images",
-                                     "train-images --epochs", "grid --meta", "grid-sequences --meta"])
+                                     "train-images --epochs", "grid --meta", "grid-sequences --meta",
+                                     "train-model seg.py"])
 def test_a_bad_argument_is_reported_before_tensorflow_loads(cli, write_config, tmp_path, command):
     "A bad config, run folder or path ends the command before TensorFlow's import (seconds): a `tensorflow` that fails to import stands in for it."
     fake = tmp_path/"fake"/"tensorflow"; fake.mkdir(parents=True)
     (fake/"__init__.py").write_text("raise ImportError('TensorFlow was imported')")
     bad = tmp_path/"bad.yaml"; bad.write_text("train:\n  max_epoch: 5\n")
     ff = tmp_path/"ff.yaml"; ff.write_text("dataset: aptamers_demo\nepoch: 3\n")
+    seg = tmp_path/"seg.py"; seg.write_text(f"model_name = '2d_unet'\nclasses = ['ball', 'boxx']\ndata_path = {str(ROOT/'data'/'volumes')!r}\n")
     args, error = {"tune": (["--config", bad], f"{bad}: unknown key 'train.max_epoch'"),
                    "grid": (["--config", bad, "--meta", "{width: [1]}"], f"{bad}: unknown key 'train.max_epoch'"),
                    "transfer": (["--config", bad, "--model", tmp_path/"base.keras"], f"{bad}: unknown key 'train.max_epoch'"),
@@ -94,9 +96,12 @@ def test_a_bad_argument_is_reported_before_tensorflow_loads(cli, write_config, t
                    "train-images --epochs": ([ROOT/"data"/"images", tmp_path/"run", "--epochs", "0"], "epochs must be > 0, got 0"),
                    "grid --meta": (["--config", write_config(), "--meta", "{train.batch_size: [16, 0], width: [0.5]}"],
                                    "--meta train.batch_size: train.batch_size must be > 0, got 0"),
-                   "grid-sequences --meta": (["--meta", "{num_fc_layers: [1], unitz: [8]}"], "--meta unitz: unknown key 'unitz'; allowed keys: ")}[command]
+                   "grid-sequences --meta": (["--meta", "{num_fc_layers: [1], unitz: [8]}"], "--meta unitz: unknown key 'unitz'; allowed keys: "),
+                   "train-model seg.py": (["--config", seg], f"{ROOT/'data'/'volumes'/'blobs_0.h5'}: no labels/boxx (has: ball, box)")}[command]
     r = cli(*command.split()[:1], *args, env={"PYTHONPATH": str(tmp_path/"fake")})
-    assert r.returncode == 1 and r.stderr.strip().splitlines()[0].startswith(f"trainlib: error: {error}"), r.stderr
+    lines = r.stderr.strip().splitlines()      # train-model's preflight says first how many checks passed
+    assert r.returncode == 1 and [l for l in lines if l.startswith("trainlib:")] == lines[-1:], r.stderr
+    assert lines[-1].startswith(f"trainlib: error: {error}"), r.stderr
 
 
 @pytest.mark.parametrize("option", ["--set", "--meta", "--meta file", "--meta key twice"])

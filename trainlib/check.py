@@ -223,7 +223,8 @@ def preflight_segment(config:SegmentConfig, *, config_path=None) -> list[Finding
         from trainlib.segment import build_segmenter, model_input_shape
         m = build_segmenter(config)
         return f"{config.model_name} builds: input {model_input_shape(config)}, {len(config.classes)} classes, {m.count_params():,} parameters"
-    out.append(_attempt("model", f"model_name: {config.model_name}", model))
+    if all(f.ok for f in out): out.append(_attempt("model", f"model_name: {config.model_name}", model))
+    else: out.append(Finding("skipped", "model", f"model_name: {config.model_name}", "fix the inputs first"))   # no TensorFlow for a bad path
     for key in ("model_save_path", "logs_save_path"):
         folder = Path(getattr(config, key).format(model_name=config.model_name, epoch=0)).parent
         out.append(_attempt("output folder", f"{key}: {folder}", lambda folder=folder: check_writable(folder)))

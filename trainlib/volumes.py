@@ -10,11 +10,9 @@ from typing import Callable, Iterator
 
 import h5py
 import numpy as np
-import tensorflow as tf
 
 from .config import write_atomic
 from .data import id_fraction
-from .store import finish_pipeline
 
 # %% auto 0
 __all__ = ['DATASPLIT_COLUMNS', 'make_blob_volumes', 'Volume', 'make_datasplit_csv', 'read_datasplit', 'get_datasplit',
@@ -201,6 +199,8 @@ def volume_dataset(paths:list, classes:list, crop_shape:tuple, *,
                    time_limit:float|None=None, # stop a pass after this many seconds, after at least one crop (tiles)
                   ) -> tf.data.Dataset:
     "A streaming `tf.data.Dataset` of `(image, masks)` batches of crops from HDF5 volumes."
+    import tensorflow as tf          # here: reading and checking volumes (a preflight) needs no TensorFlow
+    from trainlib.store import finish_pipeline
     if mode not in ("random", "tiles"): raise ValueError(f"mode must be random or tiles, got {mode!r}")
     if batch_size < 1: raise ValueError(f"batch_size must be > 0, got {batch_size!r}")
     crop_shape = tuple(crop_shape)
