@@ -76,7 +76,7 @@ def test_check_takes_a_feedforward_config(cli, tmp_path):
 
 @pytest.mark.parametrize("command", ["tune", "grid", "transfer", "evaluate", "predict", "train-sequences", "grid-sequences", "train-images",
                                      "train-images --epochs", "grid --meta", "grid-sequences --meta",
-                                     "train-model seg.py"])
+                                     "train-model seg.py", "transfer --model"])
 def test_a_bad_argument_is_reported_before_tensorflow_loads(cli, write_config, tmp_path, command):
     "A bad config, run folder or path ends the command before TensorFlow's import (seconds): a `tensorflow` that fails to import stands in for it."
     fake = tmp_path/"fake"/"tensorflow"; fake.mkdir(parents=True)
@@ -97,6 +97,7 @@ def test_a_bad_argument_is_reported_before_tensorflow_loads(cli, write_config, t
                    "grid --meta": (["--config", write_config(), "--meta", "{train.batch_size: [16, 0], width: [0.5]}"],
                                    "--meta train.batch_size: train.batch_size must be > 0, got 0"),
                    "grid-sequences --meta": (["--meta", "{num_fc_layers: [1], unitz: [8]}"], "--meta unitz: unknown key 'unitz'; allowed keys: "),
+                   "transfer --model": (["--config", write_config(), "--model", tmp_path/"nope.keras"], f"--model: no such file or folder: {tmp_path/'nope.keras'}"),
                    "train-model seg.py": (["--config", seg], f"{ROOT/'data'/'volumes'/'blobs_0.h5'}: no labels/boxx (has: ball, box)")}[command]
     r = cli(*command.split()[:1], *args, env={"PYTHONPATH": str(tmp_path/"fake")})
     lines = r.stderr.strip().splitlines()      # train-model's preflight says first how many checks passed

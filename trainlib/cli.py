@@ -185,6 +185,7 @@ def parse_freeze(items:list[str]|None) -> dict:
 def cmd_transfer(args):
     "Fine-tune a pretrained model, evaluate it on the test split and pick the ROC threshold."
     config = None if args.list_layers else config_from_args(args)   # a bad config or --set stops here, before TensorFlow loads
+    check_paths(("--model", args.model), ("--dataset", args.dataset))
     import_tensorflow_quietly()
     from trainlib.store import DatasetVersion, make_dataset
     from trainlib.peaks import make_peak_dataset
