@@ -7,6 +7,8 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
+from .config import MIX_AUGMENTATIONS
+
 # %% auto 0
 __all__ = ['MIX_MODES', 'AXES', 'time_warp', 'augment_time_warp', 'time_warp_map', 'mixup', 'cutmix', 'mix_map', 'lighting_map',
            'check_spatial_transforms', 'spatial_transform']
@@ -112,7 +114,7 @@ def cutmix(x, # (batch, height, width, channels) images
     return out, y * k + tf.gather(y, perm) * (1 - k)
 
 # %% ../nbs/03_augment.ipynb
-MIX_MODES = ("mixup", "cutmix", "none")
+MIX_MODES = tuple(m.lower() for m in MIX_AUGMENTATIONS)   # mixup, cutmix, none
 
 def _beta(seeds, alpha, shape):
     "Beta(alpha, alpha) samples from two stateless gamma draws."

@@ -151,9 +151,10 @@ def _test_classes(config:TrainConfig, seen:dict, complete:dict) -> list[Finding]
     missing = seen["test_path"] - train
     try:
         if missing and not complete["data_path"]: train = set(labels_in(etl.data_path, etl, missing)[0])
-        missing = sorted(missing - train, key=_natural)
-        where = labels_in(etl.test_path, etl, set(missing))[0] if missing else {}
     except (ValueError, OSError) as e: return [Finding("error", "classes", f"etl.data_path: {etl.data_path}", str(e))]
+    missing = sorted(missing - train, key=_natural)
+    try: where = labels_in(etl.test_path, etl, set(missing))[0] if missing else {}
+    except (ValueError, OSError) as e: return [Finding("error", "classes", f"etl.test_path: {etl.test_path}", str(e))]
     return [Finding("error", "classes", f"etl.test_path: {etl.test_path}",
                     f"{where[l]}: class {l!r} of the test file does not occur in the training data (classes: {', '.join(sorted(train, key=_natural))})")
             for l in missing]

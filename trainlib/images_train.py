@@ -15,7 +15,7 @@ from .config import ImageTrainConfig, write_atomic
 from .quiet import settle_onednn_notice
 from .images import make_image_dataset
 from .store import DatasetVersion, finish_pipeline, load_arrays, load_ids
-from .augment import lighting_map, mix_map, MIX_MODES
+from .augment import lighting_map, mix_map
 from .models import IMAGE_MODELS, MODELS, build_model
 from .label_losses import AsymmetricLoss, label_scores, multilabel_metrics, single_label_loss
 from .train import Checkpoints, GracefulInterrupt, Run, ScheduleLR, _env, read_history, save_model_atomic
