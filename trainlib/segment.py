@@ -12,6 +12,7 @@ import numpy as np
 import tensorflow as tf
 
 from .config import SegmentConfig, write_atomic
+from .store import finish_pipeline
 from .volumes import Volume, get_datasplit, volume_dataset
 from .augment import check_spatial_transforms, spatial_transform
 from .models import build_segmentation_model
@@ -130,9 +131,9 @@ def segmentation_datasets(config:SegmentConfig) -> tuple[tf.data.Dataset, tf.dat
         if Volume(p).scale != scale:
             raise ValueError(f"{p}: volume scale {Volume(p).scale} differs from input_array_info.scale {scale} (no resampling)")
     kw = dict(classes=config.classes, crop_shape=config.crop_shape, batch_size=config.batch_size)
-    train_ds = volume_dataset(split["train"], **kw, seed=config.random_seed, transform=_crop_transform(transforms))
-    val_ds = volume_dataset(split["validate"], **kw, mode="tiles", batch_limit=config.validation_batch_limit,
-                            time_limit=config.validation_time_limit) if split["validate"] else None
+    train_ds = finish_pipeline(volume_dataset(split["train"], **kw, seed=config.random_seed, transform=_crop_transform(transforms)), prefetch=2)
+    val_ds = finish_pipeline(volume_dataset(split["validate"], **kw, mode="tiles", batch_limit=config.validation_batch_limit,
+                                            time_limit=config.validation_time_limit), prefetch=2) if split["validate"] else None
     return train_ds, val_ds, split
 
 def model_input_shape(config:SegmentConfig) -> tuple:

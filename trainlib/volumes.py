@@ -197,10 +197,9 @@ def volume_dataset(paths:list, classes:list, crop_shape:tuple, *,
                    transform:Callable|None=None, # spatial augmentation of random crops
                    batch_limit:int|None=None, # at most this many batches per pass (tiles)
                    time_limit:float|None=None, # stop a pass after this many seconds, after at least one crop (tiles)
-                  ) -> tf.data.Dataset:
-    "A streaming `tf.data.Dataset` of `(image, masks)` batches of crops from HDF5 volumes."
+                  ):
+    "A streaming `tf.data.Dataset` of `(image, masks)` batches of crops from HDF5 volumes (`trainlib.segment` adds prefetching: `finish_pipeline`)."
     import tensorflow as tf          # here: reading and checking volumes (a preflight) needs no TensorFlow
-    from trainlib.store import finish_pipeline
     if mode not in ("random", "tiles"): raise ValueError(f"mode must be random or tiles, got {mode!r}")
     if batch_size < 1: raise ValueError(f"batch_size must be > 0, got {batch_size!r}")
     crop_shape = tuple(crop_shape)
@@ -220,4 +219,4 @@ def volume_dataset(paths:list, classes:list, crop_shape:tuple, *,
     sig = (tf.TensorSpec((*spatial, 1), tf.float32), tf.TensorSpec((*spatial, len(classes)), tf.float32))
     ds = tf.data.Dataset.from_generator(crops, output_signature=sig).batch(batch_size)
     if batch_limit is not None: ds = ds.take(batch_limit)
-    return finish_pipeline(ds, prefetch=2)
+    return ds
