@@ -42,9 +42,9 @@ def _attempt(what:str, where, fn) -> Finding:
 def check_signals(path, # CSV file or folder of CSV files
                   etl, # the config's `etl` section (column names, on_bad_row)
                   rows:int=20, # data rows read from the start of each file
-                 ) -> tuple[str, set, bool]:
-    "Parse the header and first `rows` rows of each CSV file at `path`; return (summary, labels seen, all rows seen)."
-    files, labels, complete, n, lengths = list_csv_files(path), set(), True, 0, Counter()
+                 ) -> tuple[str, dict, bool]:
+    "Parse the header and first `rows` rows of each CSV file at `path`; return (summary, {label: 'file line N' of its first row}, all rows seen)."
+    files, labels, complete, n, lengths = list_csv_files(path), {}, True, 0, Counter()
     for file in files:
         it = iter_signal_rows([file], id_column=etl.id_column, class_column=etl.class_column,
                               series_column=etl.series_column, on_bad_row=etl.on_bad_row)
@@ -52,7 +52,8 @@ def check_signals(path, # CSV file or folder of CSV files
         finally: it.close()
         complete &= len(head) <= rows
         head = head[:rows]
-        n += len(head); labels |= {r.label for r in head}; lengths.update(len(r.values) for r in head)
+        n += len(head); lengths.update(len(r.values) for r in head)
+        for r in head: labels.setdefault(r.label, f"{r.file} line {r.line}")
     if n == 0 and complete: raise ValueError(f"no data rows in {', '.join(map(str, files))}")
     span = f"{min(lengths)}-{max(lengths)}" if len(lengths) > 1 else f"{next(iter(lengths))}"
     return (f"{len(files)} file(s), {'all ' if complete else 'first '}{n} rows parse; series length {span}; "
@@ -62,16 +63,16 @@ def check_signals(path, # CSV file or folder of CSV files
 def labels_in(path, # CSV file or folder of CSV files
               etl, # the config's `etl` section (column names)
               wanted:set, # class labels to look for
-             ) -> tuple[dict, bool]:
-    "Where each label in the class column of the CSV files at `path` first occurs ('file line N'), read until all of `wanted` are seen; and whether every row was read."
-    seen = {}
+             ) -> tuple[set, bool]:
+    "The labels in the class column of the CSV files at `path`, read until all of `wanted` are seen; and whether every row was read."
+    seen = set()
     for file in list_csv_files(path):
         f, reader, _, (i_cls,) = _open_csv(file, (etl.class_column,))
         with f:
             try:
                 for fields in reader:
-                    if len(fields) > i_cls and (label := fields[i_cls].strip()): seen.setdefault(label, f"{file} line {reader.line_num}")
-                    if wanted.issubset(seen): return seen, False
+                    if len(fields) > i_cls and (label := fields[i_cls].strip()): seen.add(label)
+                    if wanted <= seen: return seen, False
             except (csv.Error, UnicodeDecodeError) as e: raise ValueError(f"{file} line {reader.line_num}: malformed CSV: {e}") from None
     return seen, True
 
@@ -147,17 +148,14 @@ def check_snapshots(config:TrainConfig) -> str:
 # %% ../nbs/11c_check.ipynb
 def _test_classes(config:TrainConfig, seen:dict, complete:dict) -> list[Finding]:
     "An error `Finding` for each class of the test rows read that the training data lack (`labels_in` reads on for them); none if all occur."
-    etl, train = config.etl, seen["data_path"]
-    missing = seen["test_path"] - train
+    etl, test, train = config.etl, seen["test_path"], set(seen["data_path"])
+    missing = set(test) - train
     try:
-        if missing and not complete["data_path"]: train = set(labels_in(etl.data_path, etl, missing)[0])
+        if missing and not complete["data_path"]: train = labels_in(etl.data_path, etl, missing)[0]
     except (ValueError, OSError) as e: return [Finding("error", "classes", f"etl.data_path: {etl.data_path}", str(e))]
-    missing = sorted(missing - train, key=_natural)
-    try: where = labels_in(etl.test_path, etl, set(missing))[0] if missing else {}
-    except (ValueError, OSError) as e: return [Finding("error", "classes", f"etl.test_path: {etl.test_path}", str(e))]
-    return [Finding("error", "classes", f"etl.test_path: {etl.test_path}",
-                    f"{where[l]}: class {l!r} of the test file does not occur in the training data (classes: {', '.join(sorted(train, key=_natural))})")
-            for l in missing]
+    return [Finding("error", "classes", f"etl.test_path: {etl.test_path}",    # test[l]: where check_signals saw it
+                    f"{test[l]}: class {l!r} of the test file does not occur in the training data (classes: {', '.join(sorted(train, key=_natural))})")
+            for l in sorted(missing - train, key=_natural)]
 
 def preflight(config:TrainConfig, # the run's config (paths already resolved, see `load_config`)
               *, config_path=None, # the file it came from, shown in the findings
