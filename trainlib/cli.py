@@ -374,7 +374,7 @@ def cmd_train_images(args):
     check_paths(("input", args.input), ("--label-table", args.label_table), ("--pretrained-model", args.pretrained_model))
     hp = parse_yaml(args.model_hp, "--model-hp") or {}
     if not isinstance(hp, dict): raise ValueError(f"--model-hp must be a YAML mapping, got {args.model_hp!r}")
-    ImageTrainConfig.from_dict({k: getattr(args, k) for k in ImageTrainConfig.__dataclass_fields__})   # train_images' own check, before TensorFlow
+    ImageTrainConfig.check(vars(args))   # train_images' own check, before TensorFlow
     import_tensorflow_quietly()
     from trainlib.images_train import train_images
     run = train_images(args.input, args.outdir, label_table=args.label_table, labels_from=args.labels_from, single_label=args.single_label,

@@ -526,3 +526,8 @@ class ImageTrainConfig(Section):
 
     @classmethod
     def from_dict(cls, d:dict|None, path:str=""): return super().from_dict(d, path)
+
+    @classmethod
+    def check(cls, values:dict) -> ImageTrainConfig:
+        "Validate the settings in `values`, which has them all and may have more (a call's arguments, `vars()` of parsed flags)."
+        return cls.from_dict({k: values[k] for k in cls.__dataclass_fields__})

@@ -124,7 +124,7 @@ def train_images(input, # folder of images (searched recursively)
                  verbose="auto") -> Run:
     "varKoder's `train`: fit an image model on a folder of images; return the `Run` in `outdir`."
     args = {k: v for k, v in locals().items() if k not in ("verbose",)}
-    ImageTrainConfig.from_dict({k: args[k] for k in ImageTrainConfig.__dataclass_fields__})   # the settings, checked
+    ImageTrainConfig.check(args)   # the settings, checked
     run = Run(outdir)
     if run.status in ("trained", "interrupted") and not overwrite:
         print(f"{run.path}: already {run.status}; returning it (pass overwrite=True to train again)", file=sys.stderr); return run

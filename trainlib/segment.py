@@ -130,10 +130,11 @@ def segmentation_datasets(config:SegmentConfig) -> tuple[tf.data.Dataset, tf.dat
     for p in split["train"] + split["validate"]:
         if Volume(p).scale != scale:
             raise ValueError(f"{p}: volume scale {Volume(p).scale} differs from input_array_info.scale {scale} (no resampling)")
-    kw = dict(classes=config.classes, crop_shape=config.crop_shape, batch_size=config.batch_size)
-    train_ds = finish_pipeline(volume_dataset(split["train"], **kw, seed=config.random_seed, transform=_crop_transform(transforms)), prefetch=2)
-    val_ds = finish_pipeline(volume_dataset(split["validate"], **kw, mode="tiles", batch_limit=config.validation_batch_limit,
-                                            time_limit=config.validation_time_limit), prefetch=2) if split["validate"] else None
+    def pipeline(paths, **how):
+        return finish_pipeline(volume_dataset(paths, config.classes, config.crop_shape, batch_size=config.batch_size, **how), prefetch=2)
+    train_ds = pipeline(split["train"], seed=config.random_seed, transform=_crop_transform(transforms))
+    val_ds = pipeline(split["validate"], mode="tiles", batch_limit=config.validation_batch_limit,
+                      time_limit=config.validation_time_limit) if split["validate"] else None
     return train_ds, val_ds, split
 
 def model_input_shape(config:SegmentConfig) -> tuple:
