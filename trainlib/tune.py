@@ -228,12 +228,13 @@ def _check_isolation(isolate:str, memory_limit_mb:int|None, model_type:str|None=
 
 # %% ../nbs/07_tune.ipynb
 @contextlib.contextmanager
-def _sigint_ignored():
-    "Ignore SIGINT within the block (so that a child started in it inherits SIG_IGN); only in the main thread."
-    if threading.current_thread() is not threading.main_thread(): yield; return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+def _sigint_held():
+    "Block SIGINT in this thread within the block: a child started in it inherits the mask; a SIGINT meanwhile waits, not lost."
+    from multiprocessing import resource_tracker
+    resource_tracker.ensure_running()        # it unblocks SIGINT after starting its process: let it do that before our block
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try: yield
-    finally: signal.signal(signal.SIGINT, previous)
+    finally: signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 class _Isolated:
     "Mixin for a keras-tuner `Tuner`: when `_job` is set, fit each trial in a spawned child process."
@@ -252,7 +253,7 @@ class _Isolated:
         write_atomic(folder/"isolated_job.json", json.dumps(job))
         p = multiprocessing.get_context("spawn").Process(target=call_quietly, args=("trainlib.tune:_trial_child", str(folder/"isolated_job.json")),
                                                          name=f"trial-{trial.trial_id}", daemon=True)
-        with _sigint_ignored(): p.start()
+        with _sigint_held(): p.start()
         try:
             while p.exitcode is None:
                 p.join(0.2)
@@ -499,6 +500,7 @@ def _grid_child(job_path:str):
     job = json.loads(Path(job_path).read_text())
     exit_when_orphaned(job["parent_pid"])         # a parent killed with -9 must not leave its run going
     try:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})   # started with it held: one that came meanwhile raises here
         if job["memory_limit_mb"]:
             limit = int(job["memory_limit_mb"]) * 2**20
             resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
@@ -524,14 +526,18 @@ def _grid_train_isolated(kind:GridKind, config, verbose, memory_limit_mb:int|Non
     write_atomic(jobs/f"{name}.job.json", json.dumps(job))
     p = multiprocessing.get_context("spawn").Process(target=call_quietly, args=("trainlib.tune:_grid_child", str(jobs/f"{name}.job.json")),
                                                      name=name, daemon=True)     # by name: the child imports TensorFlow quietly first
-    pressed = []
+    pressed, unsent = [], []
+    def pass_on():
+        try: os.kill(p.pid, signal.SIGINT)
+        except ProcessLookupError: pass                  # already gone
     def forward(signum, frame):
         pressed.append(signum)
-        try: os.kill(p.pid, signal.SIGINT)
-        except (ProcessLookupError, TypeError): pass      # not started yet, or already gone
+        if p.pid is None: unsent.append(signum)          # no pid until p.start() returns: passed on then
+        else: pass_on()
     previous = signal.signal(signal.SIGINT, forward) if threading.current_thread() is threading.main_thread() else None
     try:
-        p.start()
+        with _sigint_held(): p.start()
+        for _ in unsent: pass_on()
         while p.exitcode is None: p.join(0.2)
     finally:
         if previous is not None: signal.signal(signal.SIGINT, previous)
