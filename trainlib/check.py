@@ -65,12 +65,13 @@ def labels_in(path, # CSV file or folder of CSV files
               wanted:set, # class labels to look for
              ) -> tuple[set, bool]:
     "The labels in the class column of the CSV files at `path`, read until all of `wanted` are seen; and whether every row was read."
+    from tqdm.auto import tqdm
     seen = set()
     for file in list_csv_files(path):
         f, reader, _, (i_cls,) = _open_csv(file, (etl.class_column,))
-        with f:
+        with f, tqdm(reader, desc=f"classes of {file.name}", unit=" rows", leave=False, disable=None) as rows:
             try:
-                for fields in reader:
+                for fields in rows:
                     if len(fields) > i_cls and (label := fields[i_cls].strip()): seen.add(label)
                     if wanted <= seen: return seen, False
             except (csv.Error, UnicodeDecodeError) as e: raise ValueError(f"{file} line {reader.line_num}: malformed CSV: {e}") from None
