@@ -75,7 +75,7 @@ def test_check_takes_a_feedforward_config(cli, tmp_path):
 
 
 @pytest.mark.parametrize("command", ["tune", "grid", "transfer", "evaluate", "predict", "train-sequences", "grid-sequences", "train-images",
-                                     "train-images --epochs", "grid --meta", "grid-sequences --meta",
+                                     "train-images --epochs", "train-images -c", "grid --meta", "grid-sequences --meta",
                                      "train-model seg.py", "transfer --model"])
 def test_a_bad_argument_is_reported_before_tensorflow_loads(cli, write_config, tmp_path, command):
     "A bad config, run folder or path ends the command before TensorFlow's import (seconds): a `tensorflow` that fails to import stands in for it."
@@ -94,6 +94,7 @@ def test_a_bad_argument_is_reported_before_tensorflow_loads(cli, write_config, t
                    "grid-sequences": (["--config", ff, "--meta", "{num_fc_layers: [0, 1]}"], f"{ff}: unknown key 'epoch'"),
                    "train-images": ([tmp_path/"nope", tmp_path/"run"], f"input: no such file or folder: {tmp_path/'nope'}"),
                    "train-images --epochs": ([ROOT/"data"/"images", tmp_path/"run", "--epochs", "0"], "epochs must be > 0, got 0"),
+                   "train-images -c": ([ROOT/"data"/"images", tmp_path/"run", "-c", "vitt"], "architecture must be an image model (keras_app, vit), got 'vitt'"),
                    "grid --meta": (["--config", write_config(), "--meta", "{train.batch_size: [16, 0], width: [0.5]}"],
                                    "--meta train.batch_size: train.batch_size must be > 0, got 0"),
                    "grid-sequences --meta": (["--meta", "{num_fc_layers: [1], unitz: [8]}"], "--meta unitz: unknown key 'unitz'; allowed keys: "),

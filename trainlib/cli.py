@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from .config import FeedforwardConfig, ImageTrainConfig, TrainConfig, load_config, load_feedforward_config, load_yaml, save_config, yaml_error
+from .config import BUILTIN_IMAGE_MODELS, FeedforwardConfig, ImageTrainConfig, TrainConfig, load_config, load_feedforward_config, load_yaml, save_config, yaml_error
 from .quiet import filtered_stderr, import_tensorflow_quietly
 
 # %% auto 0
@@ -358,7 +358,7 @@ def cmd_train_sequences(args):
     arg("-r", "--base_learning_rate", "--base-learning-rate", type=float, default=5e-3, help="peak learning rate of the one-cycle schedule"),
     arg("-e", "--epochs", type=int, default=25, help="epochs to train"),
     arg("-z", "--freeze-epochs", type=int, default=0, help="epochs training only the head first"),
-    arg("-c", "--architecture", default="vit", help="image model: vit or keras_app"),
+    arg("-c", "--architecture", default="vit", help=f"image model: {' or '.join(BUILTIN_IMAGE_MODELS)}"),
     arg("--model-hp", default="{}", help="architecture hyperparameters as YAML, e.g. '{depth: 2, hidden_dim: 32}' or '{backbone: EfficientNetB0}'"),
     arg("--image-size", type=int, nargs=2, metavar=("HEIGHT", "WIDTH"), help="resize images (nearest) to this size"),
     arg("-i", "--negative_downweighting", "--negative-downweighting", type=float, default=4.0, help="gamma_neg of the asymmetric loss"),
@@ -375,6 +375,8 @@ def cmd_train_images(args):
     hp = parse_yaml(args.model_hp, "--model-hp") or {}
     if not isinstance(hp, dict): raise ValueError(f"--model-hp must be a YAML mapping, got {args.model_hp!r}")
     ImageTrainConfig.check(vars(args))   # train_images' own check, before TensorFlow
+    if args.pretrained_model is None and args.architecture not in BUILTIN_IMAGE_MODELS:   # the CLI registers no model of its own
+        raise ValueError(f"architecture must be an image model ({', '.join(BUILTIN_IMAGE_MODELS)}), got {args.architecture!r}")
     import_tensorflow_quietly()
     from trainlib.images_train import train_images
     run = train_images(args.input, args.outdir, label_table=args.label_table, labels_from=args.labels_from, single_label=args.single_label,

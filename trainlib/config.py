@@ -12,8 +12,8 @@ import yaml
 
 # %% auto 0
 __all__ = ['CAPFINDER_SECTIONS', 'CAPFINDER_KEYS', 'COMET_KEYS', 'INPUT_PATHS', 'SPATIAL_TRANSFORMS', 'PATH_PARAMS',
-           'MIX_AUGMENTATIONS', 'param', 'check_value', 'check_type', 'Section', 'EtlConfig', 'TuneConfig',
-           'TrainParams', 'SharedConfig', 'ReduceLROnPlateauConfig', 'CyclicLRConfig', 'SGDRConfig',
+           'MIX_AUGMENTATIONS', 'BUILTIN_IMAGE_MODELS', 'param', 'check_value', 'check_type', 'Section', 'EtlConfig',
+           'TuneConfig', 'TrainParams', 'SharedConfig', 'ReduceLROnPlateauConfig', 'CyclicLRConfig', 'SGDRConfig',
            'LRSchedulerConfig', 'TrainConfig', 'from_capfinder', 'write_atomic', 'load_yaml', 'load_json', 'yaml_error',
            'parse_config_text', 'load_config', 'resolve_inputs', 'save_config', 'SegmentConfig', 'load_python_config',
            'FeedforwardConfig', 'load_feedforward_config', 'ImageTrainConfig']
@@ -497,6 +497,7 @@ def load_feedforward_config(path) -> FeedforwardConfig:
 
 # %% ../nbs/00_config.ipynb
 MIX_AUGMENTATIONS = ("MixUp", "CutMix", "None")
+BUILTIN_IMAGE_MODELS = ("keras_app", "vit")   # trainlib.models registers these; the CLI can build no others
 
 @section
 class ImageTrainConfig(Section):
@@ -506,7 +507,7 @@ class ImageTrainConfig(Section):
     single_label: bool = param(False, "softmax + cross-entropy instead of multi-label (sigmoid + asymmetric loss)")
     threshold: float = param(0.7, "probability threshold of the multi-label metrics", gt=0, lt=1)
     validation_set_fraction: float = param(0.2, "fraction of samples held out for validation (per class if single_label)", ge=0, lt=1)
-    architecture: str = param("vit", "registered image model (vit, keras_app)")
+    architecture: str = param("vit", "registered image model: vit, keras_app, or one of your own (`trainlib.models.register_model`)")
     max_batch_size: int = param(64, "largest batch size (smaller for few images: about 10 batches per epoch)", gt=0)
     base_learning_rate: float = param(5e-3, "peak learning rate of the one-cycle schedule", gt=0)
     epochs: int = param(25, "epochs to train (after the frozen ones)", gt=0)
