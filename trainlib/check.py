@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .config import FeedforwardConfig, SegmentConfig, TrainConfig, load_config, load_feedforward_config, load_python_config
-from .data import _open_csv, iter_signal_rows, list_csv_files, read_split_file
+from .data import open_csv, iter_signal_rows, list_csv_files, read_split_file
 
 # %% auto 0
 __all__ = ['Finding', 'check_signals', 'labels_in', 'check_writable', 'check_dataset_version', 'check_model', 'check_pretrained',
@@ -68,7 +68,7 @@ def labels_in(path, # CSV file or folder of CSV files
     from tqdm.auto import tqdm
     seen = set()
     for file in list_csv_files(path):
-        f, reader, _, (i_cls,) = _open_csv(file, (etl.class_column,))
+        f, reader, _, (i_cls,) = open_csv(file, (etl.class_column,))
         with f, tqdm(reader, desc=f"classes of {file.name}", unit=" rows", leave=False, disable=None) as rows:
             try:
                 for fields in rows:

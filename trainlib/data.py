@@ -13,8 +13,8 @@ from typing import Iterator
 import numpy as np
 
 # %% auto 0
-__all__ = ['SPLITS', 'list_csv_files', 'parse_series', 'SignalRow', 'iter_signal_rows', 'pad_or_truncate', 'id_fraction',
-           'split_by_id', 'balance_fraction', 'balance_mask', 'balance_classes', 'read_split_file']
+__all__ = ['SPLITS', 'list_csv_files', 'parse_series', 'SignalRow', 'open_csv', 'iter_signal_rows', 'pad_or_truncate',
+           'id_fraction', 'split_by_id', 'balance_fraction', 'balance_mask', 'balance_classes', 'read_split_file']
 
 # %% ../nbs/01_data.ipynb
 def list_csv_files(path) -> list[Path]:
@@ -57,7 +57,7 @@ class SignalRow:
     def __repr__(self): return f"SignalRow({self.file.name}:{self.line}, id={self.id!r}, label={self.label!r}, length={len(self.values)})"
 
 # %% ../nbs/01_data.ipynb
-def _open_csv(file:Path, columns:tuple[str, str, str]):
+def open_csv(file:Path, columns:tuple[str, ...]):
     "Open `file`, check its header has `columns`; return (file handle, reader, header width, column indices)."
     csv.field_size_limit(sys.maxsize)
     f = open(file, newline="", encoding="utf-8")
@@ -81,7 +81,7 @@ def iter_signal_rows(files:list, *, id_column:str="read_id", class_column:str="c
     "Yield a validated `SignalRow` for every data row of `files`; bad rows raise or are counted in `skipped`."
     if on_bad_row not in ("error", "skip"): raise ValueError(f"on_bad_row must be one of error, skip, got {on_bad_row!r}")
     for file in map(Path, files):
-        f, reader, width, cols = _open_csv(file, (id_column, class_column, series_column))
+        f, reader, width, cols = open_csv(file, (id_column, class_column, series_column))
         with f:
             while True:
                 try: fields = next(reader)

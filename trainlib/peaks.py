@@ -12,7 +12,7 @@ import h5py
 import numpy as np
 
 from .config import write_atomic
-from .data import SPLITS, _open_csv, balance_classes, id_fraction, parse_series
+from .data import SPLITS, open_csv, balance_classes, id_fraction, parse_series
 
 # %% auto 0
 __all__ = ['PEAK_COLUMNS', 'peak_matrix', 'read_peaks', 'create_batches', 'make_peak_dataset']
@@ -52,7 +52,7 @@ def read_peaks(path, # CSV peak table
     if not path.is_file(): raise FileNotFoundError(f"peak table not found: {path}")
     with open(path, newline="", encoding="utf-8") as f: header = next(csv.reader(f), [])
     columns = tuple(c for c in PEAK_COLUMNS if require_labels or c != "label" or "label" in header)
-    f, reader, width, cols = _open_csv(path, columns)
+    f, reader, width, cols = open_csv(path, columns)
     ids, labels, mats = [], [], []
     with f:
         for fields in reader:
