@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from .config import BUILTIN_IMAGE_MODELS, FeedforwardConfig, ImageTrainConfig, TrainConfig, load_config, load_feedforward_config, load_yaml, save_config, yaml_error
+from .config import BUILTIN_IMAGE_MODELS, check_image_architecture, FeedforwardConfig, ImageTrainConfig, TrainConfig, load_config, load_feedforward_config, load_yaml, save_config, yaml_error
 from .quiet import filtered_stderr, import_tensorflow_quietly
 
 # %% auto 0
@@ -375,8 +375,7 @@ def cmd_train_images(args):
     hp = parse_yaml(args.model_hp, "--model-hp") or {}
     if not isinstance(hp, dict): raise ValueError(f"--model-hp must be a YAML mapping, got {args.model_hp!r}")
     ImageTrainConfig.check(vars(args))   # train_images' own check, before TensorFlow
-    if args.pretrained_model is None and args.architecture not in BUILTIN_IMAGE_MODELS:   # the CLI registers no model of its own
-        raise ValueError(f"architecture must be an image model ({', '.join(BUILTIN_IMAGE_MODELS)}), got {args.architecture!r}")
+    if args.pretrained_model is None: check_image_architecture(args.architecture, BUILTIN_IMAGE_MODELS)   # the CLI registers no model of its own
     import_tensorflow_quietly()
     from trainlib.images_train import train_images
     run = train_images(args.input, args.outdir, label_table=args.label_table, labels_from=args.labels_from, single_label=args.single_label,

@@ -16,7 +16,7 @@ __all__ = ['CAPFINDER_SECTIONS', 'CAPFINDER_KEYS', 'COMET_KEYS', 'INPUT_PATHS', 
            'TuneConfig', 'TrainParams', 'SharedConfig', 'ReduceLROnPlateauConfig', 'CyclicLRConfig', 'SGDRConfig',
            'LRSchedulerConfig', 'TrainConfig', 'from_capfinder', 'write_atomic', 'load_yaml', 'load_json', 'yaml_error',
            'parse_config_text', 'load_config', 'resolve_inputs', 'save_config', 'SegmentConfig', 'load_python_config',
-           'FeedforwardConfig', 'load_feedforward_config', 'ImageTrainConfig']
+           'FeedforwardConfig', 'load_feedforward_config', 'check_image_architecture', 'ImageTrainConfig']
 
 # %% ../nbs/00_config.ipynb
 def param(default, help:str="", **rule):
@@ -498,6 +498,11 @@ def load_feedforward_config(path) -> FeedforwardConfig:
 # %% ../nbs/00_config.ipynb
 MIX_AUGMENTATIONS = ("MixUp", "CutMix", "None")
 BUILTIN_IMAGE_MODELS = ("keras_app", "vit")   # trainlib.models registers these; the CLI can build no others
+
+def check_image_architecture(name:str, known) -> str:
+    "`name` if it is one of the `known` image model names, else a ValueError that lists them."
+    if name not in known: raise ValueError(f"architecture must be an image model ({', '.join(sorted(known))}), got {name!r}")
+    return name
 
 @section
 class ImageTrainConfig(Section):

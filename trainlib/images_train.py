@@ -11,7 +11,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from .config import ImageTrainConfig, write_atomic
+from .config import ImageTrainConfig, check_image_architecture, write_atomic
 from .quiet import settle_onednn_notice
 from .images import make_image_dataset
 from .store import DatasetVersion, finish_pipeline, load_arrays, load_ids
@@ -61,8 +61,7 @@ def image_model(n_classes:int, input_shape:tuple, *, multi_label:bool=True, arch
     "The model to train (new, or pretrained with a new head where needed) and what was done."
     activation = "sigmoid" if multi_label else "softmax"
     if pretrained_model is None:
-        if architecture not in IMAGE_MODELS:
-            raise ValueError(f"architecture must be an image model ({', '.join(sorted(IMAGE_MODELS))}), got {architecture!r}")
+        check_image_architecture(architecture, IMAGE_MODELS)
         return build_model(architecture, tuple(input_shape), n_classes, activation=activation, **(model_hp or {})), {"architecture": architecture}
     base = load_pretrained(pretrained_model)
     old = _pretrained_labels(pretrained_model)
