@@ -57,8 +57,8 @@ class SignalRow:
     def __repr__(self): return f"SignalRow({self.file.name}:{self.line}, id={self.id!r}, label={self.label!r}, length={len(self.values)})"
 
 # %% ../nbs/01_data.ipynb
-def open_csv(file:Path, columns:tuple[str, ...]):
-    "Open `file`, check its header has `columns`; return (file handle, reader, header width, column indices)."
+def open_csv(file:Path, columns:tuple[str, ...], optional:tuple[str, ...]=()):
+    "Open `file`, check its header has `columns` (those in `optional` may be missing); return (file handle, reader, header width, column indices: None for a missing one)."
     csv.field_size_limit(sys.maxsize)
     f = open(file, newline="", encoding="utf-8")
     try:
@@ -66,9 +66,9 @@ def open_csv(file:Path, columns:tuple[str, ...]):
         header = next(reader, None)
         if header is None: raise ValueError(f"{file}: file is empty (expected a header {','.join(columns)})")
         header = [h.strip().lstrip("\ufeff") for h in header]
-        missing = [c for c in columns if c not in header]
+        missing = [c for c in columns if c not in header and c not in optional]
         if missing: raise ValueError(f"{file} line 1: missing column {missing[0]!r}; header has {', '.join(header)}")
-        return f, reader, len(header), [header.index(c) for c in columns]
+        return f, reader, len(header), [header.index(c) if c in header else None for c in columns]
     except UnicodeDecodeError as e:
         f.close(); raise ValueError(f"{file}: not UTF-8 text ({e.reason} at byte {e.start})") from None
     except BaseException:

@@ -4,7 +4,7 @@
 
 # %% ../nbs/01a_peaks.ipynb 3
 from __future__ import annotations
-import csv, datetime, hashlib, json, os, shutil, sys
+import datetime, hashlib, json, os, shutil, sys
 from collections import Counter
 from pathlib import Path
 
@@ -50,16 +50,14 @@ def read_peaks(path, # CSV peak table
     "Peak ids, labels ('' when absent) and the (n, 2, `matrice_size`) matrices of a peak table."
     path = Path(path)
     if not path.is_file(): raise FileNotFoundError(f"peak table not found: {path}")
-    with open(path, newline="", encoding="utf-8") as f: header = next(csv.reader(f), [])
-    columns = tuple(c for c in PEAK_COLUMNS if require_labels or c != "label" or "label" in header)
-    f, reader, width, cols = open_csv(path, columns)
+    f, reader, width, cols = open_csv(path, PEAK_COLUMNS, optional=() if require_labels else ("label",))
     ids, labels, mats = [], [], []
     with f:
         for fields in reader:
             if not fields: continue
             where = f"{path} line {reader.line_num}"
             if len(fields) != width: raise ValueError(f"{where}: expected {width} fields as in the header, got {len(fields)}")
-            row = dict(zip(columns, (fields[i].strip() for i in cols)))
+            row = {c: fields[i].strip() for c, i in zip(PEAK_COLUMNS, cols) if i is not None}
             if not row["peak_id"]: raise ValueError(f"{where}: empty peak_id")
             if require_labels and not row["label"]: raise ValueError(f"{where}: empty label for peak {row['peak_id']!r}")
             try:
