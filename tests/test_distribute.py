@@ -81,6 +81,7 @@ def kill_mid_trial(write_config, tmp_path, victim:str) -> tuple[int, float, str,
             if p.poll() is None: p.kill()
 
 
+@pytest.mark.slow   # failure injection across processes; the default suite keeps the chief-and-two-workers search
 def test_chief_fails_the_trial_of_a_killed_worker_and_stops(write_config, tmp_path):
     "A worker killed during its trial: after tune.worker_timeout the chief fails that trial and, with no worker left, stops with an error."
     rc, waited, log, _ = kill_mid_trial(write_config, tmp_path, "worker")
@@ -94,6 +95,7 @@ def test_chief_fails_the_trial_of_a_killed_worker_and_stops(write_config, tmp_pa
     assert silent and int(silent[1]) >= TIMEOUT, rows
 
 
+@pytest.mark.slow   # failure injection across processes; the default suite keeps the chief-and-two-workers search
 def test_worker_stops_when_its_chief_is_killed(write_config, tmp_path):
     "The chief killed during a worker's trial: after tune.worker_timeout the worker stops with an error instead of waiting an hour per call."
     rc, waited, log, address = kill_mid_trial(write_config, tmp_path, "chief")

@@ -41,6 +41,7 @@ def test_bad_tuning_config(override, message, cli, write_config):
     assert r.returncode == 1 and message in r.stderr, r.stderr[-2000:]
 
 
+@pytest.mark.slow   # a minute; the default suite keeps the stop (test_interrupt: a SIGINT as a trial starts) and the resume (07_tune)
 def test_sigint_keeps_finished_trials_and_the_same_command_continues(write_config, tmp_path):
     import os, signal, subprocess, time
     from conftest import TRAINLIB
@@ -74,6 +75,7 @@ def test_sigint_keeps_finished_trials_and_the_same_command_continues(write_confi
     assert all(x["status"] == "COMPLETED" for x in again.values())
 
 
+@pytest.mark.slow   # a minute (four isolated trainings); the default suite keeps grid-sequences' CLI grid and test_interrupt's isolated grid
 def test_grid_cli_trains_settings_times_replicas(cli, write_config, tmp_path):
     cfg = write_config(train={"max_epochs": 1})
     r = cli("grid", "--config", cfg, "--meta", "{width: [0.25, 0.5]}", "--n-random", "1", "--replicas", "2")
