@@ -91,6 +91,11 @@ def _executes(execute, rel:str) -> bool:
     return execute if isinstance(execute, bool) else any(fnmatch(rel, pat) for pat in execute)
 
 # %% ../nbs/13_docs.ipynb
+def _workers(n_workers:int|None, n_jobs:int) -> int:
+    "Worker processes for `n_jobs` jobs: `n_workers`, else one per CPU this process may use."
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return min(n_workers or cpus, n_jobs)
+
 def process_notebooks(nbs:list, dest, *,
                       nbs_path, # the folder `nbs` are in; `dest` mirrors it
                       execute:bool|list=True, # run every cell (True), only what nbdev_docs runs (False), or True for notebooks matching these globs
@@ -100,10 +105,8 @@ def process_notebooks(nbs:list, dest, *,
     "Process `nbs` into `dest` with `process_notebook` in parallel worker processes; return {notebook: processed notebook}."
     import trainlib.docs as mod  # workers import the functions by module name, also when this runs in the notebook
     rel = {nb: Path(nb).resolve().relative_to(Path(nbs_path).resolve()) for nb in nbs}
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    n_workers = min(n_workers or cpus, len(nbs))
     with (tempfile.TemporaryDirectory(prefix="trainlib-docs-scratch-") as scratch,     # removed after the pool has stopped
-          ProcessPoolExecutor(n_workers, mp_context=multiprocessing.get_context("spawn"), initializer=mod._init_worker,
+          ProcessPoolExecutor(_workers(n_workers, len(nbs)), mp_context=multiprocessing.get_context("spawn"), initializer=mod._init_worker,
                               initargs=(scratch,)) as ex):
         futures = {nb: ex.submit(mod.process_notebook, nb, Path(dest)/rel[nb], execute=_executes(execute, rel[nb].as_posix()),
                                  skip_flags=tuple(skip_flags))
@@ -349,7 +352,9 @@ def build_site(nbs_path="nbs", dest="_docs", *, execute:bool|list=True, n_worker
     if len(set(names.values())) < len(nbs): raise ValueError(f"two notebooks map to the same page: {sorted(names.values())}")
     with tempfile.TemporaryDirectory() as tmp:
         done = process_notebooks(nbs, tmp, nbs_path=nbs_path, execute=execute, skip_flags=cfg["skip_flags"], n_workers=n_workers)
-        rendered = {names[nb]: notebook_html(done[nb]) for nb in nbs}
+        import trainlib.docs as mod   # workers import notebook_html by module name, also when this runs in the notebook
+        with ProcessPoolExecutor(_workers(n_workers, len(nbs)), mp_context=multiprocessing.get_context("spawn")) as ex:   # nbconvert: about a second a page
+            rendered = dict(zip([names[nb] for nb in nbs], ex.map(mod.notebook_html, [done[nb] for nb in nbs])))
     shutil.rmtree(dest, ignore_errors=True)
     write_site(rendered, dest, site=cfg["site"], link_prefix=cfg["link_prefix"])
     if (nbs_path/"images").is_dir(): shutil.copytree(nbs_path/"images", dest/"images")   # pictures the notebooks link
