@@ -76,7 +76,8 @@ def test_check_takes_a_feedforward_config(cli, tmp_path):
 
 @pytest.mark.parametrize("command", ["tune", "grid", "transfer", "evaluate", "predict", "train-sequences", "grid-sequences", "train-images",
                                      "train-images --epochs", "train-images -c", "grid --meta", "grid-sequences --meta",
-                                     "train-model seg.py", "transfer --model"])
+                                     "train-model seg.py", "transfer --model", "train-model --distributed",
+                                     "train-model --distributed jax", "train-model --coordinator"])
 def test_a_bad_argument_is_reported_before_tensorflow_loads(cli, write_config, tmp_path, command):
     "A bad config, run folder or path ends the command before TensorFlow's import (seconds): a `tensorflow` that fails to import stands in for it."
     fake = tmp_path/"fake"/"tensorflow"; fake.mkdir(parents=True)
@@ -99,8 +100,15 @@ def test_a_bad_argument_is_reported_before_tensorflow_loads(cli, write_config, t
                                    "--meta train.batch_size: train.batch_size must be > 0, got 0"),
                    "grid-sequences --meta": (["--meta", "{num_fc_layers: [1], unitz: [8]}"], "--meta unitz: unknown key 'unitz'; allowed keys: "),
                    "transfer --model": (["--config", write_config(), "--model", tmp_path/"nope.keras"], f"--model: no such file or folder: {tmp_path/'nope.keras'}"),
-                   "train-model seg.py": (["--config", seg], f"{ROOT/'data'/'volumes'/'blobs_0.h5'}: no labels/boxx (has: ball, box)")}[command]
-    r = cli(*command.split()[:1], *args, env={"PYTHONPATH": str(tmp_path/"fake")})
+                   "train-model seg.py": (["--config", seg], f"{ROOT/'data'/'volumes'/'blobs_0.h5'}: no labels/boxx (has: ball, box)"),
+                   "train-model --distributed": (["--config", write_config(), "--distributed", "--coordinator", "127.0.0.1:1", "--num-processes", "2",
+                                                  "--process-id", "0"], "multi-process training needs the JAX backend, got KERAS_BACKEND='tensorflow'"),
+                   "train-model --distributed jax": (["--config", write_config(), "--distributed", "--num-processes", "2", "--process-id", "0"],
+                                                     "coordinator is not set: pass --coordinator or set TRAINLIB_COORDINATOR"),
+                   "train-model --coordinator": (["--config", write_config(), "--coordinator", "127.0.0.1:1"],
+                                                 "--coordinator, --num-processes, --process-id and --worker-dir need --distributed")}[command]
+    backend = ["--backend", "jax"] if command.endswith(" jax") else []     # sets KERAS_BACKEND; the checks still run before any import
+    r = cli(*backend, *command.split()[:1], *args, env={"PYTHONPATH": str(tmp_path/"fake"), "KERAS_HOME": str(tmp_path/"keras_home"), "KERAS_BACKEND": ""})
     lines = r.stderr.strip().splitlines()      # train-model's preflight says first how many checks passed
     assert r.returncode == 1 and [l for l in lines if l.startswith("trainlib:")] == lines[-1:], r.stderr
     assert lines[-1].startswith(f"trainlib: error: {error}"), r.stderr

@@ -1,5 +1,5 @@
 """Multi-process training: two `trainlib train-model --distributed` processes on 127.0.0.1 (JAX backend, gloo)."""
-import csv, json, os, socket, subprocess
+import csv, json, os, socket, subprocess, sys
 
 import numpy as np
 import pytest
@@ -58,16 +58,14 @@ def test_two_processes_train_in_lock_step(write_config, tmp_path):
     assert len(w0) == len(w1) and all(np.array_equal(a, b) for a, b in zip(w0, w1))
 
 
-def test_distributed_needs_jax_and_a_coordinator(cli, write_config):
-    cfg = write_config()
-    r = cli("train-model", "--config", cfg, "--distributed", "--coordinator", "127.0.0.1:1", "--num-processes", "2", "--process-id", "0")
-    assert r.returncode == 1, r.stderr[-2000:]
-    assert r.stderr.strip().splitlines()[-1].startswith("trainlib: error: multi-process training needs the JAX backend, got KERAS_BACKEND='tensorflow'")
-    r = cli("--backend", "jax", "train-model", "--config", cfg, "--distributed", "--num-processes", "2", "--process-id", "0")
-    assert r.returncode == 1, r.stderr[-2000:]
-    assert r.stderr.strip().splitlines()[-1] == "trainlib: error: coordinator is not set: pass --coordinator or set TRAINLIB_COORDINATOR"
-    r = cli("train-model", "--config", cfg, "--coordinator", "127.0.0.1:1")
-    assert r.returncode == 1 and "need --distributed" in r.stderr
+def test_keras_backend_agrees_with_keras(tmp_path):
+    "`trainlib.config.keras_backend`, which the CLI asks before TensorFlow loads, finds the backend Keras itself then runs."
+    (tmp_path/"keras.json").write_text('{"backend": "jax"}')        # an empty KERAS_BACKEND leaves the choice to keras.json
+    env = {**os.environ, "KERAS_HOME": str(tmp_path), "KERAS_BACKEND": ""}
+    code = "from trainlib.config import keras_backend; b = keras_backend(); import keras; print(b, keras.backend.backend())"
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.split()[-2:] == ["jax", "jax"], r.stdout
 
 
 @pytest.mark.slow

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from .config import BUILTIN_IMAGE_MODELS, check_image_architecture, FeedforwardConfig, ImageTrainConfig, TrainConfig, load_config, load_feedforward_config, load_yaml, save_config, yaml_error
+from .config import BUILTIN_IMAGE_MODELS, check_distributed_backend, check_image_architecture, distributed_settings, keras_backend, FeedforwardConfig, ImageTrainConfig, TrainConfig, load_config, load_feedforward_config, load_yaml, save_config, yaml_error
 from .quiet import filtered_stderr, import_tensorflow_quietly
 
 # %% auto 0
@@ -40,6 +40,9 @@ def train_model_distributed(args) -> int:
     "`train-model --distributed`: join the group of processes, train in lock-step; process 0 writes and evaluates the run."
     if Path(args.config).suffix == ".py": raise ValueError("--distributed is not supported with a python (segmentation) config")
     config = config_from_args(args)                  # a bad config fails before joining the group
+    check_distributed_backend(keras_backend())       # these three checks need no Keras: they run before TensorFlow loads
+    distributed_settings(args.coordinator, args.num_processes, args.process_id)
+    import_tensorflow_quietly()
     from trainlib.multiworker import init_distributed, train_distributed
     s = init_distributed(args.coordinator, args.num_processes, args.process_id)
     if not args.no_check:                            # the check builds the model: replicated variables must be equal on every process
@@ -125,7 +128,9 @@ def cmd_make_dataset(args):
     *DISTRIBUTED_ARGS])
 def cmd_train_model(args):
     "ETL, training and evaluation from a config; a python config file (CellMap's `train_config.py`) trains a segmentation model."
-    if args.distributed: import_tensorflow_quietly(); return train_model_distributed(args)   # checks run there, after joining (JAX must start distributed)
+    if args.distributed: return train_model_distributed(args)   # the preflight runs there, after joining (JAX must start distributed)
+    if args.coordinator or args.num_processes is not None or args.process_id is not None or args.worker_dir:
+        raise ValueError("--coordinator, --num-processes, --process-id and --worker-dir need --distributed")
     if not args.no_check: run_preflight(args.config, parse_overrides(args.set))
     import_tensorflow_quietly()        # after the preflight, which stops a bad config in a second without TensorFlow
     if Path(args.config).suffix == ".py":
@@ -136,8 +141,6 @@ def cmd_train_model(args):
         result = train_segmentation(config, verbose=args.verbose)
         print(f"{result}\ncheckpoints: {checkpoint_path(config, result.epochs).parent}\ntensorboard: {result.log_dir}")
         return 0
-    if args.coordinator or args.num_processes is not None or args.process_id is not None or args.worker_dir:
-        raise ValueError("--coordinator, --num-processes, --process-id and --worker-dir need --distributed")
     run, metrics = train_model(config_from_args(args), overwrite=args.overwrite, verbose=args.verbose)
     print(f"run: {run.path}\ntest accuracy: {metrics['accuracy']:.4f} ({metrics['n']} examples, {metrics['epochs']} epochs)")
     return 130 if metrics["status_before_evaluation"] == "interrupted" else 0

@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_config.ipynb 3
 from __future__ import annotations
-import dataclasses, json, os, tempfile, typing, warnings
+import dataclasses, json, os, sys, tempfile, typing, warnings
 from dataclasses import dataclass, field, fields, asdict
 from pathlib import Path
 
@@ -12,11 +12,13 @@ import yaml
 
 # %% auto 0
 __all__ = ['CAPFINDER_SECTIONS', 'CAPFINDER_KEYS', 'COMET_KEYS', 'INPUT_PATHS', 'SPATIAL_TRANSFORMS', 'PATH_PARAMS',
-           'MIX_AUGMENTATIONS', 'BUILTIN_IMAGE_MODELS', 'param', 'check_value', 'check_type', 'Section', 'EtlConfig',
-           'TuneConfig', 'TrainParams', 'SharedConfig', 'ReduceLROnPlateauConfig', 'CyclicLRConfig', 'SGDRConfig',
-           'LRSchedulerConfig', 'TrainConfig', 'from_capfinder', 'write_atomic', 'load_yaml', 'load_json', 'yaml_error',
-           'parse_config_text', 'load_config', 'resolve_inputs', 'save_config', 'SegmentConfig', 'load_python_config',
-           'FeedforwardConfig', 'load_feedforward_config', 'check_image_architecture', 'ImageTrainConfig']
+           'MIX_AUGMENTATIONS', 'BUILTIN_IMAGE_MODELS', 'DISTRIBUTED_ENV_VARS', 'param', 'check_value', 'check_type',
+           'Section', 'EtlConfig', 'TuneConfig', 'TrainParams', 'SharedConfig', 'ReduceLROnPlateauConfig',
+           'CyclicLRConfig', 'SGDRConfig', 'LRSchedulerConfig', 'TrainConfig', 'from_capfinder', 'write_atomic',
+           'load_yaml', 'load_json', 'yaml_error', 'parse_config_text', 'load_config', 'resolve_inputs', 'save_config',
+           'SegmentConfig', 'load_python_config', 'FeedforwardConfig', 'load_feedforward_config',
+           'check_image_architecture', 'ImageTrainConfig', 'distributed_settings', 'keras_backend',
+           'check_distributed_backend']
 
 # %% ../nbs/00_config.ipynb
 def param(default, help:str="", **rule):
@@ -537,3 +539,53 @@ class ImageTrainConfig(Section):
     def check(cls, values:dict) -> ImageTrainConfig:
         "Validate the settings in `values`, which has them all and may have more (a call's arguments, `vars()` of parsed flags)."
         return cls.from_dict({k: values[k] for k in cls.__dataclass_fields__})
+
+# %% ../nbs/00_config.ipynb
+DISTRIBUTED_ENV_VARS = dict(coordinator=("TRAINLIB_COORDINATOR",), num_processes=("TRAINLIB_NUM_PROCESSES", "SLURM_NTASKS"),
+                            process_id=("TRAINLIB_PROCESS_ID", "SLURM_PROCID"))
+
+def distributed_settings(coordinator:str|None=None, # HOST:PORT of process 0's coordination service
+                         num_processes:int|None=None, # processes training together
+                         process_id:int|None=None, # this process's index, 0..num_processes-1
+                         env:dict|None=None, # where unset arguments come from (default: os.environ)
+                        ) -> dict:
+    "Checked `{coordinator, num_processes, process_id}` from the arguments, else the environment (`DISTRIBUTED_ENV_VARS`)."
+    env = os.environ if env is None else env
+    given = dict(coordinator=coordinator, num_processes=num_processes, process_id=process_id)
+    out = {}
+    for name, value in given.items():
+        if value is None: value = next((env[v] for v in DISTRIBUTED_ENV_VARS[name] if env.get(v) not in (None, "")), None)
+        if value is None:
+            raise ValueError(f"{name} is not set: pass --{name.replace('_', '-')} or set {' or '.join(DISTRIBUTED_ENV_VARS[name])}")
+        out[name] = value
+    host, sep, port = str(out["coordinator"]).rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"coordinator must be HOST:PORT with a port in 1..65535, got {out['coordinator']!r}")
+    for name in ("num_processes", "process_id"):
+        try: out[name] = int(out[name])
+        except (TypeError, ValueError): raise ValueError(f"{name} must be a whole number, got {out[name]!r}") from None
+    if out["num_processes"] < 1: raise ValueError(f"num_processes must be >= 1, got {out['num_processes']}")
+    if not 0 <= out["process_id"] < out["num_processes"]:
+        raise ValueError(f"process_id must be in 0..{out['num_processes'] - 1}, got {out['process_id']}")
+    return out
+
+# %% ../nbs/00_config.ipynb
+def keras_backend(env:dict|None=None, # the environment to read (default: os.environ, or Keras itself once imported)
+                 ) -> str:
+    "The Keras backend this process runs, or will run when it imports Keras, found as Keras finds it."
+    if env is None and "keras" in sys.modules: return sys.modules["keras"].backend.backend()
+    env = os.environ if env is None else env
+    if env.get("KERAS_BACKEND"): return env["KERAS_BACKEND"]
+    if "KERAS_HOME" in env: folder = env["KERAS_HOME"]
+    else:
+        home = os.path.expanduser("~")
+        folder = os.path.join(home if os.access(home, os.W_OK) else "/tmp", ".keras")
+    try: saved = json.loads(Path(os.path.expanduser(folder), "keras.json").read_text())
+    except (OSError, ValueError): saved = {}       # Keras, too, ignores a keras.json that is not JSON
+    return saved.get("backend", "tensorflow") if isinstance(saved, dict) else "tensorflow"
+
+def check_distributed_backend(backend:str):
+    "Raise a ValueError unless `backend` (see `keras_backend`) can run multi-process training."
+    if backend != "jax":
+        raise ValueError(f"multi-process training needs the JAX backend, got KERAS_BACKEND={backend!r}: "
+                         "start every process with KERAS_BACKEND=jax (or `trainlib --backend jax ...`)")

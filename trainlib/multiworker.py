@@ -9,43 +9,14 @@ import contextlib, os, sys, tempfile
 import keras
 import numpy as np
 
-from .config import TrainConfig
+from .config import TrainConfig, check_distributed_backend, distributed_settings
 from .store import make_dataset
 from .train import Run, backup_state, run_for, train
 from .evaluate import evaluate
 from .track import finish_tracking, tracking_callbacks
 
 # %% auto 0
-__all__ = ['ENV_VARS', 'distributed_settings', 'init_distributed', 'check_same_start', 'train_distributed']
-
-# %% ../nbs/11d_multiworker.ipynb
-ENV_VARS = dict(coordinator=("TRAINLIB_COORDINATOR",), num_processes=("TRAINLIB_NUM_PROCESSES", "SLURM_NTASKS"),
-                process_id=("TRAINLIB_PROCESS_ID", "SLURM_PROCID"))
-
-def distributed_settings(coordinator:str|None=None, # HOST:PORT of process 0's coordination service
-                         num_processes:int|None=None, # processes training together
-                         process_id:int|None=None, # this process's index, 0..num_processes-1
-                         env:dict|None=None, # where unset arguments come from (default: os.environ)
-                        ) -> dict:
-    "Checked `{coordinator, num_processes, process_id}` from the arguments, else the environment (`ENV_VARS`)."
-    env = os.environ if env is None else env
-    given = dict(coordinator=coordinator, num_processes=num_processes, process_id=process_id)
-    out = {}
-    for name, value in given.items():
-        if value is None: value = next((env[v] for v in ENV_VARS[name] if env.get(v) not in (None, "")), None)
-        if value is None:
-            raise ValueError(f"{name} is not set: pass --{name.replace('_', '-')} or set {' or '.join(ENV_VARS[name])}")
-        out[name] = value
-    host, sep, port = str(out["coordinator"]).rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ValueError(f"coordinator must be HOST:PORT with a port in 1..65535, got {out['coordinator']!r}")
-    for name in ("num_processes", "process_id"):
-        try: out[name] = int(out[name])
-        except (TypeError, ValueError): raise ValueError(f"{name} must be a whole number, got {out[name]!r}") from None
-    if out["num_processes"] < 1: raise ValueError(f"num_processes must be >= 1, got {out['num_processes']}")
-    if not 0 <= out["process_id"] < out["num_processes"]:
-        raise ValueError(f"process_id must be in 0..{out['num_processes'] - 1}, got {out['process_id']}")
-    return out
+__all__ = ['init_distributed', 'check_same_start', 'train_distributed']
 
 # %% ../nbs/11d_multiworker.ipynb
 def init_distributed(coordinator:str|None=None, # HOST:PORT of process 0 (default: TRAINLIB_COORDINATOR)
@@ -53,10 +24,7 @@ def init_distributed(coordinator:str|None=None, # HOST:PORT of process 0 (defaul
                      process_id:int|None=None, # default: TRAINLIB_PROCESS_ID, else SLURM_PROCID
                     ) -> dict:
     "Join the group of processes and set `keras.distribution.DataParallel` over all their devices; return the settings."
-    backend = keras.backend.backend()
-    if backend != "jax":
-        raise ValueError(f"multi-process training needs the JAX backend, got KERAS_BACKEND={backend!r}: "
-                         "start every process with KERAS_BACKEND=jax (or `trainlib --backend jax ...`)")
+    check_distributed_backend(keras.backend.backend())
     settings = distributed_settings(coordinator, num_processes, process_id)
     import jax
     jax.config.update("jax_cpu_collectives_implementation", "gloo")
