@@ -77,13 +77,14 @@ def test_check_takes_a_feedforward_config(cli, tmp_path):
 @pytest.mark.parametrize("command", ["tune", "grid", "transfer", "evaluate", "predict", "train-sequences", "grid-sequences", "train-images",
                                      "train-images --epochs", "train-images -c", "grid --meta", "grid-sequences --meta",
                                      "train-model seg.py", "transfer --model", "train-model --distributed",
-                                     "train-model --distributed jax", "train-model --coordinator"])
+                                     "train-model --distributed jax", "train-model --coordinator", "train-images -t", "train-images -V"])
 def test_a_bad_argument_is_reported_before_tensorflow_loads(cli, write_config, tmp_path, command):
     "A bad config, run folder or path ends the command before TensorFlow's import (seconds): a `tensorflow` that fails to import stands in for it."
     fake = tmp_path/"fake"/"tensorflow"; fake.mkdir(parents=True)
     (fake/"__init__.py").write_text("raise ImportError('TensorFlow was imported')")
     bad = tmp_path/"bad.yaml"; bad.write_text("train:\n  max_epoch: 5\n")
     ff = tmp_path/"ff.yaml"; ff.write_text("dataset: aptamers_demo\nepoch: 3\n")
+    table = tmp_path/"labels.csv"; table.write_text((ROOT/"data"/"images"/"labels.csv").read_text() + "d9_30,digit_9;odd\n")
     seg = tmp_path/"seg.py"; seg.write_text(f"model_name = '2d_unet'\nclasses = ['ball', 'boxx']\ndata_path = {str(ROOT/'data'/'volumes')!r}\n")
     args, error = {"tune": (["--config", bad], f"{bad}: unknown key 'train.max_epoch'"),
                    "grid": (["--config", bad, "--meta", "{width: [1]}"], f"{bad}: unknown key 'train.max_epoch'"),
@@ -95,6 +96,8 @@ def test_a_bad_argument_is_reported_before_tensorflow_loads(cli, write_config, t
                    "grid-sequences": (["--config", ff, "--meta", "{num_fc_layers: [0, 1]}"], f"{ff}: unknown key 'epoch'"),
                    "train-images": ([tmp_path/"nope", tmp_path/"run"], f"input: no such file or folder: {tmp_path/'nope'}"),
                    "train-images --epochs": ([ROOT/"data"/"images", tmp_path/"run", "--epochs", "0"], "epochs must be > 0, got 0"),
+                   "train-images -t": ([ROOT/"data"/"images", tmp_path/"run", "-t", table], f"{table}: unknown sample 'd9_30' (no image of it; 1 such samples)"),
+                   "train-images -V": ([ROOT/"data"/"images", tmp_path/"run", "-V", "d0_00,d0_99"], "validation set names unknown sample 'd0_99' (1 unknown of 2)"),
                    "train-images -c": ([ROOT/"data"/"images", tmp_path/"run", "-c", "vitt"], "architecture must be an image model (keras_app, vit), got 'vitt'"),
                    "grid --meta": (["--config", write_config(), "--meta", "{train.batch_size: [16, 0], width: [0.5]}"],
                                    "--meta train.batch_size: train.batch_size must be > 0, got 0"),

@@ -379,6 +379,9 @@ def cmd_train_images(args):
     if not isinstance(hp, dict): raise ValueError(f"--model-hp must be a YAML mapping, got {args.model_hp!r}")
     ImageTrainConfig.check(vars(args))   # train_images' own check, before TensorFlow
     if args.pretrained_model is None: check_image_architecture(args.architecture, BUILTIN_IMAGE_MODELS)   # the CLI registers no model of its own
+    from trainlib.images import check_image_folder      # labels and split, without pixels or TensorFlow: a second
+    print(check_image_folder(args.input, args.label_table, args.labels_from, args.validation_set, args.validation_set_fraction,
+                             args.single_label), file=sys.stderr)
     import_tensorflow_quietly()
     from trainlib.images_train import train_images
     run = train_images(args.input, args.outdir, label_table=args.label_table, labels_from=args.labels_from, single_label=args.single_label,

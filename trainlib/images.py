@@ -19,7 +19,7 @@ from .data import SPLITS, id_fraction
 # %% auto 0
 __all__ = ['IMAGE_SUFFIXES', 'LABEL_KEY', 'LABEL_SOURCES', 'find_images', 'sample_id', 'png_labels', 'read_label_table',
            'image_labels', 'multi_hot', 'parse_validation_set', 'validation_mask', 'load_image', 'ImageData',
-           'read_images', 'make_image_dataset']
+           'read_images', 'targets_and_split', 'make_image_dataset', 'check_image_folder']
 
 # %% ../nbs/01b_images.ipynb
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
@@ -205,6 +205,22 @@ def _dataset_version(files, folder, label_table, params) -> str:
     h.update(json.dumps(params, sort_keys=True).encode())
     return h.hexdigest()[:12]
 
+def targets_and_split(files:list, # image paths
+                      labels:list, # labels of each image (see `image_labels`)
+                      validation_set:list|None=None, # sample ids for validation (parsed, see `parse_validation_set`)
+                      validation_set_fraction:float=0.2, # else this fraction of samples
+                      single_label:bool=False, # one label per image
+                     ) -> tuple[np.ndarray, list, np.ndarray]:
+    "Multi-hot targets, classes and validation mask of labelled images, checked: one label each when `single_label`, something to train on, >= 2 labels."
+    if single_label:
+        several = next(((f, l) for f, l in zip(files, labels) if len(l) != 1), None)
+        if several: raise ValueError(f"{several[0]}: single_label needs exactly one label per image, got {';'.join(several[1])}")
+    valid = validation_mask([sample_id(f) for f in files], labels, validation_set, validation_set_fraction, single_label)
+    if valid.all(): raise ValueError("the validation set holds every sample; nothing is left to train on")
+    y, classes = multi_hot(labels)
+    if len(classes) < 2: raise ValueError(f"need at least 2 labels, got {classes}")
+    return y, classes, valid
+
 def make_image_dataset(folder, # image folder (searched recursively)
                        dataset_dir="datasets", # folder of dataset versions
                        label_table=None, # CSV with `sample`, `labels`; None: PNG metadata, else folder names
@@ -227,16 +243,26 @@ def make_image_dataset(folder, # image folder (searched recursively)
     out = Path(dataset_dir)/version
     if (out/"manifest.json").is_file(): return out
     data = read_images(folder, label_table, labels_from, image_size, channels)
-    if single_label:
-        several = next(((f, l) for f, l in zip(data.files, data.labels) if len(l) != 1), None)
-        if several: raise ValueError(f"{several[0]}: single_label needs exactly one label per image, got {';'.join(several[1])}")
-    valid = validation_mask(data.samples, data.labels, vs, validation_set_fraction, single_label)
-    if valid.all(): raise ValueError("the validation set holds every sample; nothing is left to train on")
-    y, classes = multi_hot(data.labels)
-    if len(classes) < 2: raise ValueError(f"need at least 2 labels, got {classes}")
+    y, classes, valid = targets_and_split(data.files, data.labels, vs, validation_set_fraction, single_label)
     if single_label: y = y.argmax(1).astype("int32")
     _write_images(out, version, folder, label_table, params, data, y, classes, np.where(valid, "val", "train"))
     return out
+
+# %% ../nbs/01b_images.ipynb
+def check_image_folder(folder, # image folder (searched recursively)
+                       label_table=None, # CSV with `sample`, `labels`; None: PNG metadata, else folder names
+                       labels_from:str="auto", # auto, table, metadata or folder
+                       validation_set=None, # sample ids for validation (list, comma-separated or a file)
+                       validation_set_fraction:float=0.2, # else this fraction of samples (per class if single_label)
+                       single_label:bool=False, # one label per image
+                      ) -> str:
+    "Check the images, labels and split that `make_image_dataset` would make, without reading pixels; a one-line summary."
+    files = find_images(folder)
+    labels = image_labels(files, label_table, labels_from)
+    vs = None if validation_set is None else parse_validation_set(validation_set)
+    y, classes, valid = targets_and_split(files, labels, vs, validation_set_fraction, single_label)
+    counts = ", ".join(f"{c} {int(n)}" for c, n in zip(classes, y.sum(0)))
+    return f"{folder}: {len(files)} images, {len(classes)} labels ({counts}); {int(valid.sum())} images for validation"
 
 # %% ../nbs/01b_images.ipynb
 def _write_images(out, version, folder, label_table, params, data, y, classes, split):
