@@ -51,6 +51,23 @@ def test_train_sequences_end_to_end(cli, tmp_path, capsys):
     assert main(["train-sequences", "--config", str(_config(tmp_path)), "--set", "epochs=3", "--verbose", "0"]) == 0
     assert f"{run}: already trained" in capsys.readouterr().err
     assert json.loads((run/"run.json").read_text())["updated"] == info["updated"]
+    # predict: the sequences of a CSV (its target columns ignored), a value or class probabilities per target
+    out = tmp_path/"predictions.csv"
+    assert main(["predict", "--model", str(run), "--input", str(APTAMERS), "--output", str(out)]) == 0
+    assert capsys.readouterr().out == f"wrote 1000 predictions of binder, affinity, gc_fraction to {out}\n"
+    with open(out) as f: rows = list(csv.DictReader(f))
+    with open(APTAMERS) as f: given = list(csv.DictReader(f))
+    assert list(rows[0]) == ["id", "prob_binder_binder", "prob_binder_nonbinder", "binder", "affinity", "gc_fraction"]
+    assert [r["id"] for r in rows] == [r["id"] for r in given]
+    for r in rows:
+        p = (float(r["prob_binder_binder"]), float(r["prob_binder_nonbinder"]))
+        assert sum(p) == pytest.approx(1, abs=1e-4) and r["binder"] == ("binder" if p[0] > p[1] else "nonbinder")
+    long = tmp_path/"long.fa"; long.write_text(">short\nACGT\n>long\n" + "ACGT" * 8 + "\n")
+    assert main(["predict", "--model", str(run), "--input", str(long), "--output", str(tmp_path/"p2.csv")]) == 1
+    assert capsys.readouterr().err == (f"trainlib: error: {long}: sequence 'long' has length 32, but the model takes sequences of up to 30 "
+                                       f"({run/'dataset.json'} length)\n")
+    assert main(["predict", "--model", str(run), "--input", str(APTAMERS), "--output", str(out), "--no-threshold"]) == 1
+    assert "is a feed-forward run, which has no threshold" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("values, sets, message", [

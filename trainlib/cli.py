@@ -215,10 +215,10 @@ def cmd_transfer(args):
         print(f"threshold for {t['positive']}: {t['threshold']:.4g} (validation AUC {t['auc']:.3f}, TPR {t['tpr']:.3f}, FPR {t['fpr']:.3f})")
     return 130 if metrics["status_before_evaluation"] == "interrupted" else 0
 
-@command("predict", "class probabilities and labels for new data (signals CSV, peak table or .npy)", args=[
+@command("predict", "predictions for new data: signals CSV, peak table or .npy; sequences for a feed-forward run", args=[
     arg("--model", required=True, help="run folder or model file (.keras/.h5); labels.txt and metrics.json are read next to it"),
-    arg("--input", required=True, help="signals CSV, NeatMS peak table or .npy array"),
-    arg("--output", required=True, help="CSV to write: id, prob_<class>..., predicted"),
+    arg("--input", required=True, help="signals CSV, NeatMS peak table or .npy array; for a feed-forward (train-sequences) run, sequences CSV or FASTA"),
+    arg("--output", required=True, help="CSV to write: id, prob_<class>..., predicted (feed-forward: a value, or probabilities and class, per target)"),
     arg("--no-threshold", action="store_true", help="ignore the threshold in metrics.json (plain argmax)"),
     arg("--unsafe", action="store_true", help="allow Lambda layers (code inside the model file): only for trusted files")])
 def cmd_predict(args):
@@ -226,6 +226,11 @@ def cmd_predict(args):
     check_paths(("--model", args.model), ("--input", args.input))
     import_tensorflow_quietly()
     from trainlib.evaluate import predict
+    from trainlib.feedforward_train import is_feedforward_run, predict_sequences
+    if is_feedforward_run(args.model):
+        if args.no_threshold: raise ValueError(f"--no-threshold: {args.model} is a feed-forward run, which has no threshold")
+        res = predict_sequences(args.model, args.input, args.output, safe_mode=not args.unsafe)
+        print(f"wrote {len(res['ids'])} predictions of {', '.join(res['targets'])} to {args.output}"); return
     res = predict(args.model, args.input, args.output, use_threshold=not args.no_threshold, safe_mode=not args.unsafe)
     thr = res["threshold"]
     how = f"threshold {thr['threshold']:.4g} for {thr['positive']}" if thr else "most probable class"

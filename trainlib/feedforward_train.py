@@ -4,7 +4,7 @@
 
 # %% ../nbs/06b_feedforward.ipynb 3
 from __future__ import annotations
-import datetime, hashlib, json, math, sys, time
+import csv, datetime, hashlib, io, json, math, sys, time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,14 +12,14 @@ import keras
 import numpy as np
 
 from .config import FeedforwardConfig, write_atomic
-from .sequences import SequenceData, load_dataset
+from .sequences import DATASETS, SequenceData, load_dataset, read_sequences
 from .models import build_feedforward, output_heads
 from .store import finish_pipeline
 from .train import Checkpoints, GracefulInterrupt, Run, read_history, save_model_atomic
 
 # %% auto 0
 __all__ = ['HEAD_LOSSES', 'Prepared', 'prepare', 'compile_feedforward', 'epoch_plan', 'head_metrics', 'feedforward_run',
-           'train_feedforward']
+           'train_feedforward', 'is_feedforward_run', 'predict_sequences', 'write_sequence_predictions']
 
 # %% ../nbs/06b_feedforward.ipynb
 HEAD_LOSSES = {"class": ("sparse_categorical_crossentropy",), "numeric": ("mse", "mae", "huber")}
@@ -185,3 +185,58 @@ def train_feedforward(config:FeedforwardConfig, *, callbacks:list|None=None, ove
     run.mark("interrupted" if interrupted else "trained", epochs=len(read_history(run).get("epoch", [])), monitor=monitor,
              best_epoch=None if best.best_epoch is None else best.best_epoch + 1, fit_seconds=round(time.time() - start, 2))
     return run
+
+# %% ../nbs/06b_feedforward.ipynb
+def is_feedforward_run(path) -> bool:
+    "Whether `path` is a run folder of `train_feedforward` (its dataset.json names the heads)."
+    info = Path(path)/"dataset.json"
+    return Path(path).is_dir() and info.is_file() and "heads" in json.loads(info.read_text())
+
+def predict_sequences(run, # feed-forward run folder, or its `Run` (see `train_feedforward`)
+                      input_path, # sequences CSV or FASTA-like file; target columns in it are ignored
+                      output_path=None, # CSV to write (atomically); None: only return
+                      *, safe_mode:bool=True, # refuse Lambda layers when loading the model
+                      batch_size:int=256) -> dict:
+    "`{'ids', 'targets'}`: each target's predictions for every sequence (values, or classes with probabilities and labels); optionally written as CSV."
+    run = Path(run.path if isinstance(run, Run) else run)
+    if not is_feedforward_run(run): raise ValueError(f"{run}: not a feed-forward run folder (no dataset.json naming the heads)")
+    info, model_file = json.loads((run/"dataset.json").read_text()), run/"model.keras"
+    if not model_file.is_file(): raise FileNotFoundError(f"{run}: no model.keras (the run has not finished)")
+    entry = DATASETS.get(json.loads((run/"config.json").read_text()).get("dataset"))
+    columns = {k: v for k, v in (entry.kwargs if entry else {}).items() if k in ("id_column", "sequence_column")}
+    data = read_sequences(input_path, targets=[], **(columns if Path(input_path).suffix.lower() == ".csv" else {}))
+    length = info["length"]
+    long = next((i for i, s in zip(data.ids, data.sequences) if len(s) > length), None)
+    if long is not None:
+        raise ValueError(f"{input_path}: sequence {long!r} has length {len(data.sequences[data.ids.index(long)])}, "
+                         f"but the model takes sequences of up to {length} ({run/'dataset.json'} length)")
+    model = keras.saving.load_model(model_file, safe_mode=safe_mode)
+    if sorted(model.output_names) != sorted(info["heads"]):
+        raise ValueError(f"{model_file}: outputs {sorted(model.output_names)} contradict the heads {sorted(info['heads'])} of {run/'dataset.json'}")
+    pred = model.predict(data.x(length), batch_size=batch_size, verbose=0)
+    pred = pred if isinstance(pred, dict) else {"predictions": pred}
+    targets = {}
+    for head, target in info["targets"].items():
+        p = np.asarray(pred[head], dtype="float64")
+        if head in info["classes"]:
+            classes = info["classes"][head]
+            targets[target] = dict(classes=classes, probabilities=p, predicted=[classes[i] for i in p.argmax(-1)])
+        else:
+            mean, std = info["scaling"][head]
+            targets[target] = p.ravel() * std + mean
+    out = dict(ids=data.ids, targets=targets)
+    if output_path is not None: write_sequence_predictions(out, output_path)
+    return out
+
+def write_sequence_predictions(result:dict, path) -> Path:
+    "Write `predict_sequences`' result as CSV: id, then per target its value, or prob_<target>_<class>... and the predicted class."
+    header, cols = ["id"], []
+    for target, v in result["targets"].items():
+        if isinstance(v, dict):
+            header += [f"prob_{target}_{c}" for c in v["classes"]] + [target]
+            cols += [*(v["probabilities"][:, j] for j in range(len(v["classes"]))), v["predicted"]]
+        else: header.append(target); cols.append(v)
+    buf = io.StringIO(); w = csv.writer(buf, lineterminator="\n")
+    w.writerow(header)
+    for i, row in enumerate(zip(*cols)): w.writerow([result["ids"][i], *(x if isinstance(x, str) else f"{x:.6g}" for x in row)])
+    return write_atomic(path, buf.getvalue())
