@@ -52,6 +52,17 @@ def test_python_config_trains_a_3d_unet_and_resumes(tmp_path, cli):
     assert (tmp_path/"checkpoints"/"3d_unet_2.weights.h5").is_file()
     rows = (tmp_path/"tensorboard"/"3d_unet"/"history.csv").read_text().splitlines()
     assert [row.split(",")[0] for row in rows[1:]] == ["0", "1"]
+    # the trained model segments a whole volume: a probability per class and voxel, from the best checkpoint
+    out = tmp_path/"blobs_3_pred.h5"
+    r = cli("segment", "--config", config, "--input", VOLUMES/"blobs_3.h5", "--output", out)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert r.stdout == f"wrote {out}: predictions/{{ball,box}} for {VOLUMES/'blobs_3.h5'}\n"
+    import h5py
+    with h5py.File(out) as f:
+        assert sorted(f["predictions"]) == ["ball", "box"] and f["predictions/box"].shape == (64, 64, 64)
+        assert f.attrs["checkpoint"].endswith(".weights.h5") and 1 <= f.attrs["epoch"] <= 2
+        p = f["predictions/ball"][:]
+    assert 0 <= p.min() and p.max() <= 1 and p.std() > 0
 
 
 def test_python_config_typo_is_a_cli_error(tmp_path, cli):
@@ -116,3 +127,13 @@ def test_unet_learns_the_generated_volumes(tmp_path, dims):
     print(f"{dims}: val_dice per epoch {[round(r['val_dice'], 3) for r in result.history]}, {time.time() - start:.0f} s")
     assert best >= 0.8
     assert min(result.history[-1][f"val_dice_{c}"] for c in ("ball", "box")) >= 0.7
+    # the best checkpoint on the whole validation volume, through segment_volume's grid of crops
+    import h5py
+    from trainlib.segment import segment_volume
+    config = SegmentConfig.from_dict({**common, **config})
+    volume = next(line.split(",")[1] for line in (tmp_path/"datasplit.csv").read_text().splitlines() if line.startswith("validate,"))
+    with h5py.File(segment_volume(config, volume, tmp_path/"pred.h5", progress=False)) as f, h5py.File(volume) as v:
+        dice = {c: 2 * ((f[f"predictions/{c}"][:] > 0.5) & (v[f"labels/{c}"][:] > 0)).sum()
+                   / ((f[f"predictions/{c}"][:] > 0.5).sum() + (v[f"labels/{c}"][:] > 0).sum()) for c in ("ball", "box")}
+    print(f"{dims}: whole-volume dice {dice}")
+    assert min(dice.values()) >= 0.7, dice

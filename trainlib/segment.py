@@ -4,16 +4,18 @@
 
 # %% ../nbs/06a_segment.ipynb 3
 from __future__ import annotations
-import contextlib, csv, dataclasses, json, re, warnings
+import contextlib, csv, dataclasses, itertools, json, os, re, warnings
 from pathlib import Path
 
 import keras
+import h5py
 import numpy as np
 import tensorflow as tf
+from tqdm.auto import tqdm
 
 from .config import SegmentConfig, write_atomic
 from .store import finish_pipeline
-from .volumes import Volume, get_datasplit, volume_dataset
+from .volumes import Volume, _check_crop, get_datasplit, volume_dataset
 from .augment import check_spatial_transforms, spatial_transform
 from .models import build_segmentation_model
 from .losses import BCEDiceLoss, segmentation_metrics
@@ -21,7 +23,8 @@ from .losses import BCEDiceLoss, segmentation_metrics
 # %% auto 0
 __all__ = ['checkpoint_path', 'list_checkpoints', 'log_dir', 'read_history_csv', 'best_epoch', 'find_checkpoint',
            'load_checkpoint', 'EpochCheckpoint', 'example_image', 'ExampleSlices', 'segmentation_datasets',
-           'model_input_shape', 'build_segmenter', 'SegmentResult', 'train_segmentation']
+           'model_input_shape', 'build_segmenter', 'SegmentResult', 'train_segmentation', 'tile_starts',
+           'segment_volume']
 
 # %% ../nbs/06a_segment.ipynb
 def checkpoint_path(config:SegmentConfig, epoch:int, model_name:str|None=None) -> Path:
@@ -198,3 +201,56 @@ def train_segmentation(config:SegmentConfig, *,
     history = read_history_csv(logs/"history.csv")
     best = best_epoch(logs/"history.csv") if val_ds is not None else None
     return SegmentResult(model, max(latest, config.epochs), path, best, history, logs)
+
+# %% ../nbs/06a_segment.ipynb
+def tile_starts(size:int, # the volume's size along an axis
+                crop:int, # the crop's size along it (<= size)
+               ) -> list[int]:
+    "Starts of the crops covering `0..size`: a grid of `crop`, the last one moved back to end at the border."
+    starts = list(range(0, size - crop + 1, crop))
+    return starts + [size - crop] if starts[-1] + crop < size else starts
+
+# %% ../nbs/06a_segment.ipynb
+def segment_volume(config:SegmentConfig, # the run's config: model, classes, crop shape, checkpoints
+                   volume, # HDF5 volume with `raw` (z, y, x)
+                   output_path, # HDF5 file to write: `predictions/<class>`, float32 probabilities shaped like raw
+                   *, checkpoint:str="best", # best (lowest val_loss), latest, or a checkpoint file
+                   batch_size:int|None=None, # crops per prediction call (default: config.batch_size)
+                   progress:bool=True, # a progress bar over the batches
+                  ) -> Path:
+    "Predict every voxel of `volume` with a checkpoint of `config`'s model, crop by crop, into `output_path` (written atomically)."
+    if checkpoint in ("best", "latest"):
+        epoch, path, _ = find_checkpoint(config.update({"load_model": checkpoint, "model_to_load": None}))
+        if path is None: raise FileNotFoundError(f"no checkpoint of {config.model_name} ({config.model_save_path}): train it first")
+    else:
+        epoch, path = None, Path(checkpoint)
+        if not path.is_file(): raise FileNotFoundError(f"checkpoint not found: {path}")
+    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1):
+        raise ValueError(f"batch_size must be a whole number >= 1, got {batch_size!r}")
+    vol = Volume(volume)
+    scale = tuple(float(s) for s in config.input_array_info.get("scale", (1, 1, 1)))
+    if vol.scale != scale: raise ValueError(f"{vol.path}: volume scale {vol.scale} differs from input_array_info.scale {scale} (no resampling)")
+    crop = _check_crop([vol], config.crop_shape)
+    model = load_checkpoint(build_segmenter(config), path)
+    starts = list(itertools.product(*(tile_starts(s, c) for s, c in zip(vol.shape, crop))))
+    step, out = batch_size or config.batch_size, Path(output_path)
+    if out.resolve() == vol.path.resolve(): raise ValueError(f"{out}: the output would replace the input volume; write the predictions elsewhere")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".tmp-{out.name}")
+    try:
+        with h5py.File(tmp, "w") as f:
+            f.attrs.update(checkpoint=str(path), epoch=-1 if epoch is None else epoch, classes=list(config.classes),
+                           scale=vol.scale, source=str(vol.path))
+            sets = [f.create_dataset(f"predictions/{c}", shape=vol.shape, dtype="float32", chunks=crop) for c in config.classes]
+            for i in tqdm(range(0, len(starts), step), desc=f"segmenting {vol.path.name}", unit="batch", disable=not progress):
+                batch = starts[i:i + step]
+                x = np.stack([vol.read_raw(s, crop) for s in batch])[..., None]
+                pred = np.asarray(model.predict_on_batch(x[:, 0] if crop[0] == 1 else x))
+                if crop[0] == 1: pred = pred[:, None]                        # 2D: back to (n, 1, y, x, classes)
+                for s, p in zip(batch, pred):
+                    window = tuple(slice(a, a + n) for a, n in zip(s, crop))
+                    for j, d in enumerate(sets): d[window] = p[..., j]
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True); vol.close()
+    return out

@@ -80,12 +80,16 @@ class Volume:
         if missing: raise ValueError(f"{self.path}: no labels/{missing[0]} (has: {', '.join(self.classes) or 'no labels'})")
         return self
 
+    def read_raw(self, start:tuple, shape:tuple) -> np.ndarray:
+        "The raw crop at `start` of `shape`, as float32 (uint8 scaled to [0, 1])."
+        if self._file is None: self._file = h5py.File(self.path, "r")
+        raw = self._file["raw"][tuple(slice(s, s + n) for s, n in zip(start, shape))]
+        return raw.astype(np.float32) / 255 if raw.dtype == np.uint8 else raw.astype(np.float32)
+
     def read(self, start:tuple, shape:tuple, classes:list) -> tuple[np.ndarray, np.ndarray]:
         "The crop at `start` of `shape`: raw as float32 in [0, 1] (uint8) and (z, y, x, n_classes) float32 masks."
-        if self._file is None: self._file = h5py.File(self.path, "r")
         window = tuple(slice(s, s + n) for s, n in zip(start, shape))
-        raw = self._file["raw"][window]
-        raw = raw.astype(np.float32) / 255 if raw.dtype == np.uint8 else raw.astype(np.float32)
+        raw = self.read_raw(start, shape)
         masks = np.stack([self._file[f"labels/{c}"][window] for c in classes], axis=-1).astype(np.float32)
         return raw, masks
 
