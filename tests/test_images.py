@@ -44,6 +44,14 @@ def test_train_images_learns_above_chance(cli, tmp_path):
     again = json.loads((tmp_path/"again"/"dataset.json").read_text())
     assert (again["pretrained_model"], again["new_head"]) == (str(run), False)
     assert [p["phase"] for p in json.loads((tmp_path/"again"/"metrics.json").read_text())["phases"]] == ["head only", "unfrozen"]
+    # predict a folder of images with the first run (varKoder's query): the labels at or above its threshold, per image
+    out = tmp_path/"predictions.csv"
+    assert main(["predict", "--model", str(run), "--input", str(IMAGES/"varkodes"), "--output", str(out)]) == 0
+    with open(out) as f: pred = list(csv.DictReader(f))
+    assert len(pred) == 300 and list(pred[0])[:2] == ["file", "sample"] and pred[0]["sample"] == "d0_00"
+    labels = (run/"labels.txt").read_text().split()
+    for row in pred:
+        assert row["predicted"] == ";".join(l for l in labels if float(row[f"prob_{l}"]) >= 0.7), row
 
 
 def test_single_label_from_folder_names(tmp_path, capsys):
@@ -54,6 +62,11 @@ def test_single_label_from_folder_names(tmp_path, capsys):
     rows = _rows(tmp_path/"run")
     valid = [r["labels"] for r in rows if r["is_valid"] == "True"]
     assert sorted(set(valid)) == [f"digit_{i}" for i in range(10)] and all(valid.count(l) == 6 for l in set(valid))
+    out = tmp_path/"digit_3.csv"                                  # one folder of images through predict: the most probable label
+    assert main(["predict", "--model", str(tmp_path/"run"), "--input", str(IMAGES/"varkodes"/"digit_3"), "--output", str(out)]) == 0
+    assert capsys.readouterr().out == f"wrote 30 predictions to {out} (most probable label)\n"
+    with open(out) as f: pred = list(csv.DictReader(f))
+    assert len(pred) == 30 and all(r["predicted"] == max((l for l in r if l.startswith("prob_")), key=lambda l: float(r[l]))[5:] for r in pred)
 
 
 def test_validation_by_id_list(tmp_path):

@@ -215,10 +215,10 @@ def cmd_transfer(args):
         print(f"threshold for {t['positive']}: {t['threshold']:.4g} (validation AUC {t['auc']:.3f}, TPR {t['tpr']:.3f}, FPR {t['fpr']:.3f})")
     return 130 if metrics["status_before_evaluation"] == "interrupted" else 0
 
-@command("predict", "predictions for new data: signals CSV, peak table or .npy; sequences for a feed-forward run", args=[
+@command("predict", "predictions for new data: signals CSV, peak table or .npy; images for an image run; sequences for a feed-forward run", args=[
     arg("--model", required=True, help="run folder or model file (.keras/.h5); labels.txt and metrics.json are read next to it"),
-    arg("--input", required=True, help="signals CSV, NeatMS peak table or .npy array; for a feed-forward (train-sequences) run, sequences CSV or FASTA"),
-    arg("--output", required=True, help="CSV to write: id, prob_<class>..., predicted (feed-forward: a value, or probabilities and class, per target)"),
+    arg("--input", required=True, help="signals CSV, NeatMS peak table or .npy array; for an image (train-images) run, a folder of images or an image; for a feed-forward (train-sequences) run, sequences CSV or FASTA"),
+    arg("--output", required=True, help="CSV to write: id, prob_<class>..., predicted (images: file, sample, prob_<label>..., predicted labels; feed-forward: a value, or probabilities and class, per target)"),
     arg("--no-threshold", action="store_true", help="ignore the threshold in metrics.json (plain argmax)"),
     arg("--unsafe", action="store_true", help="allow Lambda layers (code inside the model file): only for trusted files")])
 def cmd_predict(args):
@@ -231,6 +231,13 @@ def cmd_predict(args):
         if args.no_threshold: raise ValueError(f"--no-threshold: {args.model} is a feed-forward run, which has no threshold")
         res = predict_sequences(args.model, args.input, args.output, safe_mode=not args.unsafe)
         print(f"wrote {len(res['ids'])} predictions of {', '.join(res['targets'])} to {args.output}"); return
+    from trainlib.images import IMAGE_SUFFIXES
+    if Path(args.input).is_dir() or Path(args.input).suffix.lower() in IMAGE_SUFFIXES:
+        from trainlib.images_train import predict_images
+        if args.no_threshold: raise ValueError(f"--no-threshold: image runs predict with their own threshold (multi-label) or the most probable label")
+        res = predict_images(args.model, args.input, args.output, safe_mode=not args.unsafe)
+        how = f"labels at probability >= {res['threshold']:g}" if res["threshold"] is not None else "most probable label"
+        print(f"wrote {len(res['files'])} predictions to {args.output} ({how})"); return
     res = predict(args.model, args.input, args.output, use_threshold=not args.no_threshold, safe_mode=not args.unsafe)
     thr = res["threshold"]
     how = f"threshold {thr['threshold']:.4g} for {thr['positive']}" if thr else "most probable class"

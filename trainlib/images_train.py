@@ -13,17 +13,17 @@ import tensorflow as tf
 
 from .config import ImageTrainConfig, check_image_architecture, write_atomic
 from .quiet import settle_onednn_notice
-from .images import make_image_dataset
+from .images import IMAGE_SUFFIXES, find_images, load_image, make_image_dataset, sample_id
 from .store import DatasetVersion, finish_pipeline, load_arrays, load_ids
 from .augment import lighting_map, mix_map
 from .models import IMAGE_MODELS, MODELS, build_model
 from .label_losses import AsymmetricLoss, label_scores, multilabel_metrics, single_label_loss
 from .train import Checkpoints, GracefulInterrupt, Run, ScheduleLR, _env, read_history, save_model_atomic
 from .transfer import freeze, load_pretrained, unfreeze
-from .bundle import write_bundle
+from .bundle import check_labels, load_bundle_model, read_bundle, write_bundle
 
 # %% auto 0
-__all__ = ['auto_batch_size', 'one_cycle_lr', 'image_model', 'train_images', 'evaluate_images']
+__all__ = ['auto_batch_size', 'one_cycle_lr', 'image_model', 'train_images', 'evaluate_images', 'predict_images']
 
 # %% ../nbs/08a_images_train.ipynb
 def auto_batch_size(n:int, # training images
@@ -199,3 +199,38 @@ def evaluate_images(model:keras.Model, dataset:DatasetVersion, split:str="val", 
     if y.ndim == 1:
         return {"n": int(len(y)), "accuracy": float((probs.argmax(1) == y).mean())}
     return {"n": int(len(y)), **label_scores(y, probs, dataset.classes, threshold)}
+
+# %% ../nbs/08a_images_train.ipynb
+def predict_images(run, # image run folder (see `train_images`), or its `Run`
+                   images, # folder of images (searched recursively) or one image file
+                   output_path=None, # CSV to write (atomically): file, sample, prob_<label>..., predicted
+                   *, threshold:float|None=None, # multi-label: predict the labels at or above this (default: the run's threshold)
+                   safe_mode:bool=True, # refuse Lambda layers when loading the model
+                   batch_size:int=256) -> dict:
+    "Every label's probability for each image, and the predicted labels; optionally written as CSV."
+    run, images = Path(run.path if isinstance(run, Run) else run), Path(images)
+    info = run/"dataset.json"
+    if not (info.is_file() and "multi_label" in json.loads(info.read_text())): raise ValueError(f"{run}: not an image run folder (see train_images)")
+    multi_label = json.loads(info.read_text())["multi_label"]
+    if threshold is None: threshold = json.loads((run/"config.json").read_text()).get("threshold", 0.7)
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 < threshold < 1:
+        raise ValueError(f"threshold must be a number between 0 and 1, got {threshold!r}")
+    bundle = read_bundle(run)
+    model = load_bundle_model(run, bundle, loader=lambda f: load_pretrained(f, safe_mode=safe_mode))
+    check_labels(bundle, (run/"labels.txt").read_text().split() if (run/"labels.txt").is_file() else None, model.output_shape[-1])
+    if images.is_dir(): files = find_images(images)
+    elif images.suffix.lower() in IMAGE_SUFFIXES and images.is_file(): files = [images]
+    else: raise ValueError(f"{images}: not a folder of images or an image file ({', '.join(IMAGE_SUFFIXES)})")
+    (h, w, c), classes = bundle.input_shape, bundle.classes
+    probs = np.concatenate([model.predict(np.stack([load_image(f, (h, w), c) for f in files[i:i + batch_size]]), verbose=0)
+                            for i in range(0, len(files), batch_size)])
+    predicted = ([";".join(l for l, p in zip(classes, row) if p >= threshold) for row in probs] if multi_label
+                 else [classes[i] for i in probs.argmax(1)])
+    out = dict(files=[str(f.relative_to(images)) if images.is_dir() else f.name for f in files], samples=[sample_id(f) for f in files],
+               classes=classes, probabilities=probs, predicted=predicted, threshold=threshold if multi_label else None)
+    if output_path is not None:
+        buf = io.StringIO(); wr = csv.writer(buf, lineterminator="\n")
+        wr.writerow(["file", "sample", *[f"prob_{l}" for l in classes], "predicted"])
+        for f, s, p, l in zip(out["files"], out["samples"], probs, predicted): wr.writerow([f, s, *[f"{v:.6g}" for v in p], l])
+        write_atomic(output_path, buf.getvalue())
+    return out
