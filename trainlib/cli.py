@@ -234,7 +234,7 @@ def cmd_predict(args):
     from trainlib.images import IMAGE_SUFFIXES
     if Path(args.input).is_dir() or Path(args.input).suffix.lower() in IMAGE_SUFFIXES:
         from trainlib.images_train import predict_images
-        if args.no_threshold: raise ValueError(f"--no-threshold: image runs predict with their own threshold (multi-label) or the most probable label")
+        if args.no_threshold: raise ValueError("--no-threshold: image runs predict with their own threshold (multi-label) or the most probable label")
         res = predict_images(args.model, args.input, args.output, safe_mode=not args.unsafe)
         how = f"labels at probability >= {res['threshold']:g}" if res["threshold"] is not None else "most probable label"
         print(f"wrote {len(res['files'])} predictions to {args.output} ({how})"); return

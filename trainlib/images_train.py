@@ -209,9 +209,9 @@ def predict_images(run, # image run folder (see `train_images`), or its `Run`
                    batch_size:int=256) -> dict:
     "Every label's probability for each image, and the predicted labels; optionally written as CSV."
     run, images = Path(run.path if isinstance(run, Run) else run), Path(images)
-    info = run/"dataset.json"
-    if not (info.is_file() and "multi_label" in json.loads(info.read_text())): raise ValueError(f"{run}: not an image run folder (see train_images)")
-    multi_label = json.loads(info.read_text())["multi_label"]
+    info = json.loads((run/"dataset.json").read_text()) if (run/"dataset.json").is_file() else {}
+    if "multi_label" not in info: raise ValueError(f"{run}: not an image run folder (see train_images)")
+    multi_label = info["multi_label"]
     if threshold is None: threshold = json.loads((run/"config.json").read_text()).get("threshold", 0.7)
     if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 < threshold < 1:
         raise ValueError(f"threshold must be a number between 0 and 1, got {threshold!r}")
