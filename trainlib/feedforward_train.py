@@ -199,16 +199,16 @@ def predict_sequences(run, # feed-forward run folder, or its `Run` (see `train_f
                       batch_size:int=256) -> dict:
     "`{'ids', 'targets'}`: each target's predictions for every sequence (values, or classes with probabilities and labels); optionally written as CSV."
     run = Path(run.path if isinstance(run, Run) else run)
-    if not is_feedforward_run(run): raise ValueError(f"{run}: not a feed-forward run folder (no dataset.json naming the heads)")
-    info, model_file = json.loads((run/"dataset.json").read_text()), run/"model.keras"
+    info, model_file = json.loads((run/"dataset.json").read_text()) if (run/"dataset.json").is_file() else {}, run/"model.keras"
+    if "heads" not in info: raise ValueError(f"{run}: not a feed-forward run folder (no dataset.json naming the heads)")
     if not model_file.is_file(): raise FileNotFoundError(f"{run}: no model.keras (the run has not finished)")
     entry = DATASETS.get(json.loads((run/"config.json").read_text()).get("dataset"))
     columns = {k: v for k, v in (entry.kwargs if entry else {}).items() if k in ("id_column", "sequence_column")}
     data = read_sequences(input_path, targets=[], **(columns if Path(input_path).suffix.lower() == ".csv" else {}))
     length = info["length"]
-    long = next((i for i, s in zip(data.ids, data.sequences) if len(s) > length), None)
+    long = next((i for i, s in enumerate(data.sequences) if len(s) > length), None)
     if long is not None:
-        raise ValueError(f"{input_path}: sequence {long!r} has length {len(data.sequences[data.ids.index(long)])}, "
+        raise ValueError(f"{input_path}: sequence {data.ids[long]!r} has length {len(data.sequences[long])}, "
                          f"but the model takes sequences of up to {length} ({run/'dataset.json'} length)")
     model = keras.saving.load_model(model_file, safe_mode=safe_mode)
     if sorted(model.output_names) != sorted(info["heads"]):

@@ -11,7 +11,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from .config import ImageTrainConfig, check_image_architecture, write_atomic
+from .config import ImageTrainConfig, check_image_architecture, check_type, check_value, write_atomic
 from .quiet import settle_onednn_notice
 from .images import IMAGE_SUFFIXES, find_images, load_image, make_image_dataset, sample_id
 from .store import DatasetVersion, finish_pipeline, load_arrays, load_ids
@@ -213,8 +213,7 @@ def predict_images(run, # image run folder (see `train_images`), or its `Run`
     if "multi_label" not in info: raise ValueError(f"{run}: not an image run folder (see train_images)")
     multi_label = info["multi_label"]
     if threshold is None: threshold = json.loads((run/"config.json").read_text()).get("threshold", 0.7)
-    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 < threshold < 1:
-        raise ValueError(f"threshold must be a number between 0 and 1, got {threshold!r}")
+    check_value("threshold", check_type("threshold", threshold, "float"), dict(gt=0, lt=1))     # the rule of ImageTrainConfig.threshold
     bundle = read_bundle(run)
     model = load_bundle_model(run, bundle, loader=lambda f: load_pretrained(f, safe_mode=safe_mode))
     check_labels(bundle, (run/"labels.txt").read_text().split() if (run/"labels.txt").is_file() else None, model.output_shape[-1])

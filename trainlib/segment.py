@@ -13,7 +13,7 @@ import numpy as np
 import tensorflow as tf
 from tqdm.auto import tqdm
 
-from .config import SegmentConfig, write_atomic
+from .config import SegmentConfig, check_type, check_value, write_atomic
 from .store import finish_pipeline
 from .volumes import Volume, _check_crop, get_datasplit, volume_dataset
 from .augment import check_spatial_transforms, spatial_transform
@@ -225,8 +225,7 @@ def segment_volume(config:SegmentConfig, # the run's config: model, classes, cro
     else:
         epoch, path = None, Path(checkpoint)
         if not path.is_file(): raise FileNotFoundError(f"checkpoint not found: {path}")
-    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1):
-        raise ValueError(f"batch_size must be a whole number >= 1, got {batch_size!r}")
+    check_value("batch_size", check_type("batch_size", batch_size, "int|None"), dict(gt=0))
     vol = Volume(volume)
     scale = tuple(float(s) for s in config.input_array_info.get("scale", (1, 1, 1)))
     if vol.scale != scale: raise ValueError(f"{vol.path}: volume scale {vol.scale} differs from input_array_info.scale {scale} (no resampling)")
