@@ -52,6 +52,10 @@ def test_train_images_learns_above_chance(cli, tmp_path):
     labels = (run/"labels.txt").read_text().split()
     for row in pred:
         assert row["predicted"] == ";".join(l for l in labels if float(row[f"prob_{l}"]) >= 0.7), row
+    assert main(["predict", "--model", str(run), "--input", str(IMAGES/"varkodes"), "--output", str(out), "--threshold", "0.3"]) == 0
+    with open(out) as f: low = list(csv.DictReader(f))
+    assert [row["predicted"] for row in low] == [";".join(l for l in labels if float(row[f"prob_{l}"]) >= 0.3) for row in low]
+    assert [row["predicted"] for row in low] != [row["predicted"] for row in pred]      # the threshold changed some predictions
 
 
 def test_single_label_from_folder_names(tmp_path, capsys):
@@ -67,6 +71,9 @@ def test_single_label_from_folder_names(tmp_path, capsys):
     assert capsys.readouterr().out == f"wrote 30 predictions to {out} (most probable label)\n"
     with open(out) as f: pred = list(csv.DictReader(f))
     assert len(pred) == 30 and all(r["predicted"] == max((l for l in r if l.startswith("prob_")), key=lambda l: float(r[l]))[5:] for r in pred)
+    assert main(["predict", "--model", str(tmp_path/"run"), "--input", str(IMAGES/"varkodes"/"digit_3"), "--output", str(tmp_path/"t.csv"),
+                 "--threshold", "0.5"]) == 1                      # a threshold is refused, not ignored
+    assert "is a single-label run, which predicts the most probable label" in capsys.readouterr().err and not (tmp_path/"t.csv").exists()
 
 
 def test_validation_by_id_list(tmp_path):

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from conftest import GUNPOINT, ROOT, user_stderr
+from trainlib.cli import main
 from trainlib.config import TrainConfig
 from trainlib.evaluate import apply_threshold, evaluate, optimise_threshold, predict, roc_threshold
 from trainlib.peaks import make_peak_dataset
@@ -47,6 +48,23 @@ def test_predict_peaks_one_row_per_input(peak_run, cli, tmp_path):
     assert [row["predicted"] for row in rows] == [("High_quality", "Low_quality", "Noise")[i] for i in expected]
     plain = predict(peak_run.file("model.h5"), PEAKS/"peaks_b.csv", use_threshold=False)     # the .h5 copy, argmax
     assert plain["predicted"] == [("High_quality", "Low_quality", "Noise")[i] for i in probs.argmax(1)]
+
+
+@pytest.mark.parametrize("flags, positive, value", [(["--threshold", "0.9"], "High_quality", 0.9),
+                                                     (["--threshold", "0.2", "--positive", "Noise"], "Noise", 0.2)])
+def test_cli_predict_with_a_given_threshold(peak_run, tmp_path, capsys, flags, positive, value):
+    "--threshold replaces the recorded value, for the recorded class or --positive's; the CSV's labels follow it."
+    out, classes = tmp_path/"pred.csv", ["High_quality", "Low_quality", "Noise"]
+    assert main(["predict", "--model", str(peak_run.path), "--input", str(PEAKS/"peaks_b.csv"), "--output", str(out), *flags]) == 0
+    assert f"threshold {value:.4g} for {positive}" in capsys.readouterr().out
+    rows = read_csv(out)
+    probs = np.array([[float(row[f"prob_{c}"]) for c in classes] for row in rows])
+    expected = apply_threshold(probs, classes, positive, value)
+    assert [row["predicted"] for row in rows] == [classes[i] for i in expected]
+    assert expected.tolist() != apply_threshold(probs, classes, "High_quality", json.loads(peak_run.file("metrics.json").read_text())["threshold"]["threshold"]).tolist()
+    assert main(["predict", "--model", str(peak_run.path), "--input", str(PEAKS/"peaks_b.csv"), "--output", str(tmp_path/"p2.csv"),
+                 "--threshold", "0.5", "--positive", "Unknown"]) == 1
+    assert "positive: 'Unknown' is not a class of" in capsys.readouterr().err and not (tmp_path/"p2.csv").exists()
 
 
 def test_predict_unlabelled_peaks_and_npy(peak_run, tmp_path):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from .config import BUILTIN_IMAGE_MODELS, check_distributed_backend, check_image_architecture, distributed_settings, keras_backend, FeedforwardConfig, ImageTrainConfig, TrainConfig, load_config, load_feedforward_config, load_yaml, save_config, yaml_error
+from .config import BUILTIN_IMAGE_MODELS, check_distributed_backend, check_image_architecture, check_value, distributed_settings, keras_backend, FeedforwardConfig, ImageTrainConfig, TrainConfig, load_config, load_feedforward_config, load_yaml, save_config, yaml_error
 from .quiet import filtered_stderr, import_tensorflow_quietly
 
 # %% auto 0
@@ -220,25 +220,33 @@ def cmd_transfer(args):
     arg("--input", required=True, help="signals CSV, NeatMS peak table or .npy array; for an image (train-images) run, a folder of images or an image; for a feed-forward (train-sequences) run, sequences CSV or FASTA"),
     arg("--output", required=True, help="CSV to write: id, prob_<class>..., predicted (images: file, sample, prob_<label>..., predicted labels; feed-forward: a value, or probabilities and class, per target)"),
     arg("--no-threshold", action="store_true", help="ignore the threshold in metrics.json (plain argmax)"),
+    arg("--threshold", type=float, help="apply this threshold instead of the recorded one: to the recorded (or --positive) class; for a multi-label image run, to every label"),
+    arg("--positive", help="the class --threshold applies to (classifier runs; needed when the run records no threshold)"),
     arg("--unsafe", action="store_true", help="allow Lambda layers (code inside the model file): only for trusted files")])
 def cmd_predict(args):
     "Predict new data with a trained model and write a CSV."
     check_paths(("--model", args.model), ("--input", args.input))
+    if args.threshold is not None: check_value("--threshold", args.threshold, dict(gt=0, lt=1))
+    if args.no_threshold and (args.threshold is not None or args.positive is not None): raise ValueError("--no-threshold: given with --threshold or --positive")
+    if args.positive is not None and args.threshold is None: raise ValueError("--positive: needs --threshold (the value to apply to that class)")
     import_tensorflow_quietly()
     from trainlib.evaluate import predict
     from trainlib.feedforward_train import is_feedforward_run, predict_sequences
     if is_feedforward_run(args.model):
-        if args.no_threshold: raise ValueError(f"--no-threshold: {args.model} is a feed-forward run, which has no threshold")
+        for flag in ("no_threshold", "threshold", "positive"):
+            if getattr(args, flag) not in (None, False): raise ValueError(f"--{flag.replace('_', '-')}: {args.model} is a feed-forward run, which has no threshold")
         res = predict_sequences(args.model, args.input, args.output, safe_mode=not args.unsafe)
         print(f"wrote {len(res['ids'])} predictions of {', '.join(res['targets'])} to {args.output}"); return
     from trainlib.images import IMAGE_SUFFIXES
     if Path(args.input).is_dir() or Path(args.input).suffix.lower() in IMAGE_SUFFIXES:
         from trainlib.images_train import predict_images
         if args.no_threshold: raise ValueError("--no-threshold: image runs predict with their own threshold (multi-label) or the most probable label")
-        res = predict_images(args.model, args.input, args.output, safe_mode=not args.unsafe)
+        if args.positive is not None: raise ValueError("--positive: an image run's --threshold applies to every label")
+        res = predict_images(args.model, args.input, args.output, threshold=args.threshold, safe_mode=not args.unsafe)
         how = f"labels at probability >= {res['threshold']:g}" if res["threshold"] is not None else "most probable label"
         print(f"wrote {len(res['files'])} predictions to {args.output} ({how})"); return
-    res = predict(args.model, args.input, args.output, use_threshold=not args.no_threshold, safe_mode=not args.unsafe)
+    res = predict(args.model, args.input, args.output, use_threshold=not args.no_threshold, threshold=args.threshold,
+                  positive=args.positive, safe_mode=not args.unsafe)
     thr = res["threshold"]
     how = f"threshold {thr['threshold']:.4g} for {thr['positive']}" if thr else "most probable class"
     print(f"wrote {len(res['ids'])} predictions to {args.output} ({how})")

@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, classification_report, confusion_matrix, roc_auc_score, roc_curve
 
-from .config import write_atomic
+from .config import check_type, check_value, write_atomic
 from .data import pad_or_truncate, parse_series
 from .peaks import PEAK_COLUMNS, read_peaks
 from .store import DatasetVersion, load_arrays, to_tf_dataset
@@ -232,13 +232,33 @@ def _from_bundle(bundle, net, labels, labels_file) -> tuple:
         raise ValueError(f"{bundle.path}: input.shape {bundle.input_shape} contradicts the model's input shape {tuple(net.input_shape[1:])}")
     return bundle.classes, bundle.get("config") or {}, bundle["preprocessing"].get("etl") or {}, bundle.input_shape
 
+def _check_threshold_args(use_threshold:bool, threshold, positive):
+    "Refuse `predict`'s threshold arguments that contradict each other, before the model is loaded."
+    if threshold is None:
+        if positive is not None: raise ValueError(f"positive={positive!r} needs a threshold to apply to it")
+        return
+    if not use_threshold: raise ValueError("threshold: given with use_threshold=False (plain argmax); use one or the other")
+    check_value("threshold", check_type("threshold", threshold, "float"), dict(gt=0, lt=1))
+
+def _given_threshold(recorded:dict|None, threshold:float, positive:str|None, classes:list, folder:Path) -> dict:
+    "The threshold `predict` applies when one is given: its value, for `positive` or else the recorded threshold's class."
+    if positive is None and not recorded:
+        raise ValueError(f"threshold: {folder} records no threshold (bundle.json or metrics.json), so it names no positive class; "
+                         f"give positive= (--positive), one of {', '.join(classes)}")
+    positive = positive if positive is not None else recorded["positive"]
+    if positive not in classes: raise ValueError(f"positive: {positive!r} is not a class of {folder} ({', '.join(classes)})")
+    return dict(positive=positive, threshold=float(threshold), source="given")
+
 def predict(model, # run folder or model file (.keras/.h5)
             input_path, # signals CSV, peak table or .npy (see above)
             output_path=None, # CSV to write (atomically); None: only return
             use_threshold:bool=True, # apply the bundle's (or, without one, metrics.json's) threshold
+            threshold:float|None=None, # apply this threshold instead of the recorded one's value
+            positive:str|None=None, # ... to this class instead of the recorded one's (needs `threshold`)
             safe_mode:bool=True, # refuse Lambda layers when loading the model
             batch_size:int=256) -> dict:
     "Class probabilities and predicted labels for every input, checked against the model's bundle.json; optionally written as CSV."
+    _check_threshold_args(use_threshold, threshold, positive)
     file, folder = _model_folder(model)
     bundle = read_bundle(folder) if bundle_path(folder).is_file() else None
     load = lambda f: load_pretrained(f, safe_mode=safe_mode)
@@ -263,6 +283,7 @@ def predict(model, # run folder or model file (.keras/.h5)
     probs = net.predict(x, batch_size=batch_size, verbose=0)
     metrics = json.loads((folder/"metrics.json").read_text()) if (folder/"metrics.json").is_file() else {}
     thr = (bundle.get("threshold") if bundle is not None else metrics.get("threshold")) if use_threshold else None
+    if threshold is not None: thr = _given_threshold(thr, threshold, positive, classes, folder)
     pred = apply_threshold(probs, classes, thr["positive"], thr["threshold"]) if thr else probs.argmax(axis=1)
     out = dict(ids=ids, classes=classes, probabilities=probs, predicted=[classes[i] for i in pred], threshold=thr)
     if output_path is not None: write_predictions(out, output_path)

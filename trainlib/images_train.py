@@ -213,6 +213,7 @@ def predict_images(run, # image run folder (see `train_images`), or its `Run`
     if "multi_label" not in info: raise ValueError(f"{run}: not an image run folder (see train_images)")
     multi_label = info["multi_label"]
     if threshold is None: threshold = json.loads((run/"config.json").read_text()).get("threshold", 0.7)
+    elif not multi_label: raise ValueError(f"threshold: {run} is a single-label run, which predicts the most probable label")
     check_value("threshold", check_type("threshold", threshold, "float"), dict(gt=0, lt=1))     # the rule of ImageTrainConfig.threshold
     bundle = read_bundle(run)
     model = load_bundle_model(run, bundle, loader=lambda f: load_pretrained(f, safe_mode=safe_mode))
