@@ -77,7 +77,7 @@ def test_check_takes_a_feedforward_config(cli, tmp_path):
 @pytest.mark.parametrize("command", ["tune", "grid", "transfer", "evaluate", "predict", "train-sequences", "grid-sequences", "train-images",
                                      "train-images --epochs", "train-images -c", "grid --meta", "grid-sequences --meta",
                                      "train-model seg.py", "transfer --model", "train-model --distributed",
-                                     "train-model --distributed jax", "train-model --coordinator", "train-images -t", "train-images -V", "segment", "predict --threshold"])
+                                     "train-model --distributed jax", "train-model --coordinator", "train-images -t", "train-images -V", "segment", "segment --overlap", "predict --threshold"])
 def test_a_bad_argument_is_reported_before_tensorflow_loads(cli, write_config, tmp_path, command):
     "A bad config, run folder or path ends the command before TensorFlow's import (seconds): a `tensorflow` that fails to import stands in for it."
     fake = tmp_path/"fake"/"tensorflow"; fake.mkdir(parents=True)
@@ -96,6 +96,8 @@ def test_a_bad_argument_is_reported_before_tensorflow_loads(cli, write_config, t
                    "grid-sequences": (["--config", ff, "--meta", "{num_fc_layers: [0, 1]}"], f"{ff}: unknown key 'epoch'"),
                    "train-images": ([tmp_path/"nope", tmp_path/"run"], f"input: no such file or folder: {tmp_path/'nope'}"),
                    "train-images --epochs": ([ROOT/"data"/"images", tmp_path/"run", "--epochs", "0"], "epochs must be > 0, got 0"),
+                   "segment --overlap": (["--config", seg, "--input", ROOT/"data"/"volumes"/"blobs_0.h5", "--output", tmp_path/"p.h5", "--overlap", "1"],
+                                         "--overlap must be < 1, got 1.0"),
                    "predict --threshold": (["--model", ROOT/"data", "--input", bad, "--output", tmp_path/"p.csv", "--threshold", "1.5"],
                                            "--threshold must be < 1, got 1.5"),
                    "segment": (["--config", bad, "--input", ROOT/"data"/"volumes"/"blobs_0.h5", "--output", tmp_path/"p.h5"],

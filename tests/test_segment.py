@@ -54,13 +54,13 @@ def test_python_config_trains_a_3d_unet_and_resumes(tmp_path, cli):
     assert [row.split(",")[0] for row in rows[1:]] == ["0", "1"]
     # the trained model segments a whole volume: a probability per class and voxel, from the best checkpoint
     out = tmp_path/"blobs_3_pred.h5"
-    r = cli("segment", "--config", config, "--input", VOLUMES/"blobs_3.h5", "--output", out)
+    r = cli("segment", "--config", config, "--input", VOLUMES/"blobs_3.h5", "--output", out, "--overlap", "0.25")
     assert r.returncode == 0, r.stderr[-3000:]
     assert r.stdout == f"wrote {out}: predictions/{{ball,box}} for {VOLUMES/'blobs_3.h5'}\n"
     import h5py
     with h5py.File(out) as f:
         assert sorted(f["predictions"]) == ["ball", "box"] and f["predictions/box"].shape == (64, 64, 64)
-        assert f.attrs["checkpoint"].endswith(".weights.h5") and 1 <= f.attrs["epoch"] <= 2
+        assert f.attrs["checkpoint"].endswith(".weights.h5") and 1 <= f.attrs["epoch"] <= 2 and f.attrs["overlap"] == 0.25
         p = f["predictions/ball"][:]
     assert 0 <= p.min() and p.max() <= 1 and p.std() > 0
 
@@ -132,8 +132,11 @@ def test_unet_learns_the_generated_volumes(tmp_path, dims):
     from trainlib.segment import segment_volume
     config = SegmentConfig.from_dict({**common, **config})
     volume = next(line.split(",")[1] for line in (tmp_path/"datasplit.csv").read_text().splitlines() if line.startswith("validate,"))
-    with h5py.File(segment_volume(config, volume, tmp_path/"pred.h5", progress=False)) as f, h5py.File(volume) as v:
-        dice = {c: 2 * ((f[f"predictions/{c}"][:] > 0.5) & (v[f"labels/{c}"][:] > 0)).sum()
-                   / ((f[f"predictions/{c}"][:] > 0.5).sum() + (v[f"labels/{c}"][:] > 0).sum()) for c in ("ball", "box")}
-    print(f"{dims}: whole-volume dice {dice}")
-    assert min(dice.values()) >= 0.7, dice
+    def volume_dice(pred):
+        with h5py.File(pred) as f, h5py.File(volume) as v:
+            return {c: 2 * ((f[f"predictions/{c}"][:] > 0.5) & (v[f"labels/{c}"][:] > 0)).sum()
+                       / ((f[f"predictions/{c}"][:] > 0.5).sum() + (v[f"labels/{c}"][:] > 0).sum()) for c in ("ball", "box")}
+    dice = volume_dice(segment_volume(config, volume, tmp_path/"pred.h5", progress=False))
+    blended = volume_dice(segment_volume(config, volume, tmp_path/"blend.h5", overlap=0.5, progress=False))   # overlapping crops, blended
+    print(f"{dims}: whole-volume dice {dice}, with overlap 0.5 {blended}")
+    assert min(dice.values()) >= 0.7 and min(blended.values()) >= 0.7, (dice, blended)

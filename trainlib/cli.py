@@ -257,16 +257,19 @@ def cmd_predict(args):
     arg("--input", required=True, help="HDF5 volume with raw (z, y, x)"),
     arg("--output", required=True, help="HDF5 file to write: predictions/<class>, probabilities shaped like raw"),
     arg("--checkpoint", default="best", help="best (lowest validation loss), latest, or a checkpoint file"),
-    arg("--batch-size", type=int, help="crops per prediction call (default: the config's batch_size)")])
+    arg("--batch-size", type=int, help="crops per prediction call (default: the config's batch_size)"),
+    arg("--overlap", type=float, default=0.0, help="fraction of a crop shared with the next along each axis (0.5 is usual; the crops' predictions are blended, at 2-4x the cost)")])
 def cmd_segment(args):
     "Predict every voxel of a volume, crop by crop, with a checkpoint of a segmentation run."
     check_paths(("--config", args.config), ("--input", args.input))
     if Path(args.config).suffix != ".py": raise ValueError(f"--config must be a python segmentation config (.py), got {args.config}")
+    check_value("--overlap", args.overlap, dict(ge=0, lt=1))
     from trainlib.config import load_python_config
     config = load_python_config(args.config).update(parse_overrides(args.set))
     import_tensorflow_quietly()
     from trainlib.segment import segment_volume
-    out = segment_volume(config, args.input, args.output, checkpoint=args.checkpoint, batch_size=args.batch_size)
+    out = segment_volume(config, args.input, args.output, checkpoint=args.checkpoint, batch_size=args.batch_size,
+                         overlap=args.overlap)
     print(f"wrote {out}: predictions/{{{','.join(config.classes)}}} for {args.input}")
 
 # %% ../nbs/12_cli.ipynb

@@ -23,8 +23,8 @@ from .losses import BCEDiceLoss, segmentation_metrics
 # %% auto 0
 __all__ = ['checkpoint_path', 'list_checkpoints', 'log_dir', 'read_history_csv', 'best_epoch', 'find_checkpoint',
            'load_checkpoint', 'EpochCheckpoint', 'example_image', 'ExampleSlices', 'segmentation_datasets',
-           'model_input_shape', 'build_segmenter', 'SegmentResult', 'train_segmentation', 'tile_starts',
-           'segment_volume']
+           'model_input_shape', 'build_segmenter', 'SegmentResult', 'train_segmentation', 'tile_starts', 'crop_stride',
+           'crop_weights', 'axis_weight_sums', 'segment_volume']
 
 # %% ../nbs/06a_segment.ipynb
 def checkpoint_path(config:SegmentConfig, epoch:int, model_name:str|None=None) -> Path:
@@ -205,10 +205,26 @@ def train_segmentation(config:SegmentConfig, *,
 # %% ../nbs/06a_segment.ipynb
 def tile_starts(size:int, # the volume's size along an axis
                 crop:int, # the crop's size along it (<= size)
+                stride:int|None=None, # distance between starts (default: `crop`, crops that touch)
                ) -> list[int]:
-    "Starts of the crops covering `0..size`: a grid of `crop`, the last one moved back to end at the border."
-    starts = list(range(0, size - crop + 1, crop))
+    "Starts of the crops covering `0..size`: every `stride` voxels, the last one moved back to end at the border."
+    starts = list(range(0, size - crop + 1, stride or crop))
     return starts + [size - crop] if starts[-1] + crop < size else starts
+
+def crop_stride(crop:int, overlap:float) -> int:
+    "Distance between crop starts along an axis for a fraction `overlap` of the crop shared with the next one (at least 1)."
+    return max(1, round(crop * (1 - overlap)))
+
+def crop_weights(crop:int) -> np.ndarray:
+    "Blending weight of each position of a crop along one axis: 1 at the edges, rising linearly to the middle."
+    i = np.arange(crop)
+    return np.minimum(i + 1, crop - i).astype("float64")
+
+def axis_weight_sums(size:int, crop:int, starts:list[int]) -> np.ndarray:
+    "Sum, at each position along an axis, of the weights of the crops (starting at `starts`) that cover it."
+    total = np.zeros(size)
+    for s in starts: total[s:s + crop] += crop_weights(crop)
+    return total
 
 # %% ../nbs/06a_segment.ipynb
 def segment_volume(config:SegmentConfig, # the run's config: model, classes, crop shape, checkpoints
@@ -216,6 +232,7 @@ def segment_volume(config:SegmentConfig, # the run's config: model, classes, cro
                    output_path, # HDF5 file to write: `predictions/<class>`, float32 probabilities shaped like raw
                    *, checkpoint:str="best", # best (lowest val_loss), latest, or a checkpoint file
                    batch_size:int|None=None, # crops per prediction call (default: config.batch_size)
+                   overlap:float=0.0, # fraction of a crop shared with the next along each axis; the crops' predictions are blended
                    progress:bool=True, # a progress bar over the batches
                   ) -> Path:
     "Predict every voxel of `volume` with a checkpoint of `config`'s model, crop by crop, into `output_path` (written atomically)."
@@ -226,12 +243,16 @@ def segment_volume(config:SegmentConfig, # the run's config: model, classes, cro
         epoch, path = None, Path(checkpoint)
         if not path.is_file(): raise FileNotFoundError(f"checkpoint not found: {path}")
     check_value("batch_size", check_type("batch_size", batch_size, "int|None"), dict(gt=0))
+    check_value("overlap", check_type("overlap", overlap, "float"), dict(ge=0, lt=1))
     vol = Volume(volume)
     scale = tuple(float(s) for s in config.input_array_info.get("scale", (1, 1, 1)))
     if vol.scale != scale: raise ValueError(f"{vol.path}: volume scale {vol.scale} differs from input_array_info.scale {scale} (no resampling)")
     crop = _check_crop([vol], config.crop_shape)
     model = load_checkpoint(build_segmenter(config), path)
-    starts = list(itertools.product(*(tile_starts(s, c) for s, c in zip(vol.shape, crop))))
+    axis_starts = [tile_starts(s, c, crop_stride(c, overlap)) for s, c in zip(vol.shape, crop)]
+    starts = list(itertools.product(*axis_starts))
+    sums = [axis_weight_sums(s, c, a) for s, c, a in zip(vol.shape, crop, axis_starts)]
+    weight = np.einsum("i,j,k->ijk", *(crop_weights(c) for c in crop))
     step, out = batch_size or config.batch_size, Path(output_path)
     if out.resolve() == vol.path.resolve(): raise ValueError(f"{out}: the output would replace the input volume; write the predictions elsewhere")
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -239,7 +260,7 @@ def segment_volume(config:SegmentConfig, # the run's config: model, classes, cro
     try:
         with h5py.File(tmp, "w") as f:
             f.attrs.update(checkpoint=str(path), epoch=-1 if epoch is None else epoch, classes=list(config.classes),
-                           scale=vol.scale, source=str(vol.path))
+                           scale=vol.scale, source=str(vol.path), overlap=overlap)
             sets = [f.create_dataset(f"predictions/{c}", shape=vol.shape, dtype="float32", chunks=crop) for c in config.classes]
             for i in tqdm(range(0, len(starts), step), desc=f"segmenting {vol.path.name}", unit="batch", disable=not progress):
                 batch = starts[i:i + step]
@@ -248,7 +269,8 @@ def segment_volume(config:SegmentConfig, # the run's config: model, classes, cro
                 if crop[0] == 1: pred = pred[:, None]                        # 2D: back to (n, 1, y, x, classes)
                 for s, p in zip(batch, pred):
                     window = tuple(slice(a, a + n) for a, n in zip(s, crop))
-                    for j, d in enumerate(sets): d[window] = p[..., j]
+                    share = weight / np.einsum("i,j,k->ijk", *(t[w] for t, w in zip(sums, window)))   # this crop's part of each voxel's mean
+                    for j, d in enumerate(sets): d[window] = d[window] + (share * p[..., j]).astype("float32")
         os.replace(tmp, out)
     finally:
         tmp.unlink(missing_ok=True); vol.close()
