@@ -15,7 +15,7 @@ from tqdm.auto import tqdm
 
 from .config import SegmentConfig, check_type, check_value, write_atomic
 from .store import finish_pipeline
-from .volumes import Volume, _check_crop, get_datasplit, volume_dataset
+from .volumes import Volume, _check_crop, get_datasplit, tile_starts, volume_dataset
 from .augment import check_spatial_transforms, spatial_transform
 from .models import build_segmentation_model
 from .losses import BCEDiceLoss, segmentation_metrics
@@ -23,8 +23,8 @@ from .losses import BCEDiceLoss, segmentation_metrics
 # %% auto 0
 __all__ = ['checkpoint_path', 'list_checkpoints', 'log_dir', 'read_history_csv', 'best_epoch', 'find_checkpoint',
            'load_checkpoint', 'EpochCheckpoint', 'example_image', 'ExampleSlices', 'segmentation_datasets',
-           'model_input_shape', 'build_segmenter', 'SegmentResult', 'train_segmentation', 'tile_starts', 'crop_stride',
-           'crop_weights', 'axis_weight_sums', 'segment_volume']
+           'model_input_shape', 'build_segmenter', 'SegmentResult', 'train_segmentation', 'crop_stride', 'crop_weights',
+           'axis_weight_sums', 'segment_volume']
 
 # %% ../nbs/06a_segment.ipynb
 def checkpoint_path(config:SegmentConfig, epoch:int, model_name:str|None=None) -> Path:
@@ -203,14 +203,6 @@ def train_segmentation(config:SegmentConfig, *,
     return SegmentResult(model, max(latest, config.epochs), path, best, history, logs)
 
 # %% ../nbs/06a_segment.ipynb
-def tile_starts(size:int, # the volume's size along an axis
-                crop:int, # the crop's size along it (<= size)
-                stride:int|None=None, # distance between starts (default: `crop`, crops that touch)
-               ) -> list[int]:
-    "Starts of the crops covering `0..size`: every `stride` voxels, the last one moved back to end at the border."
-    starts = list(range(0, size - crop + 1, stride or crop))
-    return starts + [size - crop] if starts[-1] + crop < size else starts
-
 def crop_stride(crop:int, overlap:float) -> int:
     "Distance between crop starts along an axis for a fraction `overlap` of the crop shared with the next one (at least 1)."
     return max(1, round(crop * (1 - overlap)))

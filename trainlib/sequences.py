@@ -4,7 +4,7 @@
 
 # %% ../nbs/01c_sequences.ipynb 3
 from __future__ import annotations
-import csv, sys
+import csv, sys, warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -71,6 +71,7 @@ class SequenceData:
     def split(self, train_test_fraction:float=0.9, train_val_fraction:float=0.8) -> dict:
         "`{'train', 'val', 'test'}` -> `SequenceData`, by a stable hash of each id."
         where = np.array([split_by_id(i, train_test_fraction, train_val_fraction) for i in self.ids])
+        _warn_shared_sequences(self, where)
         return {s: self.subset(where == s) for s in SPLITS}
 
     def __repr__(self):
@@ -79,8 +80,21 @@ class SequenceData:
         return f"SequenceData({len(self)} sequences, length {lens}, targets: {ts or 'none'}{'; from ' + Path(self.source).name if self.source else ''})"
 
 # %% ../nbs/01c_sequences.ipynb
+def _warn_shared_sequences(data:SequenceData, where:np.ndarray):
+    "Warn when one sequence, under different ids, lands in more than one split: those scores are not independent of training."
+    splits = {}
+    for rid, seq, s in zip(data.ids, data.sequences, where): splits.setdefault(seq, {}).setdefault(s, rid)
+    shared = [(seq, ids) for seq, ids in splits.items() if len(ids) > 1]
+    if not shared: return
+    seq, ids = shared[0]
+    example = " and ".join(f"{rid!r} in {s}" for s, rid in list(ids.items())[:2])
+    warnings.warn(f"{data.source or 'sequences'}: {len(shared)} sequences occur under different ids in more than one split "
+                  f"(e.g. {seq[:40]!r} as {example}); their held-out scores are not independent of training")
+
 def _check_targets(names:list, class_targets, where:str):
-    "`class_targets` as a tuple, each of which must be among the target `names`."
+    "`class_targets` as a tuple, each of which must be among the target `names` (each named once)."
+    twice = next((n for i, n in enumerate(names) if n in names[:i]), None)
+    if twice is not None: raise ValueError(f"{where}: target {twice!r} is listed twice")
     class_targets = (class_targets,) if isinstance(class_targets, str) else tuple(class_targets or ())
     unknown = [c for c in class_targets if c not in names]
     if unknown: raise ValueError(f"{where}: class target {unknown[0]!r} is not a target; targets: {', '.join(names) or 'none'}")
@@ -119,6 +133,8 @@ def read_sequence_csv(path, *, id_column:str="id", # column holding the sequence
         try: header = [h.strip().lstrip("\ufeff") for h in next(reader, [])]
         except UnicodeDecodeError as e: raise ValueError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
         if not header: raise ValueError(f"{path}: file is empty (expected a header with {id_column},{sequence_column})")
+        twice = next((h for i, h in enumerate(header) if h in header[:i]), None)
+        if twice is not None: raise ValueError(f"{path} line 1: column {twice!r} appears twice in the header")
         names = [h for h in header if h not in (id_column, sequence_column)] if targets is None else list(targets)
         missing = [c for c in (id_column, sequence_column, *names) if c not in header]
         if missing: raise ValueError(f"{path} line 1: missing column {missing[0]!r}; header has {', '.join(header)}")

@@ -4,7 +4,7 @@
 
 # %% ../nbs/01d_volumes.ipynb 3
 from __future__ import annotations
-import csv, io, time, warnings
+import csv, io, itertools, time, warnings
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -16,7 +16,7 @@ from .data import id_fraction
 
 # %% auto 0
 __all__ = ['DATASPLIT_COLUMNS', 'make_blob_volumes', 'Volume', 'make_datasplit_csv', 'read_datasplit', 'get_datasplit',
-           'random_crops', 'tile_crops', 'volume_dataset']
+           'random_crops', 'tile_starts', 'tile_crops', 'volume_dataset']
 
 # %% ../nbs/01d_volumes.ipynb
 def make_blob_volumes(out_dir, # folder to write <prefix>_<i>.h5 into
@@ -64,10 +64,16 @@ class Volume:
         if not self.path.is_file(): raise FileNotFoundError(f"volume not found: {self.path}")
         try:
             with h5py.File(self.path, "r") as f:
-                if "raw" not in f: raise ValueError(f"{self.path}: no 'raw' dataset (found: {', '.join(f) or 'nothing'})")
+                if not isinstance(f.get("raw"), h5py.Dataset): raise ValueError(f"{self.path}: no 'raw' dataset (found: {', '.join(f) or 'nothing'})")
+                if "labels" in f and not isinstance(f["labels"], h5py.Group): raise ValueError(f"{self.path}: 'labels' must be a group of one dataset per class")
                 self.shape, self.dtype = tuple(f["raw"].shape), f["raw"].dtype
                 self.classes = sorted(f["labels"]) if "labels" in f else []
-                self.scale = tuple(float(s) for s in f.attrs.get("scale", (1, 1, 1)))
+                not_data = [c for c in self.classes if not isinstance(f[f"labels/{c}"], h5py.Dataset)]
+                if not_data: raise ValueError(f"{self.path}: labels/{not_data[0]} must be a dataset shaped like raw, got a group")
+                scale = np.atleast_1d(f.attrs.get("scale", (1, 1, 1)))
+                if scale.shape != (3,) or not np.issubdtype(scale.dtype, np.number):
+                    raise ValueError(f"{self.path}: attribute scale must be three numbers (z, y, x), got {np.asarray(f.attrs['scale']).tolist()!r}")
+                self.scale = tuple(float(s) for s in scale)
                 bad = [c for c in self.classes if f[f"labels/{c}"].shape != self.shape]
         except OSError as e: raise ValueError(f"{self.path}: not a readable HDF5 file ({e})") from None
         if len(self.shape) != 3: raise ValueError(f"{self.path}: raw must be 3-d (z, y, x), got shape {self.shape}")
@@ -131,20 +137,27 @@ def read_datasplit(csv_path, # a datasplit CSV
     "The volumes of each usage (`train`, `validate`) in a datasplit CSV, checked row by row."
     csv_path = Path(csv_path)
     if not csv_path.is_file(): raise FileNotFoundError(f"datasplit file not found: {csv_path}")
-    out = {"train": [], "validate": []}
-    with open(csv_path, newline="") as f:
-        rows = csv.reader(f)
-        header = next(rows, None)
-        if header is None or tuple(header[:2]) != DATASPLIT_COLUMNS[:2]:
-            raise ValueError(f"{csv_path} line 1: header must start with usage,path, got {header!r}")
-        for line, row in enumerate(rows, start=2):
-            if not row: continue
-            if len(row) < 2 or row[0] not in out:
-                raise ValueError(f"{csv_path} line {line}: usage must be train or validate, got {row[0] if row else ''!r}")
-            path = Path(row[1]) if Path(row[1]).is_absolute() else csv_path.parent/row[1]
-            if not path.is_file(): raise FileNotFoundError(f"{csv_path} line {line}: volume not found: {path}")
-            if classes is not None: Volume(path).check_classes(classes)
-            out[row[0]].append(path)
+    data = csv_path.read_bytes()        # a small file, decoded whole: a bad byte's line is exact
+    try: rows = csv.reader(io.StringIO(data.decode("utf-8-sig"), newline=""))    # -sig: a byte-order mark (Excel) is not part of 'usage'
+    except UnicodeDecodeError as e:
+        line = data[:e.start].count(b"\n") + 1
+        raise ValueError(f"{csv_path} line {line}: not UTF-8 text ({e.reason})") from None
+    header = next(rows, None)
+    if header is None or tuple(header[:2]) != DATASPLIT_COLUMNS[:2]:
+        raise ValueError(f"{csv_path} line 1: header must start with usage,path, got {header!r}")
+    out, seen = {"train": [], "validate": []}, {}
+    for row in rows:
+        line = rows.line_num
+        if not row: continue
+        if row[0] not in out: raise ValueError(f"{csv_path} line {line}: usage must be train or validate, got {row[0]!r}")
+        if len(row) < 2 or not row[1].strip(): raise ValueError(f"{csv_path} line {line}: no path")
+        path = Path(row[1]) if Path(row[1]).is_absolute() else csv_path.parent/row[1]
+        if not path.is_file(): raise FileNotFoundError(f"{csv_path} line {line}: volume not found: {path}")
+        first = seen.setdefault(path.resolve(), (line, row[0]))
+        if first[0] != line:       # listed twice (in both usages, validation would score training data)
+            raise ValueError(f"{csv_path} line {line}: volume {path} is already listed on line {first[0]} (usage {first[1]})")
+        if classes is not None: Volume(path).check_classes(classes)
+        out[row[0]].append(path)
     if not out["train"]: raise ValueError(f"{csv_path}: no volume has usage train")
     return out
 
@@ -157,6 +170,7 @@ def get_datasplit(csv_path, data_path, *, classes:list=("nuc", "er"), validation
 def _check_crop(volumes, crop_shape):
     crop_shape = tuple(int(s) for s in crop_shape)
     if len(crop_shape) != 3: raise ValueError(f"crop_shape must be (z, y, x), got {crop_shape!r}")
+    if min(crop_shape) < 1: raise ValueError(f"crop_shape must be positive sizes (z, y, x), got {crop_shape!r}")
     for v in volumes:
         if any(c > s for c, s in zip(crop_shape, v.shape)):
             raise ValueError(f"{v.path}: crop shape {crop_shape} is larger than the volume {v.shape}")
@@ -184,13 +198,21 @@ def random_crops(paths:list, classes:list, crop_shape:tuple, *, seed:int=42,
     finally:
         for v in volumes: v.close()
 
+def tile_starts(size:int, # the volume's size along an axis
+                crop:int, # the crop's size along it (<= size)
+                stride:int|None=None, # distance between starts (default: `crop`, crops that touch)
+               ) -> list[int]:
+    "Starts of the crops covering `0..size`: every `stride` voxels, the last one moved back to end at the border."
+    starts = list(range(0, size - crop + 1, stride or crop))
+    return starts + [size - crop] if starts[-1] + crop < size else starts
+
 def tile_crops(paths:list, classes:list, crop_shape:tuple) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    "The non-overlapping grid of crops of `crop_shape` covering each volume (the same every time)."
+    "The grid of crops of `crop_shape` covering every voxel of each volume (`tile_starts`; the same every time)."
     volumes = [Volume(p).check_classes(classes) for p in paths]
     crop_shape = _check_crop(volumes, crop_shape)
     for v in volumes:
-        for start in np.ndindex(*(s // c for s, c in zip(v.shape, crop_shape))):
-            yield _channels_last(*v.read(tuple(i * c for i, c in zip(start, crop_shape)), crop_shape, classes), crop_shape)
+        for start in itertools.product(*(tile_starts(s, c) for s, c in zip(v.shape, crop_shape))):
+            yield _channels_last(*v.read(start, crop_shape, classes), crop_shape)
         v.close()
 
 # %% ../nbs/01d_volumes.ipynb
