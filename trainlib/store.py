@@ -77,10 +77,14 @@ class _Staging:
         self.path, self.split_file, self.files, self.labels = path, split_file or {}, {}, {}
         self.buffer, self.n, self.block = [], 0, block
     def append(self, r:SignalRow):
-        "Stage one validated row."
-        self.buffer.append((pad_or_truncate(r.values, self.x.shape[1]), r.id, self.files.setdefault(r.file, len(self.files)), r.line,
+        "Stage one validated row, as it will be stored (padded or truncated, cast); its digest is of that, so leaks are what training sees."
+        x = pad_or_truncate(r.values, self.x.shape[1]).astype(self.x.dtype)
+        if not np.isfinite(x).all():          # finite in the file, but not in dtype (float16 ends at 65504)
+            raise ValueError(f"{r.file} line {r.line}: values beyond the range of {self.x.dtype} (largest {np.finfo(self.x.dtype).max:g}); "
+                             f"set shared.dtype to float32")
+        self.buffer.append((x, r.id, self.files.setdefault(r.file, len(self.files)), r.line,
                             self.labels.setdefault(r.label, len(self.labels)), id_fraction(r.id), balance_fraction(r.id),
-                            _SPLIT_INDEX.get(self.split_file.get(r.id), -1), hashlib.sha1(r.values.tobytes()).digest()[:16]))
+                            _SPLIT_INDEX.get(self.split_file.get(r.id), -1), hashlib.sha1(x.tobytes()).digest()[:16]))
         self.n += 1
         if len(self.buffer) == self.block: self.flush()
     def flush(self):
@@ -190,7 +194,9 @@ class DatasetVersion:
         self.path = Path(path)
         mf = self.path/"manifest.json"
         if not mf.is_file(): raise FileNotFoundError(f"not a dataset version (no manifest.json): {self.path}")
-        self.manifest = json.loads(mf.read_text())
+        try: self.manifest = json.loads(mf.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise ValueError(f"{mf}: not valid JSON ({e}); delete {self.path} to rebuild the version") from None
 
     version = property(lambda self: self.manifest["version"])
     classes = property(lambda self: self.manifest["classes"])
@@ -303,7 +309,9 @@ def _reader(dataset, split, in_memory):
         return lambda idx: (tf.gather(x, idx), tf.gather(y, idx))
     h5 = dataset.open()
     xs, ys = h5[split]["x"], h5[split]["y"]
-    def read(idx): return xs[np.sort(idx)], ys[np.sort(idx)]
+    def read(idx):           # sorted; class-balanced batches may repeat a row, which h5py's indexing refuses
+        rows, back = np.unique(idx, return_inverse=True)
+        return xs[rows][back], ys[rows][back]
     def fn(idx):
         x, y = tf.numpy_function(read, [tf.sort(idx)], (tf.as_dtype(dataset.dtype), tf.int32))
         x.set_shape((None, *dataset.input_shape)); y.set_shape((None,))
