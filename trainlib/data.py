@@ -13,8 +13,9 @@ from typing import Iterator
 import numpy as np
 
 # %% auto 0
-__all__ = ['SPLITS', 'list_csv_files', 'parse_series', 'SignalRow', 'open_csv', 'iter_signal_rows', 'pad_or_truncate',
-           'id_fraction', 'split_by_id', 'balance_fraction', 'balance_mask', 'balance_classes', 'read_split_file']
+__all__ = ['SPLITS', 'list_csv_files', 'parse_series', 'SignalRow', 'open_csv', 'csv_records', 'iter_signal_rows',
+           'pad_or_truncate', 'id_fraction', 'split_by_id', 'balance_fraction', 'balance_mask', 'balance_classes',
+           'read_split_file']
 
 # %% ../nbs/01_data.ipynb
 def list_csv_files(path) -> list[Path]:
@@ -27,17 +28,17 @@ def list_csv_files(path) -> list[Path]:
     return files
 
 # %% ../nbs/01_data.ipynb
-def parse_series(text:str) -> np.ndarray:
-    "Parse a comma-joined series of finite floats; `ValueError` quotes the first bad value."
+def parse_series(text:str, name:str="timeseries") -> np.ndarray:
+    "Parse a comma-joined series of finite floats; `ValueError` names the series `name` and quotes the first bad value."
     tokens = text.strip().split(",")
-    if tokens == [""]: raise ValueError("timeseries is empty")
+    if tokens == [""]: raise ValueError(f"{name} is empty")
     try: values = np.array(tokens, dtype=np.float64)
     except ValueError:
         bad = next(t for t in tokens if not _is_float(t))
-        raise ValueError(f"timeseries has non-numeric value {bad.strip()!r}") from None
+        raise ValueError(f"{name} has non-numeric value {bad.strip()!r}") from None
     if not np.isfinite(values).all():
         i = int(np.flatnonzero(~np.isfinite(values))[0])
-        raise ValueError(f"timeseries has non-finite value {tokens[i].strip()!r} at position {i}")
+        raise ValueError(f"{name} has non-finite value {tokens[i].strip()!r} at position {i}")
     return values
 
 def _is_float(t):
@@ -74,6 +75,17 @@ def open_csv(file:Path, columns:tuple[str, ...], optional:tuple[str, ...]=()):
     except BaseException:
         f.close(); raise
 
+def csv_records(file, # the file `reader` reads, for messages
+                reader, # a `csv.reader` or `csv.DictReader` of it, past the header
+               ) -> Iterator:
+    "The records of `reader`; malformed CSV or a byte that is not UTF-8 is a `ValueError` naming `file` and the line."
+    while True:
+        try: yield next(reader)
+        except StopIteration: return
+        except csv.Error as e: raise ValueError(f"{file} line {reader.line_num}: malformed CSV: {e}") from None
+        except UnicodeDecodeError as e:      # decoded in blocks: the bad byte is past the last whole record read
+            raise ValueError(f"{file}: not UTF-8 text ({e.reason}) after line {reader.line_num}") from None
+
 # %% ../nbs/01_data.ipynb
 def iter_signal_rows(files:list, *, id_column:str="read_id", class_column:str="cap_class",
                      series_column:str="timeseries", on_bad_row:str="error",
@@ -83,11 +95,7 @@ def iter_signal_rows(files:list, *, id_column:str="read_id", class_column:str="c
     for file in map(Path, files):
         f, reader, width, cols = open_csv(file, (id_column, class_column, series_column))
         with f:
-            while True:
-                try: fields = next(reader)
-                except StopIteration: break
-                except (csv.Error, UnicodeDecodeError) as e:
-                    raise ValueError(f"{file} line {reader.line_num}: malformed CSV: {e}") from None
+            for fields in csv_records(file, reader):
                 if not fields: continue
                 try: yield _parse_row(file, reader.line_num, fields, width, *cols)
                 except ValueError as e:
@@ -165,13 +173,14 @@ def read_split_file(path) -> dict[str, str]:
     path = Path(path)
     if not path.is_file(): raise FileNotFoundError(f"split file not found: {path}")
     out = {}
-    with open(path, newline="", encoding="utf-8") as f:
-        reader = csv.DictReader(f)
-        if reader.fieldnames is None or not {"id", "split"} <= set(reader.fieldnames):
-            raise ValueError(f"{path} line 1: expected columns id,split, got {','.join(reader.fieldnames or [])}")
-        for row in reader:
+    f, reader, width, (i_id, i_split) = open_csv(path, ("id", "split"))      # a byte-order mark is not part of 'id'
+    with f:
+        for fields in csv_records(path, reader):
+            if not fields: continue
             where = f"{path} line {reader.line_num}"
-            if row["split"] not in SPLITS: raise ValueError(f"{where}: split must be one of {', '.join(SPLITS)}, got {row['split']!r}")
-            if row["id"] in out: raise ValueError(f"{where}: duplicate id {row['id']!r}")
-            out[row["id"]] = row["split"]
+            if len(fields) != width: raise ValueError(f"{where}: expected {width} fields as in the header, got {len(fields)}")
+            rid, split = fields[i_id].strip(), fields[i_split].strip()
+            if split not in SPLITS: raise ValueError(f"{where}: split must be one of {', '.join(SPLITS)}, got {split!r}")
+            if rid in out: raise ValueError(f"{where}: duplicate id {rid!r}")
+            out[rid] = split
     return out

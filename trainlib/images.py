@@ -14,7 +14,7 @@ import numpy as np
 from PIL import Image
 
 from .config import write_atomic
-from .data import SPLITS, id_fraction
+from .data import SPLITS, csv_records, id_fraction
 
 # %% auto 0
 __all__ = ['IMAGE_SUFFIXES', 'LABEL_KEY', 'LABEL_SOURCES', 'find_images', 'sample_id', 'png_labels', 'read_label_table',
@@ -54,11 +54,11 @@ def read_label_table(path, # CSV with columns `sample` and `labels`
     if not path.is_file(): raise FileNotFoundError(f"label table not found: {path}")
     with open(path, newline="", encoding="utf-8") as f:
         reader = csv.reader(f)
-        header = [h.strip().lstrip("\ufeff") for h in next(reader, [])]
+        header = [h.strip().lstrip("\ufeff") for h in next(csv_records(path, reader), [])]
         missing = [c for c in ("sample", "labels") if c not in header]
         if missing: raise ValueError(f"{path}: label table needs columns sample and labels; missing {', '.join(missing)} (found: {', '.join(header) or 'nothing'})")
         si, li, table = header.index("sample"), header.index("labels"), {}
-        for fields in reader:
+        for fields in csv_records(path, reader):
             if not any(x.strip() for x in fields): continue
             where = f"{path} line {reader.line_num}"
             if len(fields) != len(header): raise ValueError(f"{where}: expected {len(header)} fields as in the header, got {len(fields)}")
@@ -118,7 +118,9 @@ def parse_validation_set(validation_set) -> list[str]:
     else:
         text = str(validation_set)
         path = Path(text)
-        if path.is_file(): text = path.read_text(encoding="utf-8")
+        if path.is_file():
+            try: text = path.read_text(encoding="utf-8-sig")          # -sig: a byte-order mark is not part of the first id
+            except UnicodeDecodeError as e: raise ValueError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
         elif "," not in text and ("/" in text or text.endswith(".txt") or text.endswith(".csv")):
             raise FileNotFoundError(f"validation set file not found: {text}")
         ids = [i.strip() for i in text.replace("\n", ",").split(",")]
@@ -160,13 +162,15 @@ def load_image(path, # PNG or JPEG file
     if channels not in (None, 1, 3): raise ValueError(f"channels must be 1 or 3, got {channels!r}")
     try:
         with Image.open(path) as im:
-            mode = "L" if (channels == 1 or (channels is None and im.mode in ("L", "I", "I;16", "1", "LA"))) else "RGB"
+            deep = im.mode.startswith("I")      # 16-bit greyscale (I;16, or I): scaled by 65535, not clipped at 255 by a convert to L
+            mode = "I" if deep else "L" if (channels == 1 or (channels is None and im.mode in ("L", "1", "LA"))) else "RGB"
             im = im.convert(mode)
             if image_size is not None:
                 h, w = image_size
                 if im.size != (w, h): im = im.resize((w, h), Image.Resampling.NEAREST)
-            a = np.asarray(im, dtype="float32") / 255.0
+            a = np.clip(np.asarray(im, dtype="float32") / 65535.0, 0, 1) if deep else np.asarray(im, dtype="float32") / 255.0
     except (OSError, SyntaxError) as e: raise ValueError(f"{path}: not a readable image ({e})") from None
+    if deep and channels == 3: a = np.repeat(a[..., None], 3, axis=-1)
     return a[..., None] if a.ndim == 2 else a
 
 # %% ../nbs/01b_images.ipynb
@@ -201,7 +205,8 @@ def read_images(folder, # image folder (searched recursively)
 def _dataset_version(files, folder, label_table, params) -> str:
     h = hashlib.sha256()
     for f in files: h.update(str(Path(f).relative_to(folder)).encode()); h.update(hashlib.sha256(Path(f).read_bytes()).digest())
-    if label_table is not None: h.update(Path(label_table).read_bytes())
+    if isinstance(label_table, dict): h.update(json.dumps(label_table, sort_keys=True).encode())     # a table given in code
+    elif label_table is not None: h.update(Path(label_table).read_bytes())
     h.update(json.dumps(params, sort_keys=True).encode())
     return h.hexdigest()[:12]
 

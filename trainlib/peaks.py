@@ -12,7 +12,7 @@ import h5py
 import numpy as np
 
 from .config import write_atomic
-from .data import SPLITS, open_csv, balance_classes, id_fraction, parse_series
+from .data import SPLITS, open_csv, balance_classes, csv_records, id_fraction, parse_series
 
 # %% auto 0
 __all__ = ['PEAK_COLUMNS', 'peak_matrix', 'read_peaks', 'create_batches', 'make_peak_dataset']
@@ -32,15 +32,21 @@ def peak_matrix(rt, # retention times of the scans (increasing)
     if rt.shape != intensity.shape: raise ValueError(f"rt and intensity must have the same length, got {len(rt)} and {len(intensity)}")
     if len(rt) < 2: raise ValueError(f"a peak needs at least 2 scans, got {len(rt)}")
     if np.any(np.diff(rt) <= 0): raise ValueError(f"rt must be strictly increasing (scan {int(np.flatnonzero(np.diff(rt) <= 0)[0]) + 1})")
+    if not (np.isfinite(rt_start) and np.isfinite(rt_end)): raise ValueError(f"rt_start and rt_end must be finite, got {rt_start} and {rt_end}")
     if not rt_end > rt_start: raise ValueError(f"rt_end must be > rt_start ({rt_start}), got {rt_end}")
     width = rt_end - rt_start
     grid = np.linspace(rt_start - margin * width, rt_end + margin * width, matrice_size)
+    if not np.isfinite(grid).all(): raise ValueError(f"the window from rt_start {rt_start} to rt_end {rt_end}, {margin} widths each side, overflows")
     values = np.interp(grid, rt, intensity)
     top = values.max()
     return np.stack([values / top if top > 0 else values, ((grid >= rt_start) & (grid <= rt_end)).astype(np.float64)])
 
 # %% ../nbs/01a_peaks.ipynb
 PEAK_COLUMNS = ("peak_id", "label", "rt_start", "rt_end", "rt", "intensity")
+
+def _number(text:str, name:str) -> float:
+    try: return float(text)
+    except ValueError: raise ValueError(f"{name} is not a number: {text!r}") from None
 
 def read_peaks(path, # CSV peak table
                matrice_size:int=120, # points per peak window
@@ -53,7 +59,7 @@ def read_peaks(path, # CSV peak table
     f, reader, width, cols = open_csv(path, PEAK_COLUMNS, optional=() if require_labels else ("label",))
     ids, labels, mats = [], [], []
     with f:
-        for fields in reader:
+        for fields in csv_records(path, reader):
             if not fields: continue
             where = f"{path} line {reader.line_num}"
             if len(fields) != width: raise ValueError(f"{where}: expected {width} fields as in the header, got {len(fields)}")
@@ -61,8 +67,8 @@ def read_peaks(path, # CSV peak table
             if not row["peak_id"]: raise ValueError(f"{where}: empty peak_id")
             if require_labels and not row["label"]: raise ValueError(f"{where}: empty label for peak {row['peak_id']!r}")
             try:
-                bounds = [float(row[k]) for k in ("rt_start", "rt_end")]
-                mats.append(peak_matrix(parse_series(row["rt"]), parse_series(row["intensity"]), *bounds, matrice_size, margin))
+                bounds = [_number(row[k], k) for k in ("rt_start", "rt_end")]
+                mats.append(peak_matrix(*(parse_series(row[k], name=k) for k in ("rt", "intensity")), *bounds, matrice_size, margin))
             except ValueError as e: raise ValueError(f"{where}: {e}") from None
             ids.append(row["peak_id"]); labels.append(row.get("label", ""))
     if not ids: raise ValueError(f"{path}: no peaks (only a header)")
