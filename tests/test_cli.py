@@ -21,6 +21,10 @@ def test_round_trip(cli, tmp_path):
     r = cli("create-train-config", "--file", cfg)
     assert r.returncode == 0, r.stderr
     default = json.loads(cfg.read_text())
+    cfg.write_text(json.dumps({**default, "note": "edited"}))
+    r = cli("create-train-config", "--file", cfg)                  # an existing (edited) config is kept
+    assert r.returncode == 1 and f"--file: {cfg} exists; pass --overwrite" in r.stderr and "edited" in cfg.read_text()
+    assert cli("create-train-config", "--file", cfg, "--overwrite").returncode == 0 and json.loads(cfg.read_text()) == default
     assert default["train"]["max_epochs"] == 300 and default["shared"]["target_length"] == 500
     sets = [f"etl.data_path={GUNPOINT/'train.csv'}", f"etl.test_path={GUNPOINT/'test.csv'}",
             f"etl.dataset_dir={tmp_path/'datasets'}", f"shared.output_dir={tmp_path/'runs'}",
@@ -48,6 +52,23 @@ def test_round_trip(cli, tmp_path):
     r2 = cli(*args)
     assert r2.returncode == 0 and f"{run}: already" in r2.stdout + r2.stderr
     assert len(list((tmp_path/"runs"/"default").iterdir())) == 1
+    # scoring the validation split writes beside the test results and leaves them as they are
+    tested = {f: (run/f).read_bytes() for f in ("metrics.json", "confusion_matrix.png", "bundle.json")}
+    r3 = cli("evaluate", "--run", run, "--split", "val")
+    assert r3.returncode == 0 and f"val accuracy: " in r3.stdout and str(run/"metrics_val.json") in r3.stdout, r3.stderr
+    assert json.loads((run/"metrics_val.json").read_text())["split"] == "val" and (run/"confusion_matrix_val.png").is_file()
+    assert {f: (run/f).read_bytes() for f in tested} == tested
+
+
+def test_config_debug_shows_tracebacks(cli, write_config, tmp_path):
+    "The config's `debug` (Capfinder's debug_code) does what --debug does: a full traceback instead of one line."
+    for debug in (False, True):
+        cfg = json.loads(write_config().read_text())
+        cfg["debug"], cfg["etl"]["data_path"] = debug, str(tmp_path/"nope.csv")
+        (tmp_path/"d.json").write_text(json.dumps(cfg))
+        r = cli("make-dataset", "--config", tmp_path/"d.json")
+        assert r.returncode == 1 and "nope.csv" in r.stderr, r.stderr
+        assert ("Traceback (most recent call last)" in r.stderr) == debug, r.stderr
 
 
 def test_capfinder_config_is_accepted(cli, tmp_path):
@@ -77,7 +98,8 @@ def test_check_takes_a_feedforward_config(cli, tmp_path):
 @pytest.mark.parametrize("command", ["tune", "grid", "transfer", "evaluate", "predict", "train-sequences", "grid-sequences", "train-images",
                                      "train-images --epochs", "train-images -c", "grid --meta", "grid-sequences --meta",
                                      "train-model seg.py", "transfer --model", "train-model --distributed",
-                                     "train-model --distributed jax", "train-model --coordinator", "train-images -t", "train-images -V", "segment", "segment --overlap", "predict --threshold"])
+                                     "train-model --distributed jax", "train-model --coordinator", "train-images -t", "train-images -V", "segment", "segment --overlap", "predict --threshold",
+                                     "predict --output", "segment --output", "train-images outdir", "train-images inside", "evaluate --run", "transfer --config"])
 def test_a_bad_argument_is_reported_before_tensorflow_loads(cli, write_config, tmp_path, command):
     "A bad config, run folder or path ends the command before TensorFlow's import (seconds): a `tensorflow` that fails to import stands in for it."
     fake = tmp_path/"fake"/"tensorflow"; fake.mkdir(parents=True)
@@ -85,6 +107,8 @@ def test_a_bad_argument_is_reported_before_tensorflow_loads(cli, write_config, t
     bad = tmp_path/"bad.yaml"; bad.write_text("train:\n  max_epoch: 5\n")
     ff = tmp_path/"ff.yaml"; ff.write_text("dataset: aptamers_demo\nepoch: 3\n")
     table = tmp_path/"labels.csv"; table.write_text((ROOT/"data"/"images"/"labels.csv").read_text() + "d9_30,digit_9;odd\n")
+    (tmp_path/"imgrun").mkdir(); (tmp_path/"imgrun"/"dataset.json").write_text('{"multi_label": true}')
+    (tmp_path/"new"/"images").mkdir(parents=True); (tmp_path/"new"/"run.json").write_text("{}")    # a run folder holding the input
     seg = tmp_path/"seg.py"; seg.write_text(f"model_name = '2d_unet'\nclasses = ['ball', 'boxx']\ndata_path = {str(ROOT/'data'/'volumes')!r}\n")
     args, error = {"tune": (["--config", bad], f"{bad}: unknown key 'train.max_epoch'"),
                    "grid": (["--config", bad, "--meta", "{width: [1]}"], f"{bad}: unknown key 'train.max_epoch'"),
@@ -98,6 +122,13 @@ def test_a_bad_argument_is_reported_before_tensorflow_loads(cli, write_config, t
                    "train-images --epochs": ([ROOT/"data"/"images", tmp_path/"run", "--epochs", "0"], "epochs must be > 0, got 0"),
                    "segment --overlap": (["--config", seg, "--input", ROOT/"data"/"volumes"/"blobs_0.h5", "--output", tmp_path/"p.h5", "--overlap", "1"],
                                          "--overlap must be < 1, got 1.0"),
+                   "predict --output": (["--model", ROOT/"data", "--input", bad, "--output", tmp_path/"x"/".."/"bad.yaml"],
+                                        f"--output: {tmp_path/'x'/'..'/'bad.yaml'} is an input of this command and would be replaced"),
+                   "segment --output": (["--config", seg, "--input", ROOT/"data"/"volumes"/"blobs_0.h5", "--output", f"{tmp_path}/out/"],
+                                        f"--output: {tmp_path}/out/ is a folder; give the file to write"),
+                   "train-images outdir": ([ROOT/"data"/"images", tmp_path], f"{tmp_path} is not empty and is not a trainlib run folder (no run.json)"),
+                   "train-images inside": ([tmp_path/"new"/"images", tmp_path/"new"], f"outdir: {tmp_path/'new'} holds the input"),
+                   "evaluate --run": (["--run", tmp_path/"imgrun"], f"--run: {tmp_path/'imgrun'} is an image (train-images) run, scored when it finished"),
                    "predict --threshold": (["--model", ROOT/"data", "--input", bad, "--output", tmp_path/"p.csv", "--threshold", "1.5"],
                                            "--threshold must be < 1, got 1.5"),
                    "segment": (["--config", bad, "--input", ROOT/"data"/"volumes"/"blobs_0.h5", "--output", tmp_path/"p.h5"],
@@ -108,6 +139,7 @@ def test_a_bad_argument_is_reported_before_tensorflow_loads(cli, write_config, t
                    "grid --meta": (["--config", write_config(), "--meta", "{train.batch_size: [16, 0], width: [0.5]}"],
                                    "--meta train.batch_size: train.batch_size must be > 0, got 0"),
                    "grid-sequences --meta": (["--meta", "{num_fc_layers: [1], unitz: [8]}"], "--meta unitz: unknown key 'unitz'; allowed keys: "),
+                   "transfer --config": (["--model", tmp_path/"base.keras"], "--config: required (only --list-layers goes without it)"),
                    "transfer --model": (["--config", write_config(), "--model", tmp_path/"nope.keras"], f"--model: no such file or folder: {tmp_path/'nope.keras'}"),
                    "train-model seg.py": (["--config", seg], f"{ROOT/'data'/'volumes'/'blobs_0.h5'}: no labels/boxx (has: ball, box)"),
                    "train-model --distributed": (["--config", write_config(), "--distributed", "--coordinator", "127.0.0.1:1", "--num-processes", "2",

@@ -202,6 +202,12 @@ def preflight(config:TrainConfig, # the run's config (paths already resolved, se
     return out
 
 # %% ../nbs/11c_check.ipynb
+def _datasplit_volumes(config:SegmentConfig, split:dict) -> str:
+    "Check the volumes a datasplit lists (they may lie outside data_path) as training will: scale and crop; a summary."
+    from trainlib.volumes import Volume, _check_crop
+    _check_crop([Volume(p).check_scale(config.input_array_info) for ps in split.values() for p in ps], config.crop_shape)
+    return ", ".join(f"{k} {len(v)}" for k, v in split.items())
+
 def preflight_segment(config:SegmentConfig, *, config_path=None) -> list[Finding]:
     "Preflight of a segmentation (`SegmentConfig`) run: volumes, datasplit, model and output folders."
     from trainlib.volumes import Volume, _check_crop, read_datasplit
@@ -211,13 +217,13 @@ def preflight_segment(config:SegmentConfig, *, config_path=None) -> list[Finding
         if not folder.is_dir(): raise FileNotFoundError(f"data_path is not a folder of .h5 volumes: {folder}")
         paths = sorted(folder.glob("*.h5"))
         if not paths: raise FileNotFoundError(f"no .h5 volumes in {folder}")
-        vols = [Volume(p).check_classes(config.classes) for p in paths]
+        vols = [Volume(p).check_classes(config.classes).check_scale(config.input_array_info) for p in paths]
         _check_crop(vols, config.crop_shape)
         return f"{len(vols)} volumes with classes {', '.join(config.classes)}"
     out.append(_attempt("volumes", f"data_path: {config.data_path}", volumes))
     if Path(config.datasplit_path).is_file():
         out.append(_attempt("datasplit", f"datasplit_path: {config.datasplit_path}",
-                            lambda: ", ".join(f"{k} {len(v)}" for k, v in read_datasplit(config.datasplit_path, config.classes).items())))
+                            lambda: _datasplit_volumes(config, read_datasplit(config.datasplit_path, config.classes))))
     else: out.append(_attempt("datasplit", f"datasplit_path: {config.datasplit_path}", lambda: check_writable(Path(config.datasplit_path).parent).replace("writable", "will be written")))
     def model():
         from trainlib.segment import build_segmenter, model_input_shape
@@ -248,12 +254,13 @@ def preflight_feedforward(config, *, config_path=None) -> list[Finding]:
     return out
 
 def _is_feedforward_file(path) -> bool:
-    "Whether the JSON/YAML file at `path` holds a feed-forward config: a mapping whose keys are all its fields, none a signals config section."
+    "Whether the JSON/YAML file at `path` holds a feed-forward config: a mapping with some of its fields and no signals config section."
     import yaml
     try: d = yaml.safe_load(Path(path).read_text(encoding="utf-8"))     # JSON is YAML
     except (OSError, UnicodeDecodeError, yaml.YAMLError): return False  # load_config reports it
     if not isinstance(d, dict) or not d or set(d) & set(TrainConfig().to_dict()): return False   # a signals config: no TensorFlow needed
-    return set(d) <= set(FeedforwardConfig().to_dict())
+    if any(str(k).endswith("_params") for k in d): return False          # Capfinder's
+    return bool(set(d) & set(FeedforwardConfig().to_dict()))            # a misspelt key among them is the feed-forward config's error
 
 def preflight_file(path, # config file: .json/.yaml (signals or feed-forward), Capfinder's, or a python segmentation config
                    overrides:dict|None=None, # dotted `--set` overrides

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from .config import BUILTIN_IMAGE_MODELS, check_distributed_backend, check_image_architecture, check_value, distributed_settings, keras_backend, FeedforwardConfig, ImageTrainConfig, TrainConfig, load_config, load_feedforward_config, load_yaml, save_config, yaml_error
+from .config import BUILTIN_IMAGE_MODELS, check_distributed_backend, check_image_architecture, check_output_file, check_replaceable, check_value, distributed_settings, keras_backend, FeedforwardConfig, ImageTrainConfig, TrainConfig, load_config, load_feedforward_config, load_yaml, save_config, yaml_error
 from .quiet import filtered_stderr, import_tensorflow_quietly
 
 # %% auto 0
@@ -103,14 +103,19 @@ def check_paths(*flagged):
         if path is not None and not Path(path).exists(): raise FileNotFoundError(f"{flag}: no such file or folder: {path}")
 
 def config_from_args(args) -> TrainConfig:
-    "The config named by `--config`, with the `--set` overrides applied."
-    return load_config(args.config).update(parse_overrides(args.set))
+    "The config named by `--config`, with the `--set` overrides applied; its `debug` turns on `--debug`."
+    config = load_config(args.config).update(parse_overrides(args.set))
+    if config.debug: args.debug = True       # Capfinder's debug_code: full tracebacks on error
+    return config
 
 # %% ../nbs/12_cli.ipynb
 @command("create-train-config", "write a complete default config file (.json or .yaml)",
-         args=[arg("--file", "--file_path", required=True, help="where to write it")])
+         args=[arg("--file", "--file_path", required=True, help="where to write it"),
+               arg("--overwrite", action="store_true", help="replace the file if it exists")])
 def cmd_create_train_config(args):
     "Write a complete default config."
+    if Path(args.file).exists() and not args.overwrite:
+        raise FileExistsError(f"--file: {args.file} exists; pass --overwrite to replace it with the default config")
     path = save_config(TrainConfig(), args.file)
     print(f"wrote default config to {path}")
 
@@ -150,13 +155,18 @@ def cmd_train_model(args):
 def cmd_evaluate(args):
     "Evaluate a finished run on a split of its dataset."
     if not (Path(args.run)/"dataset.json").is_file(): raise FileNotFoundError(f"not a run folder (no dataset.json): {Path(args.run)}")
+    info = json.loads((Path(args.run)/"dataset.json").read_text())
+    if "multi_label" in info or "heads" in info:     # image (train-images) and feed-forward (train-sequences) runs score themselves
+        kind = "an image (train-images)" if "multi_label" in info else "a feed-forward (train-sequences)"
+        raise ValueError(f"--run: {args.run} is {kind} run, scored when it finished: see its metrics.json; "
+                         "evaluate scores signal and peak classifier runs")
     import_tensorflow_quietly()
     from trainlib.store import DatasetVersion
     from trainlib.train import Run
     from trainlib.evaluate import evaluate
     run = Run(args.run)
     metrics = evaluate(run, DatasetVersion(json.loads(run.file("dataset.json").read_text())["path"]), args.split)
-    print(f"{args.split} accuracy: {metrics['accuracy']:.4f} ({metrics['n']} examples)")
+    print(f"{args.split} accuracy: {metrics['accuracy']:.4f} ({metrics['n']} examples): {run.file('metrics.json' if args.split == 'test' else f'metrics_{args.split}.json')}")
 
 # %% ../nbs/12_cli.ipynb
 def parse_freeze(items:list[str]|None) -> dict:
@@ -173,7 +183,8 @@ def parse_freeze(items:list[str]|None) -> dict:
         else: out.setdefault("names", []).extend(n.strip() for n in item.split(",") if n.strip())
     return out
 
-@command("transfer", "fine-tune a trained model on a config's data (new head when the classes differ)", args=CONFIG_ARGS + [
+@command("transfer", "fine-tune a trained model on a config's data (new head when the classes differ)", args=[
+    arg("--config", "--config_file", help="config file (.json, .yaml, or Capfinder's); required unless --list-layers"), CONFIG_ARGS[1],
     arg("--model", required=True, help="pretrained model: .keras or .h5 file, or a run folder"),
     arg("--dataset", help="dataset version folder or NeatMS peak table (.csv); default: the config's dataset"),
     arg("--freeze", action="append", metavar="SPEC", help="keep layers frozen: names a,b | glob 'conv*' | first:N | all-but-last:N (repeatable)"),
@@ -187,6 +198,7 @@ def parse_freeze(items:list[str]|None) -> dict:
     arg("--no-check", action="store_true", help="skip the preflight checks of the config and the model (see `trainlib check`)")])
 def cmd_transfer(args):
     "Fine-tune a pretrained model, evaluate it on the test split and pick the ROC threshold."
+    if args.config is None and not args.list_layers: raise ValueError("--config: required (only --list-layers goes without it)")
     config = None if args.list_layers else config_from_args(args)   # a bad config or --set stops here, before TensorFlow loads
     check_paths(("--model", args.model), ("--dataset", args.dataset))
     import_tensorflow_quietly()
@@ -226,6 +238,7 @@ def cmd_transfer(args):
 def cmd_predict(args):
     "Predict new data with a trained model and write a CSV."
     check_paths(("--model", args.model), ("--input", args.input))
+    check_output_file(args.output, args.input, args.model, name="--output")
     if args.threshold is not None: check_value("--threshold", args.threshold, dict(gt=0, lt=1))
     if args.no_threshold and (args.threshold is not None or args.positive is not None): raise ValueError("--no-threshold: given with --threshold or --positive")
     if args.positive is not None and args.threshold is None: raise ValueError("--positive: needs --threshold (the value to apply to that class)")
@@ -264,6 +277,7 @@ def cmd_segment(args):
     check_paths(("--config", args.config), ("--input", args.input))
     if Path(args.config).suffix != ".py": raise ValueError(f"--config must be a python segmentation config (.py), got {args.config}")
     check_value("--overlap", args.overlap, dict(ge=0, lt=1))
+    check_output_file(args.output, args.input, name="--output")
     from trainlib.config import load_python_config
     config = load_python_config(args.config).update(parse_overrides(args.set))
     import_tensorflow_quietly()
@@ -313,7 +327,7 @@ def _print_grid(result) -> int:
     if result.best_score is not None:
         best = result.best_hyperparameters
         print(f"{len(result.trials)} settings; best mean {best['monitor']} {result.best_score:.4g}: {best}")
-    print(f"summary: {result.path/'grid_summary.csv'}\nbest config: {result.best_config_path}")
+    print(f"summary: {result.path/'grid_summary.csv'}\nbest config: {result.best_config_path or 'none (no training finished)'}")
     return 130 if result.interrupted else 0
 
 @command("grid-sequences", "Aptamer's grid for the feed-forward model: meta parameters x random draws x replicas", args=[
@@ -416,6 +430,9 @@ def cmd_train_sequences(args):
 def cmd_train_images(args):
     "Train an image classifier on a folder of images, as varKoder's train does."
     check_paths(("input", args.input), ("--label-table", args.label_table), ("--pretrained-model", args.pretrained_model))
+    check_replaceable(args.outdir)                     # train_images deletes outdir before training: only a run folder may go
+    if Path(args.input).resolve().is_relative_to(Path(args.outdir).resolve()):
+        raise ValueError(f"outdir: {args.outdir} holds the input {args.input}; write the run elsewhere")
     hp = parse_yaml(args.model_hp, "--model-hp") or {}
     if not isinstance(hp, dict): raise ValueError(f"--model-hp must be a YAML mapping, got {args.model_hp!r}")
     ImageTrainConfig.check(vars(args))   # train_images' own check, before TensorFlow

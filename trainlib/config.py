@@ -11,14 +11,14 @@ from pathlib import Path
 import yaml
 
 # %% auto 0
-__all__ = ['CAPFINDER_SECTIONS', 'CAPFINDER_KEYS', 'COMET_KEYS', 'INPUT_PATHS', 'SPATIAL_TRANSFORMS', 'PATH_PARAMS',
-           'MIX_AUGMENTATIONS', 'BUILTIN_IMAGE_MODELS', 'DISTRIBUTED_ENV_VARS', 'param', 'check_value', 'check_type',
-           'Section', 'EtlConfig', 'TuneConfig', 'TrainParams', 'SharedConfig', 'ReduceLROnPlateauConfig',
+__all__ = ['CAPFINDER_SECTIONS', 'CAPFINDER_KEYS', 'COMET_KEYS', 'REPORT_FILES', 'INPUT_PATHS', 'SPATIAL_TRANSFORMS',
+           'PATH_PARAMS', 'MIX_AUGMENTATIONS', 'BUILTIN_IMAGE_MODELS', 'DISTRIBUTED_ENV_VARS', 'param', 'check_value',
+           'check_type', 'Section', 'EtlConfig', 'TuneConfig', 'TrainParams', 'SharedConfig', 'ReduceLROnPlateauConfig',
            'CyclicLRConfig', 'SGDRConfig', 'LRSchedulerConfig', 'TrainConfig', 'from_capfinder', 'write_atomic',
-           'load_yaml', 'load_json', 'yaml_error', 'parse_config_text', 'load_config', 'resolve_inputs', 'save_config',
-           'SegmentConfig', 'load_python_config', 'FeedforwardConfig', 'load_feedforward_config',
-           'check_image_architecture', 'ImageTrainConfig', 'distributed_settings', 'keras_backend',
-           'check_distributed_backend']
+           'check_replaceable', 'check_output_file', 'load_yaml', 'load_json', 'yaml_error', 'parse_config_text',
+           'load_config', 'resolve_inputs', 'save_config', 'SegmentConfig', 'load_python_config', 'FeedforwardConfig',
+           'load_feedforward_config', 'check_image_architecture', 'ImageTrainConfig', 'distributed_settings',
+           'keras_backend', 'check_distributed_backend']
 
 # %% ../nbs/00_config.ipynb
 def param(default, help:str="", **rule):
@@ -60,9 +60,9 @@ class Section:
     @classmethod
     def from_dict(cls, d:dict|None, path:str):
         d = {} if d is None else d
-        if not isinstance(d, dict): raise ValueError(f"{path} must be a mapping, got {type(d).__name__} {d!r}")
+        if not isinstance(d, dict): raise ValueError(f"{path or 'the config'} must be a mapping, got {type(d).__name__} {d!r}")
         known = {f.name: f for f in fields(cls)}
-        unknown = sorted(set(d) - set(known))
+        unknown = sorted(set(d) - set(known), key=str)          # a key may be a number (YAML `1: x`)
         if unknown: raise ValueError(f"unknown key {_join(path, unknown[0])!r}; allowed keys{' in ' + path if path else ''}: {', '.join(known)}")
         kw = {}
         for name, value in d.items():
@@ -200,7 +200,7 @@ class TrainConfig(Section):
     train: TrainParams = param(None, "final training")
     shared: SharedConfig = param(None, "parameters shared by ETL, tuning and training")
     lr_scheduler: LRSchedulerConfig = param(None, "learning-rate schedule of the final training")
-    debug: bool = param(False, "verbose logging and full tracebacks (Capfinder: debug_code)")
+    debug: bool = param(False, "full tracebacks on error, as the CLI's --debug (Capfinder: debug_code)")
 
     @classmethod
     def from_dict(cls, d:dict|None, path:str=""): return super().from_dict(d, path)
@@ -235,9 +235,11 @@ def from_capfinder(d:dict) -> TrainConfig:
         if key not in CAPFINDER_SECTIONS:
             raise ValueError(f"unknown key {key!r} in Capfinder config; allowed: {', '.join([*CAPFINDER_SECTIONS, 'debug_code'])}")
         sec = CAPFINDER_SECTIONS[key]
+        if not isinstance(value, dict | None): raise ValueError(f"{key} must be a mapping, got {type(value).__name__} {value!r}")
         for k, v in (value or {}).items():
             if k in COMET_KEYS:
                 warnings.warn(f"{key}.{k} is a Comet ML setting; trainlib ignores it and records runs locally"); continue
+            if not isinstance(k, str) or "." in k: raise ValueError(f"unknown key {k!r} in {key}")
             target = CAPFINDER_KEYS.get(f"{sec}.{k}", f"{sec}.{k}")
             tsec, tkey = target.split(".")
             out[tsec][tkey] = v
@@ -253,6 +255,26 @@ def write_atomic(path, data:str|bytes):
         f.flush(); os.fsync(f.fileno())
     os.replace(f.name, path)
     return path
+
+# %% ../nbs/00_config.ipynb
+REPORT_FILES = ("report.ipynb", "report.html", "report.failed.ipynb", ".tmp-report.ipynb", ".tmp-report.html")   # `run_report`'s
+
+def check_replaceable(path):
+    "Raise `FileExistsError` unless `path` is absent, a trainlib run folder (it holds `run.json`), or holds only report files."
+    path = Path(path)
+    if not path.exists(): return
+    if not path.is_dir(): raise FileExistsError(f"{path} is a file, not a run folder: choose another output folder")
+    if any(p.name not in REPORT_FILES for p in path.iterdir()) and not (path/"run.json").is_file():
+        raise FileExistsError(f"{path} is not empty and is not a trainlib run folder (no run.json): trainlib will not "
+                              "delete it; choose a new output folder, or empty this one yourself")
+
+def check_output_file(path, *inputs, name:str="output"):
+    "Raise `ValueError` if the file `path` (option `name`) is a folder or would replace one of the `inputs` (paths or None)."
+    text, path = str(path), Path(path)
+    if text.endswith(("/", os.sep)) or path.is_dir(): raise ValueError(f"{name}: {text} is a folder; give the file to write, e.g. {path/'predictions.csv'}")
+    for i in inputs:
+        if i is not None and Path(i).is_file() and path.resolve() == Path(i).resolve():
+            raise ValueError(f"{name}: {text} is an input of this command and would be replaced; write the output elsewhere")
 
 # %% ../nbs/00_config.ipynb
 class _UniqueKeyLoader(yaml.SafeLoader):
@@ -320,7 +342,7 @@ def load_config(path) -> TrainConfig:
     except UnicodeDecodeError as e: raise ValueError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
     d = parse_config_text(path, text)
     if not isinstance(d, dict): raise ValueError(f"{path}: expected a mapping of config sections, got {type(d).__name__}")
-    try: config = from_capfinder(d) if any(k.endswith("_params") for k in d) else TrainConfig.from_dict(d)
+    try: config = from_capfinder(d) if any(str(k).endswith("_params") for k in d) else TrainConfig.from_dict(d)
     except ValueError as e: raise ValueError(f"{path}: {e}") from None
     return resolve_inputs(config, path.parent)
 

@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, classification_report, confusion_matrix, roc_auc_score, roc_curve
 
-from .config import check_type, check_value, write_atomic
+from .config import check_output_file, check_type, check_value, write_atomic
 from .data import pad_or_truncate, parse_series
 from .peaks import PEAK_COLUMNS, read_peaks
 from .store import DatasetVersion, load_arrays, to_tf_dataset
@@ -78,7 +78,7 @@ def check_model_fits(model, # a loaded `keras.Model`
 
 # %% ../nbs/09_evaluate.ipynb
 def evaluate(run:Run, dataset:DatasetVersion, split:str="test", *, batch_size:int=256) -> dict:
-    "Score the run's model on `split` of `dataset`; write metrics.json and plots; mark the run complete."
+    "Score the run's model on `split` of `dataset`; write metrics.json and plots (test), or metrics_<split>.json (others)."
     if dataset.count(split) == 0: raise ValueError(f"split {split!r} of dataset {dataset.version} is empty; nothing to evaluate")
     model = load_model(run)
     check_model_fits(model, dataset, run.file("model.keras"))
@@ -89,10 +89,15 @@ def evaluate(run:Run, dataset:DatasetVersion, split:str="test", *, batch_size:in
     metrics = dict(split=split, dataset=dataset.version, run=run.name, **scores,
                    epochs=len(history.get("epoch", [])), status_before_evaluation=run.status,
                    best_val_loss=min(history["val_loss"]) if history.get("val_loss") else None)
+    title = f"{split}: accuracy {scores['accuracy']:.3f}"
+    if split != "test":                      # beside the test results, which stay as they are
+        run.write_json(f"metrics_{split}.json", metrics)
+        _save_figure(plot_confusion_matrix(scores["confusion_matrix"], dataset.classes, title=title), run.file(f"confusion_matrix_{split}.png"))
+        return metrics
     old = json.loads(run.file("metrics.json").read_text()) if run.file("metrics.json").is_file() else {}
     run.write_json("metrics.json", {**{k: old[k] for k in ("threshold", "roc") if k in old}, **metrics})   # keep a picked threshold
     update_bundle(run.path, metrics={k: metrics[k] for k in ("split", "dataset", "n", "accuracy", "balanced_accuracy", "best_val_loss")})
-    _save_figure(plot_confusion_matrix(scores["confusion_matrix"], dataset.classes, title=f"{split}: accuracy {scores['accuracy']:.3f}"), run.file("confusion_matrix.png"))
+    _save_figure(plot_confusion_matrix(scores["confusion_matrix"], dataset.classes, title=title), run.file("confusion_matrix.png"))
     if history: _save_figure(plot_history(history), run.file("curves.png"))
     run.mark("complete", test_accuracy=scores["accuracy"])
     return metrics
@@ -260,6 +265,7 @@ def predict(model, # run folder or model file (.keras/.h5)
     "Class probabilities and predicted labels for every input, checked against the model's bundle.json; optionally written as CSV."
     _check_threshold_args(use_threshold, threshold, positive)
     file, folder = _model_folder(model)
+    if output_path is not None: check_output_file(output_path, input_path, file)
     bundle = read_bundle(folder) if bundle_path(folder).is_file() else None
     load = lambda f: load_pretrained(f, safe_mode=safe_mode)
     net = load_bundle_model(file, bundle, loader=load) if bundle is not None else load(file)

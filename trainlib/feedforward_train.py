@@ -11,7 +11,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from .config import FeedforwardConfig, write_atomic
+from .config import FeedforwardConfig, check_output_file, write_atomic
 from .sequences import DATASETS, SequenceData, load_dataset, read_sequences
 from .models import build_feedforward, output_heads
 from .store import finish_pipeline
@@ -150,15 +150,16 @@ def train_feedforward(config:FeedforwardConfig, *, callbacks:list|None=None, ove
     "Train the `feedforward` model as `config` says; return the `Run` holding every artifact."
     config = FeedforwardConfig.from_dict(config.to_dict())       # validate a config built in code, too
     run = feedforward_run(config)
+    run.check_replaceable()
+    if not overwrite: run.check_settings("config.json", config.to_dict())
     if run.status in ("trained", "interrupted") and not overwrite:
-        print(f"{run.path}: already {run.status}; returning it (pass overwrite=True to train again)", file=sys.stderr)
+        print(f"{run.path}: already {run.status}; returning it (pass overwrite=True, or --overwrite, to train again)", file=sys.stderr)
         return run
     keras.utils.set_random_seed(config.seed)
     prep = prepare(config)
     plan = epoch_plan(config, prep)
     model = compile_feedforward(config, prep)
-    if overwrite and run.path.exists():
-        import shutil; shutil.rmtree(run.path)
+    if overwrite: run.start_afresh()
     run.path.mkdir(parents=True, exist_ok=True)
     run.write_json("config.json", config.to_dict())
     run.write_json("dataset.json", dict(dataset=config.dataset, input_path=config.input_path, length=prep.length,
@@ -199,6 +200,7 @@ def predict_sequences(run, # feed-forward run folder, or its `Run` (see `train_f
                       batch_size:int=256) -> dict:
     "`{'ids', 'targets'}`: each target's predictions for every sequence (values, or classes with probabilities and labels); optionally written as CSV."
     run = Path(run.path if isinstance(run, Run) else run)
+    if output_path is not None: check_output_file(output_path, input_path)
     info, model_file = json.loads((run/"dataset.json").read_text()) if (run/"dataset.json").is_file() else {}, run/"model.keras"
     if "heads" not in info: raise ValueError(f"{run}: not a feed-forward run folder (no dataset.json naming the heads)")
     if not model_file.is_file(): raise FileNotFoundError(f"{run}: no model.keras (the run has not finished)")

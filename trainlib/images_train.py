@@ -11,7 +11,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from .config import ImageTrainConfig, check_image_architecture, check_type, check_value, write_atomic
+from .config import ImageTrainConfig, check_image_architecture, check_output_file, check_type, check_value, write_atomic
 from .quiet import settle_onednn_notice
 from .images import IMAGE_SUFFIXES, find_images, load_image, make_image_dataset, sample_id
 from .store import DatasetVersion, finish_pipeline, load_arrays, load_ids
@@ -125,8 +125,13 @@ def train_images(input, # folder of images (searched recursively)
     args = {k: v for k, v in locals().items() if k not in ("verbose",)}
     ImageTrainConfig.check(args)   # the settings, checked
     run = Run(outdir)
+    run.check_replaceable()          # outdir is deleted before training: refuse one that is not a run folder
+    if Path(input).resolve().is_relative_to(run.path.resolve()):
+        raise ValueError(f"outdir {run.path} holds the input {input}; it is replaced by each training: write the run elsewhere")
+    settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in args.items() if k not in ("overwrite", "outdir")}
+    if not overwrite: run.check_settings("config.json", settings)
     if run.status in ("trained", "interrupted") and not overwrite:
-        print(f"{run.path}: already {run.status}; returning it (pass overwrite=True to train again)", file=sys.stderr); return run
+        print(f"{run.path}: already {run.status}; returning it (pass overwrite=True, or --overwrite, to train again)", file=sys.stderr); return run
     keras.utils.set_random_seed(seed)
     channels = None
     if pretrained_model is not None:             # the images take the pretrained model's input size and channels
@@ -149,8 +154,7 @@ def train_images(input, # folder of images (searched recursively)
         val_ds = _pipeline(xv, np.eye(dataset.n_classes, dtype="float32")[yv] if single_label else yv, batch_size)
     loss = single_label_loss(0.1 if label_smoothing else 0.0) if single_label else AsymmetricLoss(gamma_neg=negative_downweighting)
     metrics = (lambda: [keras.metrics.CategoricalAccuracy(name="accuracy")]) if single_label else (lambda: multilabel_metrics(threshold))
-    if run.path.exists(): shutil.rmtree(run.path)
-    run.path.mkdir(parents=True)
+    run.start_afresh()
     run.write_json("config.json", {k: (str(v) if isinstance(v, Path) else v) for k, v in args.items()})
     run.write_json("dataset.json", {"version": dataset.version, "path": str(dataset.path), "classes": dataset.classes,
                                     "multi_label": not single_label, "batch_size": batch_size, **how})
@@ -209,6 +213,7 @@ def predict_images(run, # image run folder (see `train_images`), or its `Run`
                    batch_size:int=256) -> dict:
     "Every label's probability for each image, and the predicted labels; optionally written as CSV."
     run, images = Path(run.path if isinstance(run, Run) else run), Path(images)
+    if output_path is not None: check_output_file(output_path, images)
     info = json.loads((run/"dataset.json").read_text()) if (run/"dataset.json").is_file() else {}
     if "multi_label" not in info: raise ValueError(f"{run}: not an image run folder (see train_images)")
     multi_label = info["multi_label"]

@@ -75,15 +75,15 @@ def report_config_path(config_path:str) -> Path:
     return path
 
 def report_config(config_path:str, *, model_type:str="", epochs:int=0, batch_size:int=0, output_dir:str="",
-                  experiment:str="report", run_name:str="", seed:int=42) -> TrainConfig:
-    "The config of a report run: `config_path` loaded, with the set overrides applied."
+                  experiment:str="report", run_name:str="", seed:int=-1) -> TrainConfig:
+    "The config of a report run: `config_path` loaded, with the set overrides applied (\"\", 0 and seed -1 keep the config's value)."
     config = load_config(report_config_path(config_path))
     output_dir = str(report_output_dir(output_dir))
     overrides = {"shared.model_type": model_type, "train.max_epochs": epochs, "train.batch_size": batch_size,
                  "train.run_name": run_name, "train.experiment": experiment}
     overrides = {k: v for k, v in overrides.items() if v}
-    return config.update({**overrides, "shared.output_dir": output_dir, "etl.dataset_dir": str(Path(output_dir)/"datasets"),
-                          "train.seed": seed})
+    if seed >= 0: overrides["train.seed"] = seed                      # 0 is a seed like any other
+    return config.update({**overrides, "shared.output_dir": output_dir, "etl.dataset_dir": str(Path(output_dir)/"datasets")})
 
 # %% ../nbs/11a_report.ipynb
 KERNEL_START = ("import trainlib.quiet; trainlib.quiet.import_tensorflow_quietly()",

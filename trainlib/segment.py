@@ -13,7 +13,7 @@ import numpy as np
 import tensorflow as tf
 from tqdm.auto import tqdm
 
-from .config import SegmentConfig, check_type, check_value, write_atomic
+from .config import SegmentConfig, check_output_file, check_type, check_value, write_atomic
 from .store import finish_pipeline
 from .volumes import Volume, _check_crop, get_datasplit, tile_starts, volume_dataset
 from .augment import check_spatial_transforms, spatial_transform
@@ -129,10 +129,7 @@ def segmentation_datasets(config:SegmentConfig) -> tuple[tf.data.Dataset, tf.dat
     transforms = check_spatial_transforms(config.spatial_transforms)
     split = get_datasplit(config.datasplit_path, config.data_path, classes=config.classes,
                           validation_prob=config.validation_prob, seed=config.random_seed)
-    scale = tuple(float(s) for s in config.input_array_info.get("scale", (1, 1, 1)))
-    for p in split["train"] + split["validate"]:
-        if Volume(p).scale != scale:
-            raise ValueError(f"{p}: volume scale {Volume(p).scale} differs from input_array_info.scale {scale} (no resampling)")
+    for p in split["train"] + split["validate"]: Volume(p).check_scale(config.input_array_info)
     def pipeline(paths, **how):
         return finish_pipeline(volume_dataset(paths, config.classes, config.crop_shape, batch_size=config.batch_size, **how), prefetch=2)
     train_ds = pipeline(split["train"], seed=config.random_seed, transform=_crop_transform(transforms))
@@ -236,9 +233,8 @@ def segment_volume(config:SegmentConfig, # the run's config: model, classes, cro
         if not path.is_file(): raise FileNotFoundError(f"checkpoint not found: {path}")
     check_value("batch_size", check_type("batch_size", batch_size, "int|None"), dict(gt=0))
     check_value("overlap", check_type("overlap", overlap, "float"), dict(ge=0, lt=1))
-    vol = Volume(volume)
-    scale = tuple(float(s) for s in config.input_array_info.get("scale", (1, 1, 1)))
-    if vol.scale != scale: raise ValueError(f"{vol.path}: volume scale {vol.scale} differs from input_array_info.scale {scale} (no resampling)")
+    check_output_file(output_path, volume, path)
+    vol = Volume(volume).check_scale(config.input_array_info)
     crop = _check_crop([vol], config.crop_shape)
     model = load_checkpoint(build_segmenter(config), path)
     axis_starts = [tile_starts(s, c, crop_stride(c, overlap)) for s, c in zip(vol.shape, crop)]
@@ -246,7 +242,6 @@ def segment_volume(config:SegmentConfig, # the run's config: model, classes, cro
     sums = [axis_weight_sums(s, c, a) for s, c, a in zip(vol.shape, crop, axis_starts)]
     weight = np.einsum("i,j,k->ijk", *(crop_weights(c) for c in crop))
     step, out = batch_size or config.batch_size, Path(output_path)
-    if out.resolve() == vol.path.resolve(): raise ValueError(f"{out}: the output would replace the input volume; write the predictions elsewhere")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".tmp-{out.name}")
     try:

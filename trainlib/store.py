@@ -91,7 +91,7 @@ class _Staging:
         if not self.buffer: return
         x, ids, *facts, digests = zip(*self.buffer)
         start = self.n - len(self.buffer)
-        blocks = [np.stack(x).astype(self.x.dtype), np.array(ids, dtype=object), *(np.array(f, t) for f, (_, t) in zip(facts, _COLUMNS)),
+        blocks = [np.stack(x), np.array(ids, dtype=object), *(np.array(f, t) for f, (_, t) in zip(facts, _COLUMNS)),
                   np.frombuffer(b"".join(digests), np.uint64).reshape(-1, 2)]
         for ds, v in zip(self.datasets, blocks): ds.resize(start + len(v), axis=0); ds[start:] = v
         self.buffer = []

@@ -145,13 +145,15 @@ def fine_tune(base:keras.Model, # the pretrained model (see `load_pretrained`)
     new_head = base.output_shape[-1] != dataset.n_classes if base_labels is None else list(base_labels) != list(dataset.classes)
     settings = dict(frozen=frozen, freeze_epochs=freeze_epochs, unfreeze_lr_factor=unfreeze_lr_factor, new_head=new_head)
     run = _transfer_run(config, dataset, base_path or base.name, settings)
+    run.check_replaceable()
+    if not overwrite:
+        run.check_settings("config.json", config.to_dict()); run.check_settings("dataset.json", {"version": dataset.version})
     if run.status in ("trained", "interrupted", "complete") and not overwrite:
-        print(f"{run.path}: already {run.status}; returning it (pass overwrite=True to train again)"); return run
+        print(f"{run.path}: already {run.status}; returning it (pass overwrite=True, or --overwrite, to train again)"); return run
     keras.utils.set_random_seed(config.train.seed)
     model = replace_head(base, dataset.n_classes) if new_head else base
     train_ds, val_ds = _datasets(config, dataset)
-    if run.path.exists(): shutil.rmtree(run.path)     # overwrite, or a fine-tuning that was killed: start afresh
-    run.path.mkdir(parents=True, exist_ok=True)
+    run.start_afresh()                                 # overwrite, or a fine-tuning that was killed: start afresh
     _write_run_files(run, config, dataset)
     phases = ([("head only", freeze_epochs, config.train.learning_rate, {"all_but_last": 1})] if freeze_epochs else [])
     lr = config.train.learning_rate * (unfreeze_lr_factor if freeze_epochs else 1.0)

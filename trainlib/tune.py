@@ -625,7 +625,11 @@ def grid_search(config:TrainConfig|FeedforwardConfig, # a signal model's config,
     except KeyboardInterrupt:
         interrupted = True
         print("Interrupted: keeping the finished runs; run the same grid again to continue it (the interrupted run starts again)")
-    return _grid_result(kind.folder, rows, summary, interrupted)
+    result = _grid_result(kind.folder, rows, summary, interrupted)
+    if rows and all(r["error"] for r in rows) and not interrupted:     # fewer failures in a row than the limit, but no result
+        raise ValueError(f"every grid training failed ({len(rows)} of {len(rows)}); the last one: {rows[-1]['error']}; "
+                         f"see {kind.folder/'grid_runs.csv'}")
+    return result
 
 # %% ../nbs/07_tune.ipynb
 def _grid_result(folder:Path, rows:list, summary:list, interrupted:bool=False) -> TuneResult:

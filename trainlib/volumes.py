@@ -86,6 +86,12 @@ class Volume:
         if missing: raise ValueError(f"{self.path}: no labels/{missing[0]} (has: {', '.join(self.classes) or 'no labels'})")
         return self
 
+    def check_scale(self, input_array_info:dict) -> "Volume":
+        "Raise `ValueError` naming the file when the voxel size is not `input_array_info`'s `scale` (nothing is resampled); return self."
+        scale = tuple(float(s) for s in input_array_info.get("scale", (1, 1, 1)))
+        if self.scale != scale: raise ValueError(f"{self.path}: volume scale {self.scale} differs from input_array_info.scale {scale} (no resampling)")
+        return self
+
     def read_raw(self, start:tuple, shape:tuple) -> np.ndarray:
         "The raw crop at `start` of `shape`, as float32 (uint8 scaled to [0, 1])."
         if self._file is None: self._file = h5py.File(self.path, "r")
