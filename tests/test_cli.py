@@ -98,7 +98,7 @@ def test_check_takes_a_feedforward_config(cli, tmp_path):
 @pytest.mark.parametrize("command", ["tune", "grid", "transfer", "evaluate", "predict", "train-sequences", "grid-sequences", "train-images",
                                      "train-images --epochs", "train-images -c", "grid --meta", "grid-sequences --meta",
                                      "train-model seg.py", "transfer --model", "train-model --distributed",
-                                     "train-model --distributed jax", "train-model --coordinator", "train-images -t", "train-images -V", "segment", "segment --overlap", "predict --threshold",
+                                     "train-model --distributed jax", "train-model --coordinator", "train-images -t", "train-images -V", "segment", "segment --overlap", "predict --threshold", "predict feed-forward",
                                      "predict --output", "segment --output", "train-images outdir", "train-images inside", "evaluate --run", "transfer --config"])
 def test_a_bad_argument_is_reported_before_tensorflow_loads(cli, write_config, tmp_path, command):
     "A bad config, run folder or path ends the command before TensorFlow's import (seconds): a `tensorflow` that fails to import stands in for it."
@@ -108,6 +108,7 @@ def test_a_bad_argument_is_reported_before_tensorflow_loads(cli, write_config, t
     ff = tmp_path/"ff.yaml"; ff.write_text("dataset: aptamers_demo\nepoch: 3\n")
     table = tmp_path/"labels.csv"; table.write_text((ROOT/"data"/"images"/"labels.csv").read_text() + "d9_30,digit_9;odd\n")
     (tmp_path/"imgrun").mkdir(); (tmp_path/"imgrun"/"dataset.json").write_text('{"multi_label": true}')
+    (tmp_path/"ffrun").mkdir(); (tmp_path/"ffrun"/"dataset.json").write_text('{"heads": ["affinity"]}')
     (tmp_path/"new"/"images").mkdir(parents=True); (tmp_path/"new"/"run.json").write_text("{}")    # a run folder holding the input
     seg = tmp_path/"seg.py"; seg.write_text(f"model_name = '2d_unet'\nclasses = ['ball', 'boxx']\ndata_path = {str(ROOT/'data'/'volumes')!r}\n")
     args, error = {"tune": (["--config", bad], f"{bad}: unknown key 'train.max_epoch'"),
@@ -131,6 +132,8 @@ def test_a_bad_argument_is_reported_before_tensorflow_loads(cli, write_config, t
                    "evaluate --run": (["--run", tmp_path/"imgrun"], f"--run: {tmp_path/'imgrun'} is an image (train-images) run, scored when it finished"),
                    "predict --threshold": (["--model", ROOT/"data", "--input", bad, "--output", tmp_path/"p.csv", "--threshold", "1.5"],
                                            "--threshold must be < 1, got 1.5"),
+                   "predict feed-forward": (["--model", tmp_path/"ffrun", "--input", bad, "--output", tmp_path/"p.csv", "--threshold", "0.5"],
+                                            f"--threshold: {tmp_path/'ffrun'} is a feed-forward run, which has no threshold"),
                    "segment": (["--config", bad, "--input", ROOT/"data"/"volumes"/"blobs_0.h5", "--output", tmp_path/"p.h5"],
                                f"--config must be a python segmentation config (.py), got {bad}"),
                    "train-images -t": ([ROOT/"data"/"images", tmp_path/"run", "-t", table], f"{table}: unknown sample 'd9_30' (no image of it; 1 such samples)"),

@@ -202,16 +202,17 @@ def preflight(config:TrainConfig, # the run's config (paths already resolved, se
     return out
 
 # %% ../nbs/11c_check.ipynb
-def _datasplit_volumes(config:SegmentConfig, split:dict) -> str:
-    "Check the volumes a datasplit lists (they may lie outside data_path) as training will: scale and crop; a summary."
+def _datasplit_volumes(config:SegmentConfig, split:dict, checked=frozenset()) -> str:
+    "Check the volumes a datasplit lists (they may lie outside data_path) as training will: classes, scale and crop; a summary."
     from trainlib.volumes import Volume, _check_crop
-    _check_crop([Volume(p).check_scale(config.input_array_info) for ps in split.values() for p in ps], config.crop_shape)
+    vols = [Volume(p) for ps in split.values() for p in ps if p.resolve() not in checked]     # each volume is opened once
+    _check_crop([v.check_classes(config.classes).check_scale(config.input_array_info) for v in vols], config.crop_shape)
     return ", ".join(f"{k} {len(v)}" for k, v in split.items())
 
 def preflight_segment(config:SegmentConfig, *, config_path=None) -> list[Finding]:
     "Preflight of a segmentation (`SegmentConfig`) run: volumes, datasplit, model and output folders."
     from trainlib.volumes import Volume, _check_crop, read_datasplit
-    out = [Finding("ok", "config", str(config_path or "<config>"), "valid")]
+    out, checked = [Finding("ok", "config", str(config_path or "<config>"), "valid")], set()
     def volumes():
         folder = Path(config.data_path)
         if not folder.is_dir(): raise FileNotFoundError(f"data_path is not a folder of .h5 volumes: {folder}")
@@ -219,11 +220,12 @@ def preflight_segment(config:SegmentConfig, *, config_path=None) -> list[Finding
         if not paths: raise FileNotFoundError(f"no .h5 volumes in {folder}")
         vols = [Volume(p).check_classes(config.classes).check_scale(config.input_array_info) for p in paths]
         _check_crop(vols, config.crop_shape)
+        checked.update(p.resolve() for p in paths)
         return f"{len(vols)} volumes with classes {', '.join(config.classes)}"
     out.append(_attempt("volumes", f"data_path: {config.data_path}", volumes))
     if Path(config.datasplit_path).is_file():
         out.append(_attempt("datasplit", f"datasplit_path: {config.datasplit_path}",
-                            lambda: _datasplit_volumes(config, read_datasplit(config.datasplit_path, config.classes))))
+                            lambda: _datasplit_volumes(config, read_datasplit(config.datasplit_path), checked)))
     else: out.append(_attempt("datasplit", f"datasplit_path: {config.datasplit_path}", lambda: check_writable(Path(config.datasplit_path).parent).replace("writable", "will be written")))
     def model():
         from trainlib.segment import build_segmenter, model_input_shape

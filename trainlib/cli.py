@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from .config import BUILTIN_IMAGE_MODELS, check_distributed_backend, check_image_architecture, check_output_file, check_replaceable, check_value, distributed_settings, keras_backend, FeedforwardConfig, ImageTrainConfig, TrainConfig, load_config, load_feedforward_config, load_yaml, save_config, yaml_error
+from .config import BUILTIN_IMAGE_MODELS, check_distributed_backend, check_image_architecture, check_output_file, check_replaceable, check_value, run_kind, distributed_settings, keras_backend, FeedforwardConfig, ImageTrainConfig, TrainConfig, load_config, load_feedforward_config, load_yaml, save_config, yaml_error
 from .quiet import filtered_stderr, import_tensorflow_quietly
 
 # %% auto 0
@@ -154,10 +154,10 @@ def cmd_train_model(args):
     arg("--run", required=True, help="run folder"), arg("--split", default="test", choices=("train", "val", "test"))])
 def cmd_evaluate(args):
     "Evaluate a finished run on a split of its dataset."
-    if not (Path(args.run)/"dataset.json").is_file(): raise FileNotFoundError(f"not a run folder (no dataset.json): {Path(args.run)}")
-    info = json.loads((Path(args.run)/"dataset.json").read_text())
-    if "multi_label" in info or "heads" in info:     # image (train-images) and feed-forward (train-sequences) runs score themselves
-        kind = "an image (train-images)" if "multi_label" in info else "a feed-forward (train-sequences)"
+    kind = run_kind(args.run)
+    if kind is None: raise FileNotFoundError(f"not a run folder (no dataset.json): {Path(args.run)}")
+    if kind != "classifier":     # image (train-images) and feed-forward (train-sequences) runs score themselves
+        kind = "an image (train-images)" if kind == "image" else "a feed-forward (train-sequences)"
         raise ValueError(f"--run: {args.run} is {kind} run, scored when it finished: see its metrics.json; "
                          "evaluate scores signal and peak classifier runs")
     import_tensorflow_quietly()
@@ -242,12 +242,13 @@ def cmd_predict(args):
     if args.threshold is not None: check_value("--threshold", args.threshold, dict(gt=0, lt=1))
     if args.no_threshold and (args.threshold is not None or args.positive is not None): raise ValueError("--no-threshold: given with --threshold or --positive")
     if args.positive is not None and args.threshold is None: raise ValueError("--positive: needs --threshold (the value to apply to that class)")
+    feedforward = Path(args.model).is_dir() and run_kind(args.model) == "feedforward"
+    for flag in ("no_threshold", "threshold", "positive"):
+        if feedforward and getattr(args, flag) not in (None, False): raise ValueError(f"--{flag.replace('_', '-')}: {args.model} is a feed-forward run, which has no threshold")
     import_tensorflow_quietly()
     from trainlib.evaluate import predict
-    from trainlib.feedforward_train import is_feedforward_run, predict_sequences
-    if is_feedforward_run(args.model):
-        for flag in ("no_threshold", "threshold", "positive"):
-            if getattr(args, flag) not in (None, False): raise ValueError(f"--{flag.replace('_', '-')}: {args.model} is a feed-forward run, which has no threshold")
+    from trainlib.feedforward_train import predict_sequences
+    if feedforward:
         res = predict_sequences(args.model, args.input, args.output, safe_mode=not args.unsafe)
         print(f"wrote {len(res['ids'])} predictions of {', '.join(res['targets'])} to {args.output}"); return
     from trainlib.images import IMAGE_SUFFIXES
@@ -430,9 +431,7 @@ def cmd_train_sequences(args):
 def cmd_train_images(args):
     "Train an image classifier on a folder of images, as varKoder's train does."
     check_paths(("input", args.input), ("--label-table", args.label_table), ("--pretrained-model", args.pretrained_model))
-    check_replaceable(args.outdir)                     # train_images deletes outdir before training: only a run folder may go
-    if Path(args.input).resolve().is_relative_to(Path(args.outdir).resolve()):
-        raise ValueError(f"outdir: {args.outdir} holds the input {args.input}; write the run elsewhere")
+    check_replaceable(args.outdir, inputs=[args.input])   # train_images deletes outdir before training: only a run folder may go
     hp = parse_yaml(args.model_hp, "--model-hp") or {}
     if not isinstance(hp, dict): raise ValueError(f"--model-hp must be a YAML mapping, got {args.model_hp!r}")
     ImageTrainConfig.check(vars(args))   # train_images' own check, before TensorFlow

@@ -15,10 +15,10 @@ __all__ = ['CAPFINDER_SECTIONS', 'CAPFINDER_KEYS', 'COMET_KEYS', 'REPORT_FILES',
            'PATH_PARAMS', 'MIX_AUGMENTATIONS', 'BUILTIN_IMAGE_MODELS', 'DISTRIBUTED_ENV_VARS', 'param', 'check_value',
            'check_type', 'Section', 'EtlConfig', 'TuneConfig', 'TrainParams', 'SharedConfig', 'ReduceLROnPlateauConfig',
            'CyclicLRConfig', 'SGDRConfig', 'LRSchedulerConfig', 'TrainConfig', 'from_capfinder', 'write_atomic',
-           'check_replaceable', 'check_output_file', 'load_yaml', 'load_json', 'yaml_error', 'parse_config_text',
-           'load_config', 'resolve_inputs', 'save_config', 'SegmentConfig', 'load_python_config', 'FeedforwardConfig',
-           'load_feedforward_config', 'check_image_architecture', 'ImageTrainConfig', 'distributed_settings',
-           'keras_backend', 'check_distributed_backend']
+           'check_replaceable', 'check_output_file', 'run_kind', 'flatten_params', 'load_yaml', 'load_json',
+           'yaml_error', 'parse_config_text', 'load_config', 'resolve_inputs', 'save_config', 'SegmentConfig',
+           'load_python_config', 'FeedforwardConfig', 'load_feedforward_config', 'check_image_architecture',
+           'ImageTrainConfig', 'distributed_settings', 'keras_backend', 'check_distributed_backend']
 
 # %% ../nbs/00_config.ipynb
 def param(default, help:str="", **rule):
@@ -259,9 +259,12 @@ def write_atomic(path, data:str|bytes):
 # %% ../nbs/00_config.ipynb
 REPORT_FILES = ("report.ipynb", "report.html", "report.failed.ipynb", ".tmp-report.ipynb", ".tmp-report.html")   # `run_report`'s
 
-def check_replaceable(path):
-    "Raise `FileExistsError` unless `path` is absent, a trainlib run folder (it holds `run.json`), or holds only report files."
+def check_replaceable(path, inputs=(), name:str="outdir"):
+    "Raise unless `path` is absent, a trainlib run folder (it holds `run.json`) or holds only report files, and holds none of `inputs`."
     path = Path(path)
+    for i in inputs:
+        if Path(i).resolve().is_relative_to(path.resolve()):
+            raise ValueError(f"{name}: {path} holds the input {i}; each training replaces it: write the run elsewhere")
     if not path.exists(): return
     if not path.is_dir(): raise FileExistsError(f"{path} is a file, not a run folder: choose another output folder")
     if any(p.name not in REPORT_FILES for p in path.iterdir()) and not (path/"run.json").is_file():
@@ -275,6 +278,26 @@ def check_output_file(path, *inputs, name:str="output"):
     for i in inputs:
         if i is not None and Path(i).is_file() and path.resolve() == Path(i).resolve():
             raise ValueError(f"{name}: {text} is an input of this command and would be replaced; write the output elsewhere")
+
+# %% ../nbs/00_config.ipynb
+def run_kind(path) -> str|None:
+    "What made the run folder `path`: `'image'`, `'feedforward'` or `'classifier'`; None if it holds no `dataset.json`."
+    f = Path(path)/"dataset.json"
+    if not f.is_file(): return None
+    try: info = json.loads(f.read_text())
+    except (ValueError, UnicodeDecodeError) as e: raise ValueError(f"{f}: not a readable run record ({e})") from None
+    if not isinstance(info, dict): raise ValueError(f"{f}: not a run record (expected a JSON object)")
+    return "image" if "multi_label" in info else "feedforward" if "heads" in info else "classifier" if "version" in info else None
+
+# %% ../nbs/00_config.ipynb
+def flatten_params(d:dict, prefix:str="") -> dict:
+    "Nested dict to `{'a.b': value}` with scalar values (lists and dicts as JSON text)."
+    out = {}
+    for k, v in d.items():
+        name = f"{prefix}{k}"
+        if isinstance(v, dict) and v: out.update(flatten_params(v, f"{name}."))
+        else: out[name] = json.dumps(v) if isinstance(v, (list, tuple, dict)) else v
+    return out
 
 # %% ../nbs/00_config.ipynb
 class _UniqueKeyLoader(yaml.SafeLoader):

@@ -11,7 +11,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from .config import FeedforwardConfig, check_output_file, write_atomic
+from .config import FeedforwardConfig, check_output_file, check_replaceable, run_kind, write_atomic
 from .sequences import DATASETS, SequenceData, load_dataset, read_sequences
 from .models import build_feedforward, output_heads
 from .store import finish_pipeline
@@ -19,7 +19,7 @@ from .train import Checkpoints, GracefulInterrupt, Run, read_history, save_model
 
 # %% auto 0
 __all__ = ['HEAD_LOSSES', 'Prepared', 'prepare', 'compile_feedforward', 'epoch_plan', 'head_metrics', 'feedforward_run',
-           'train_feedforward', 'is_feedforward_run', 'predict_sequences', 'write_sequence_predictions']
+           'train_feedforward', 'predict_sequences', 'write_sequence_predictions']
 
 # %% ../nbs/06b_feedforward.ipynb
 HEAD_LOSSES = {"class": ("sparse_categorical_crossentropy",), "numeric": ("mse", "mae", "huber")}
@@ -150,7 +150,7 @@ def train_feedforward(config:FeedforwardConfig, *, callbacks:list|None=None, ove
     "Train the `feedforward` model as `config` says; return the `Run` holding every artifact."
     config = FeedforwardConfig.from_dict(config.to_dict())       # validate a config built in code, too
     run = feedforward_run(config)
-    run.check_replaceable()
+    check_replaceable(run.path)
     if not overwrite: run.check_settings("config.json", config.to_dict())
     if run.status in ("trained", "interrupted") and not overwrite:
         print(f"{run.path}: already {run.status}; returning it (pass overwrite=True, or --overwrite, to train again)", file=sys.stderr)
@@ -188,11 +188,6 @@ def train_feedforward(config:FeedforwardConfig, *, callbacks:list|None=None, ove
     return run
 
 # %% ../nbs/06b_feedforward.ipynb
-def is_feedforward_run(path) -> bool:
-    "Whether `path` is a run folder of `train_feedforward` (its dataset.json names the heads)."
-    info = Path(path)/"dataset.json"
-    return Path(path).is_dir() and info.is_file() and "heads" in json.loads(info.read_text())
-
 def predict_sequences(run, # feed-forward run folder, or its `Run` (see `train_feedforward`)
                       input_path, # sequences CSV or FASTA-like file; target columns in it are ignored
                       output_path=None, # CSV to write (atomically); None: only return
@@ -201,8 +196,8 @@ def predict_sequences(run, # feed-forward run folder, or its `Run` (see `train_f
     "`{'ids', 'targets'}`: each target's predictions for every sequence (values, or classes with probabilities and labels); optionally written as CSV."
     run = Path(run.path if isinstance(run, Run) else run)
     if output_path is not None: check_output_file(output_path, input_path)
-    info, model_file = json.loads((run/"dataset.json").read_text()) if (run/"dataset.json").is_file() else {}, run/"model.keras"
-    if "heads" not in info: raise ValueError(f"{run}: not a feed-forward run folder (no dataset.json naming the heads)")
+    if run_kind(run) != "feedforward": raise ValueError(f"{run}: not a feed-forward run folder (no dataset.json naming the heads)")
+    info, model_file = json.loads((run/"dataset.json").read_text()), run/"model.keras"
     if not model_file.is_file(): raise FileNotFoundError(f"{run}: no model.keras (the run has not finished)")
     entry = DATASETS.get(json.loads((run/"config.json").read_text()).get("dataset"))
     columns = {k: v for k, v in (entry.kwargs if entry else {}).items() if k in ("id_column", "sequence_column")}

@@ -11,7 +11,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from .config import ImageTrainConfig, check_image_architecture, check_output_file, check_type, check_value, write_atomic
+from .config import ImageTrainConfig, check_image_architecture, check_output_file, check_replaceable, check_type, check_value, run_kind, write_atomic
 from .quiet import settle_onednn_notice
 from .images import IMAGE_SUFFIXES, find_images, load_image, make_image_dataset, sample_id
 from .store import DatasetVersion, finish_pipeline, load_arrays, load_ids
@@ -125,9 +125,7 @@ def train_images(input, # folder of images (searched recursively)
     args = {k: v for k, v in locals().items() if k not in ("verbose",)}
     ImageTrainConfig.check(args)   # the settings, checked
     run = Run(outdir)
-    run.check_replaceable()          # outdir is deleted before training: refuse one that is not a run folder
-    if Path(input).resolve().is_relative_to(run.path.resolve()):
-        raise ValueError(f"outdir {run.path} holds the input {input}; it is replaced by each training: write the run elsewhere")
+    check_replaceable(run.path, inputs=[input])     # outdir is deleted before training: only a run folder, holding no input, may go
     settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in args.items() if k not in ("overwrite", "outdir")}
     if not overwrite: run.check_settings("config.json", settings)
     if run.status in ("trained", "interrupted") and not overwrite:
@@ -214,8 +212,8 @@ def predict_images(run, # image run folder (see `train_images`), or its `Run`
     "Every label's probability for each image, and the predicted labels; optionally written as CSV."
     run, images = Path(run.path if isinstance(run, Run) else run), Path(images)
     if output_path is not None: check_output_file(output_path, images)
-    info = json.loads((run/"dataset.json").read_text()) if (run/"dataset.json").is_file() else {}
-    if "multi_label" not in info: raise ValueError(f"{run}: not an image run folder (see train_images)")
+    if run_kind(run) != "image": raise ValueError(f"{run}: not an image run folder (see train_images)")
+    info = json.loads((run/"dataset.json").read_text())
     multi_label = info["multi_label"]
     if threshold is None: threshold = json.loads((run/"config.json").read_text()).get("threshold", 0.7)
     elif not multi_label: raise ValueError(f"threshold: {run} is a single-label run, which predicts the most probable label")

@@ -9,22 +9,12 @@ from pathlib import Path
 
 import keras
 
-from .config import TrainConfig, write_atomic
+from .config import TrainConfig, flatten_params, write_atomic
 from .train import Run
 
 # %% auto 0
-__all__ = ['ONE_TRY', 'flatten_params', 'default_tracking_uri', 'MlflowTracker', 'CometTracker', 'tracking_callbacks',
-           'finish_tracking', 'trainlib_run_id', 'sync_run']
-
-# %% ../nbs/10_track.ipynb
-def flatten_params(d:dict, prefix:str="") -> dict:
-    "Nested dict to `{'a.b': value}` with scalar values (lists and dicts as JSON text)."
-    out = {}
-    for k, v in d.items():
-        name = f"{prefix}{k}"
-        if isinstance(v, dict) and v: out.update(flatten_params(v, f"{name}."))
-        else: out[name] = json.dumps(v) if isinstance(v, (list, tuple, dict)) else v
-    return out
+__all__ = ['ONE_TRY', 'default_tracking_uri', 'MlflowTracker', 'CometTracker', 'tracking_callbacks', 'finish_tracking',
+           'trainlib_run_id', 'sync_run']
 
 # %% ../nbs/10_track.ipynb
 def default_tracking_uri(config:TrainConfig) -> str:

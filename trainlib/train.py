@@ -11,7 +11,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from .config import TrainConfig, check_replaceable, write_atomic
+from .config import TrainConfig, check_replaceable, flatten_params, write_atomic
 from .store import DatasetVersion, to_tf_dataset
 from .augment import time_warp_map
 from .models import build_model
@@ -91,14 +91,6 @@ class GracefulInterrupt(keras.callbacks.Callback):
         if self._previous is not None: signal.signal(signal.SIGINT, self._previous); self._previous = None
 
 # %% ../nbs/06_train.ipynb
-def _flat(d:dict, prefix:str="") -> dict:
-    "A nested dict as one level of dotted keys."
-    out = {}
-    for k, v in d.items():
-        if isinstance(v, dict) and v: out.update(_flat(v, f"{prefix}{k}."))
-        else: out[f"{prefix}{k}"] = v
-    return out
-
 class Run:
     "A run folder `<output_dir>/<experiment>/<run-id>/` and what it holds."
     def __init__(self, path): self.path = Path(path)
@@ -121,15 +113,11 @@ class Run:
         self.write_json("run.json", {**self.info, **info, "status": status,
                                      "updated": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")})
 
-    def check_replaceable(self):
-        "Raise `FileExistsError` unless the folder is absent, a trainlib run (it holds `run.json`), or holds only report files."
-        check_replaceable(self.path)
-
     def check_settings(self, name:str, settings:dict):
         "Raise `ValueError` if the run's `name` file records other values than `settings` for the keys both have."
         f = self.file(name)
         if not f.is_file(): return
-        old, new = _flat(json.loads(f.read_text())), _flat(json.loads(json.dumps(settings, default=str)))
+        old, new = flatten_params(json.loads(f.read_text())), flatten_params(json.loads(json.dumps(settings, default=str)))
         diff = [f"{k}: {old[k]!r} in the run, {new[k]!r} now" for k in sorted(old.keys() & new.keys()) if old[k] != new[k]]
         if diff: raise ValueError(f"{self.path} holds a run made with other settings ({'; '.join(diff[:4])}"
                                   f"{'; ...' if len(diff) > 4 else ''}): choose another run name or output folder, "
@@ -137,7 +125,7 @@ class Run:
 
     def start_afresh(self):
         "Delete the run folder's contents (only if `check_replaceable` allows it; a report in progress stays) and create it, marked `new`."
-        self.check_replaceable()
+        check_replaceable(self.path)
         for p in (self.path.iterdir() if self.path.is_dir() else []):
             if p.name.startswith(".tmp-report."): continue                  # the report being written into this folder
             if p.is_dir() and not p.is_symlink(): shutil.rmtree(p)
@@ -442,7 +430,7 @@ def train(config:TrainConfig, dataset:DatasetVersion, *, callbacks:list|None=Non
           verbose="auto") -> Run:
     "Train `shared.model_type` on `dataset` as `config` says; return the `Run` holding every artifact."
     run = run_for(config, dataset)
-    run.check_replaceable()                          # an output folder that is not a run is never written into
+    check_replaceable(run.path)                      # an output folder that is not a run is never written into
     if not overwrite:                                # nor is a run made with other settings returned or resumed
         run.check_settings("config.json", config.to_dict()); run.check_settings("dataset.json", {"version": dataset.version})
     if run.status in ("trained", "interrupted", "complete") and not overwrite:

@@ -11,7 +11,7 @@ import h5py
 import keras
 import numpy as np
 
-from .config import TrainConfig, write_atomic
+from .config import TrainConfig, check_replaceable, write_atomic
 from .bundle import input_fits
 from .store import SPLITS, DatasetVersion, load_arrays, load_ids
 from .train import ENSEMBLE_NAME, GracefulInterrupt, Run, _datasets, _env, _finish, make_callbacks, make_optimizer, read_history
@@ -145,7 +145,7 @@ def fine_tune(base:keras.Model, # the pretrained model (see `load_pretrained`)
     new_head = base.output_shape[-1] != dataset.n_classes if base_labels is None else list(base_labels) != list(dataset.classes)
     settings = dict(frozen=frozen, freeze_epochs=freeze_epochs, unfreeze_lr_factor=unfreeze_lr_factor, new_head=new_head)
     run = _transfer_run(config, dataset, base_path or base.name, settings)
-    run.check_replaceable()
+    check_replaceable(run.path)
     if not overwrite:
         run.check_settings("config.json", config.to_dict()); run.check_settings("dataset.json", {"version": dataset.version})
     if run.status in ("trained", "interrupted", "complete") and not overwrite:
