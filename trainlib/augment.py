@@ -7,11 +7,11 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from .config import MIX_AUGMENTATIONS
+from .config import AXES, MIX_AUGMENTATIONS, check_spatial_transforms
 
 # %% auto 0
-__all__ = ['MIX_MODES', 'AXES', 'time_warp', 'augment_time_warp', 'time_warp_map', 'mixup', 'cutmix', 'mix_map', 'lighting_map',
-           'check_spatial_transforms', 'spatial_transform']
+__all__ = ['MIX_MODES', 'time_warp', 'augment_time_warp', 'time_warp_map', 'mixup', 'cutmix', 'mix_map', 'lighting_map',
+           'spatial_transform']
 
 # %% ../nbs/03_augment.ipynb
 def time_warp(series:np.ndarray, # (length, channels) series
@@ -170,26 +170,6 @@ def lighting_map(p:float=0.75, # probability of each of brightness and contrast 
 
 # %% ../nbs/03_augment.ipynb
 import scipy.ndimage
-
-# %% ../nbs/03_augment.ipynb
-AXES = {"z": 0, "y": 1, "x": 2}
-
-def check_spatial_transforms(transforms:dict|None) -> dict:
-    "Validate a CellMap `spatial_transforms` dict (mirror/transpose/rotate); return it (`{}` for None)."
-    if transforms is None: return {}
-    if not isinstance(transforms, dict): raise ValueError(f"spatial_transforms must be a dict, got {transforms!r}")
-    for name, spec in transforms.items():
-        if name not in ("mirror", "transpose", "rotate"):
-            raise ValueError(f"unknown spatial transform {name!r}; allowed: mirror, transpose, rotate")
-        axes = spec.get("axes") if isinstance(spec, dict) else None
-        if axes is None or set(spec) != {"axes"}: raise ValueError(f"spatial_transforms.{name} must be {{'axes': ...}}, got {spec!r}")
-        bad = [a for a in axes if a not in AXES]
-        if bad: raise ValueError(f"spatial_transforms.{name}.axes: unknown axis {bad[0]!r}; allowed: x, y, z")
-        if name == "mirror" and not all(isinstance(p, (int, float)) and 0 <= p <= 1 for p in axes.values()):
-            raise ValueError(f"spatial_transforms.mirror.axes must map axes to probabilities in [0, 1], got {axes!r}")
-        if name == "rotate" and not all(isinstance(r, (list, tuple)) and len(r) == 2 and r[0] <= r[1] for r in axes.values()):
-            raise ValueError(f"spatial_transforms.rotate.axes must map axes to [min, max] degrees, got {axes!r}")
-    return transforms
 
 # %% ../nbs/03_augment.ipynb
 def spatial_transform(image:np.ndarray, # (z, y, x, ...) crop

@@ -11,14 +11,15 @@ from pathlib import Path
 import yaml
 
 # %% auto 0
-__all__ = ['CAPFINDER_SECTIONS', 'CAPFINDER_KEYS', 'COMET_KEYS', 'REPORT_FILES', 'INPUT_PATHS', 'SPATIAL_TRANSFORMS',
+__all__ = ['CAPFINDER_SECTIONS', 'CAPFINDER_KEYS', 'COMET_KEYS', 'REPORT_FILES', 'INPUT_PATHS', 'AXES', 'SPATIAL_TRANSFORMS',
            'PATH_PARAMS', 'MIX_AUGMENTATIONS', 'BUILTIN_IMAGE_MODELS', 'DISTRIBUTED_ENV_VARS', 'param', 'check_value',
            'check_type', 'Section', 'EtlConfig', 'TuneConfig', 'TrainParams', 'SharedConfig', 'ReduceLROnPlateauConfig',
            'CyclicLRConfig', 'SGDRConfig', 'LRSchedulerConfig', 'TrainConfig', 'from_capfinder', 'write_atomic',
            'check_replaceable', 'check_output_file', 'run_kind', 'flatten_params', 'load_yaml', 'load_json',
-           'yaml_error', 'parse_config_text', 'load_config', 'resolve_inputs', 'save_config', 'SegmentConfig',
-           'load_python_config', 'FeedforwardConfig', 'load_feedforward_config', 'check_image_architecture',
-           'ImageTrainConfig', 'distributed_settings', 'keras_backend', 'check_distributed_backend']
+           'yaml_error', 'parse_config_text', 'load_config', 'resolve_inputs', 'save_config',
+           'check_spatial_transforms', 'SegmentConfig', 'load_python_config', 'FeedforwardConfig',
+           'load_feedforward_config', 'check_image_architecture', 'ImageTrainConfig', 'distributed_settings',
+           'keras_backend', 'check_distributed_backend']
 
 # %% ../nbs/00_config.ipynb
 def param(default, help:str="", **rule):
@@ -390,6 +391,29 @@ def save_config(config:TrainConfig, path):
 import runpy, ast, types
 
 # %% ../nbs/00_config.ipynb
+AXES = {"z": 0, "y": 1, "x": 2}
+
+def check_spatial_transforms(transforms:dict|None) -> dict:
+    "Validate a CellMap `spatial_transforms` dict (mirror/transpose/rotate); return it (`{}` for None)."
+    if transforms is None: return {}
+    if not isinstance(transforms, dict): raise ValueError(f"spatial_transforms must be a dict, got {transforms!r}")
+    for name, spec in transforms.items():
+        if name not in ("mirror", "transpose", "rotate"):
+            raise ValueError(f"unknown spatial transform {name!r}; allowed: mirror, transpose, rotate")
+        axes = spec.get("axes") if isinstance(spec, dict) else None
+        if axes is None or set(spec) != {"axes"}: raise ValueError(f"spatial_transforms.{name} must be {{'axes': ...}}, got {spec!r}")
+        if name in ("mirror", "rotate") and not isinstance(axes, dict):
+            raise ValueError(f"spatial_transforms.{name}.axes must map each axis to a {'probability' if name == 'mirror' else '[min, max]'}, got {axes!r}")
+        if name == "transpose" and not isinstance(axes, (list, tuple)): raise ValueError(f"spatial_transforms.transpose.axes must be a list of axes, got {axes!r}")
+        bad = [a for a in axes if a not in AXES]
+        if bad: raise ValueError(f"spatial_transforms.{name}.axes: unknown axis {bad[0]!r}; allowed: x, y, z")
+        if name == "mirror" and not all(isinstance(p, (int, float)) and 0 <= p <= 1 for p in axes.values()):
+            raise ValueError(f"spatial_transforms.mirror.axes must map axes to probabilities in [0, 1], got {axes!r}")
+        if name == "rotate" and not all(isinstance(r, (list, tuple)) and len(r) == 2 and r[0] <= r[1] for r in axes.values()):
+            raise ValueError(f"spatial_transforms.rotate.axes must map axes to [min, max] degrees, got {axes!r}")
+    return transforms
+
+# %% ../nbs/00_config.ipynb
 SPATIAL_TRANSFORMS = {"mirror": {"axes": {"x": 0.5, "y": 0.5}}, "transpose": {"axes": ["x", "y"]},
                       "rotate": {"axes": {"x": [-180, 180], "y": [-180, 180]}}}
 
@@ -426,6 +450,7 @@ class SegmentConfig(Section):
         if not self.classes or not all(isinstance(c, str) and c for c in self.classes):
             raise ValueError(f"classes must be a non-empty list of names, got {self.classes!r}")
         if len(set(self.classes)) != len(self.classes): raise ValueError(f"classes must be unique, got {self.classes!r}")
+        check_spatial_transforms(self.spatial_transforms)
         if self.use_s3: raise ValueError("use_s3 must be False: trainlib reads local HDF5 volumes only, got True")
         for name in ("model_save_path", "logs_save_path"):
             if "{model_name}" not in getattr(self, name): raise ValueError(f"{name} must contain '{{model_name}}', got {getattr(self, name)!r}")
