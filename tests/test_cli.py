@@ -99,7 +99,7 @@ def test_check_takes_a_feedforward_config(cli, tmp_path):
                                      "train-images --epochs", "train-images -c", "grid --meta", "grid-sequences --meta",
                                      "train-model seg.py", "transfer --model", "train-model --distributed",
                                      "train-model --distributed jax", "train-model --coordinator", "train-images -t", "train-images -V", "segment", "segment --overlap", "predict --threshold", "predict feed-forward",
-                                     "predict --output", "segment --output", "train-images outdir", "train-images inside", "evaluate --run", "transfer --config"])
+                                     "predict --output", "segment --output", "train-images outdir", "train-images inside", "evaluate --run"])
 def test_a_bad_argument_is_reported_before_tensorflow_loads(cli, write_config, tmp_path, command):
     "A bad config, run folder or path ends the command before TensorFlow's import (seconds): a `tensorflow` that fails to import stands in for it."
     fake = tmp_path/"fake"/"tensorflow"; fake.mkdir(parents=True)
@@ -142,7 +142,6 @@ def test_a_bad_argument_is_reported_before_tensorflow_loads(cli, write_config, t
                    "grid --meta": (["--config", write_config(), "--meta", "{train.batch_size: [16, 0], width: [0.5]}"],
                                    "--meta train.batch_size: train.batch_size must be > 0, got 0"),
                    "grid-sequences --meta": (["--meta", "{num_fc_layers: [1], unitz: [8]}"], "--meta unitz: unknown key 'unitz'; allowed keys: "),
-                   "transfer --config": (["--model", tmp_path/"base.keras"], "--config: required (only --list-layers goes without it)"),
                    "transfer --model": (["--config", write_config(), "--model", tmp_path/"nope.keras"], f"--model: no such file or folder: {tmp_path/'nope.keras'}"),
                    "train-model seg.py": (["--config", seg], f"{ROOT/'data'/'volumes'/'blobs_0.h5'}: no labels/boxx (has: ball, box)"),
                    "train-model --distributed": (["--config", write_config(), "--distributed", "--coordinator", "127.0.0.1:1", "--num-processes", "2",
@@ -156,6 +155,13 @@ def test_a_bad_argument_is_reported_before_tensorflow_loads(cli, write_config, t
     lines = r.stderr.strip().splitlines()      # train-model's preflight says first how many checks passed
     assert r.returncode == 1 and [l for l in lines if l.startswith("trainlib:")] == lines[-1:], r.stderr
     assert lines[-1].startswith(f"trainlib: error: {error}"), r.stderr
+
+
+def test_transfer_without_config_is_a_usage_error(cli, tmp_path):
+    "A missing --config is argparse's usage error (exit 2, the usage line), as a missing required option is; --list-layers needs none."
+    r = cli("transfer", "--model", tmp_path/"base.keras")
+    assert r.returncode == 2 and r.stderr.startswith("usage: trainlib transfer"), r.stderr
+    assert "trainlib transfer: error: the following arguments are required: --config (only --list-layers goes without it)" in r.stderr, r.stderr
 
 
 @pytest.mark.parametrize("option", ["--set", "--meta", "--meta file", "--meta key twice"])

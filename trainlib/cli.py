@@ -198,7 +198,7 @@ def parse_freeze(items:list[str]|None) -> dict:
     arg("--no-check", action="store_true", help="skip the preflight checks of the config and the model (see `trainlib check`)")])
 def cmd_transfer(args):
     "Fine-tune a pretrained model, evaluate it on the test split and pick the ROC threshold."
-    if args.config is None and not args.list_layers: raise ValueError("--config: required (only --list-layers goes without it)")
+    if args.config is None and not args.list_layers: args.usage_error("the following arguments are required: --config (only --list-layers goes without it)")
     config = None if args.list_layers else config_from_args(args)   # a bad config or --set stops here, before TensorFlow loads
     check_paths(("--model", args.model), ("--dataset", args.dataset))
     import_tensorflow_quietly()
@@ -578,7 +578,7 @@ def make_parser() -> argparse.ArgumentParser:
         sp = sub.add_parser(name, aliases=c["aliases"], help=c["help"], description=c["fn"].__doc__,
                            conflict_handler="resolve")   # a command may bring its own -h/--help
         for flags, kwargs in c["args"]: sp.add_argument(*flags, **kwargs)
-        sp.set_defaults(fn=c["fn"])
+        sp.set_defaults(fn=c["fn"], usage_error=sp.error)    # a usage error found in the command: argparse's message and exit 2
     return p
 
 # %% ../nbs/12_cli.ipynb
