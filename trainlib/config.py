@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_config.ipynb 3
 from __future__ import annotations
-import dataclasses, json, os, sys, tempfile, typing, warnings
+import dataclasses, json, os, re, sys, tempfile, typing, warnings
 from dataclasses import dataclass, field, fields, asdict
 from pathlib import Path
 
@@ -228,9 +228,29 @@ CAPFINDER_KEYS = {"etl.caps_data_dir": "etl.data_path", "tune.max_epochs_hpt": "
 COMET_KEYS = {"comet_project_name", "use_remote_dataset_version"}
 
 # %% ../nbs/00_config.ipynb
+def _capfinder_keys(sec:str) -> list[str]:
+    "The keys Capfinder's section for trainlib section `sec` takes, under Capfinder's names."
+    cls = _SECTIONS[next(f.type for f in fields(TrainConfig) if f.name == sec)]
+    theirs = {v: k for k, v in CAPFINDER_KEYS.items()}                     # trainlib path -> Capfinder's
+    names = [theirs.get(f"{sec}.{f.name}", f"{sec}.{f.name}") for f in fields(cls)]
+    return ([n.split(".", 1)[1] for n in names if n.startswith(f"{sec}.")] +
+            [k.split(".", 1)[1] for k, v in CAPFINDER_KEYS.items() if k.startswith(f"{sec}.") and not v.startswith(f"{sec}.")])
+
+def _in_capfinder_terms(message:str, origin:dict) -> str:
+    "A `TrainConfig` error with each trainlib field path written as the Capfinder key it came from (`origin`)."
+    def name(m):
+        parts = m.group(0).split(".")
+        for n in range(len(parts), 0, -1):
+            if ".".join(parts[:n]) in origin: return ".".join([origin[".".join(parts[:n])], *parts[n:]])
+        return m.group(0)
+    sections = {v: k for k, v in CAPFINDER_SECTIONS.items()}
+    message = re.sub(r"\b(?:etl|tune|train|shared|lr_scheduler)(?:\.\w+)+", name, message)
+    message = re.sub(r"allowed keys in (\w+):", lambda m: f"allowed keys in {sections.get(m.group(1), m.group(1))}:", message)
+    return re.sub(r"^debug ", "debug_code ", message)
+
 def from_capfinder(d:dict) -> TrainConfig:
-    "Translate a Capfinder training config dict into a validated `TrainConfig`."
-    out = {v: {} for v in CAPFINDER_SECTIONS.values()}
+    "Translate a Capfinder training config dict into a validated `TrainConfig`; errors name Capfinder's keys."
+    out, origin = {v: {} for v in CAPFINDER_SECTIONS.values()}, {}
     for key, value in d.items():
         if key == "debug_code": out["debug"] = value; continue
         if key not in CAPFINDER_SECTIONS:
@@ -243,8 +263,11 @@ def from_capfinder(d:dict) -> TrainConfig:
             if not isinstance(k, str) or "." in k: raise ValueError(f"unknown key {k!r} in {key}")
             target = CAPFINDER_KEYS.get(f"{sec}.{k}", f"{sec}.{k}")
             tsec, tkey = target.split(".")
-            out[tsec][tkey] = v
-    return TrainConfig.from_dict(out)
+            if tkey not in {f.name for f in fields(_SECTIONS[next(f.type for f in fields(TrainConfig) if f.name == tsec)])}:
+                raise ValueError(f"unknown key '{key}.{k}'; allowed keys in {key}: {', '.join(_capfinder_keys(sec))}")
+            out[tsec][tkey], origin[target] = v, f"{key}.{k}"
+    try: return TrainConfig.from_dict(out)
+    except ValueError as e: raise ValueError(_in_capfinder_terms(str(e), origin)) from None
 
 # %% ../nbs/00_config.ipynb
 def write_atomic(path, data:str|bytes):
