@@ -167,7 +167,7 @@ def preflight(config:TrainConfig, # the run's config (paths already resolved, se
     "Check `config`, its input files, model and output folders without training; one `Finding` per check."
     if rows <= 0: raise ValueError(f"rows must be > 0, got {rows}")
     etl, s = config.etl, config.shared
-    out = [_attempt("config", config_path or "<config>", lambda: (TrainConfig.from_dict(config.to_dict()), "valid")[1])]
+    out = [_attempt("config", config_path or "<config>", lambda: (TrainConfig.from_dict(config.to_dict()), "valid signals config (train-model, tune, grid)")[1])]
     seen, complete = {}, {}
     for key in ("data_path", "test_path"):
         path = getattr(etl, key)
@@ -212,7 +212,7 @@ def _datasplit_volumes(config:SegmentConfig, split:dict, checked=frozenset()) ->
 def preflight_segment(config:SegmentConfig, *, config_path=None) -> list[Finding]:
     "Preflight of a segmentation (`SegmentConfig`) run: volumes, datasplit, model and output folders."
     from trainlib.volumes import Volume, _check_crop, read_datasplit
-    out, checked = [Finding("ok", "config", str(config_path or "<config>"), "valid")], set()
+    out, checked = [Finding("ok", "config", str(config_path or "<config>"), "valid segmentation config (train-model)")], set()
     def volumes():
         folder = Path(config.data_path)
         if not folder.is_dir(): raise FileNotFoundError(f"data_path is not a folder of .h5 volumes: {folder}")
@@ -241,7 +241,7 @@ def preflight_segment(config:SegmentConfig, *, config_path=None) -> list[Finding
 def preflight_feedforward(config, *, config_path=None) -> list[Finding]:
     "Preflight of a feed-forward (`FeedforwardConfig`, `trainlib train-sequences`) run: dataset and heads, model, output folder."
     from trainlib.feedforward_train import compile_feedforward, prepare
-    out, prepared = [Finding("ok", "config", str(config_path or "<config>"), "valid")], []
+    out, prepared = [Finding("ok", "config", str(config_path or "<config>"), "valid feed-forward config (train-sequences, grid-sequences)")], []
     def dataset():
         p = prepare(config); prepared.append(p)
         return (f"{sum(p.count(s) for s in p.x)} sequences of length {p.length} (" + ", ".join(f"{s} {p.count(s)}" for s in p.x)
@@ -264,6 +264,13 @@ def _is_feedforward_file(path) -> bool:
     if any(str(k).endswith("_params") for k in d): return False          # Capfinder's
     return bool(set(d) & set(FeedforwardConfig().to_dict()))            # a misspelt key among them is the feed-forward config's error
 
+def _feedforward_hint(message:str) -> str:
+    "A signals config's unknown top-level key, with the feed-forward field it may have meant (the file had none of them)."
+    import difflib, re
+    m = re.search(r"unknown key '([^'.]+)'; allowed keys: ", message)
+    close = difflib.get_close_matches(m.group(1), list(FeedforwardConfig().to_dict()), n=1) if m else []
+    return message + (f" (a feed-forward config, for train-sequences, takes {close[0]!r})" if close else "")
+
 def preflight_file(path, # config file: .json/.yaml (signals or feed-forward), Capfinder's, or a python segmentation config
                    overrides:dict|None=None, # dotted `--set` overrides
                    *, pretrained=None, pretrained_source=None, rows:int=20) -> list[Finding]:
@@ -274,7 +281,8 @@ def preflight_file(path, # config file: .json/.yaml (signals or feed-forward), C
         elif feedforward:
             config = load_feedforward_config(path).update(overrides or {})
         else: config = load_config(path).update(overrides or {})
-    except (ValueError, FileNotFoundError, TypeError, OSError) as e: return [Finding("error", "config", str(path), str(e))]
+    except (ValueError, FileNotFoundError, TypeError, OSError) as e:
+        return [Finding("error", "config", str(path), str(e) if feedforward else _feedforward_hint(str(e)))]
     if feedforward: return preflight_feedforward(config, config_path=path)
     if isinstance(config, SegmentConfig): return preflight_segment(config, config_path=path)
     return preflight(config, config_path=path, pretrained=pretrained, pretrained_source=pretrained_source, rows=rows)
