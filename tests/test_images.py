@@ -87,7 +87,7 @@ def test_validation_by_id_list(tmp_path):
 
 
 @pytest.mark.parametrize("table, message", [
-    ("sample,label\nd0_00,x\n", "missing labels (found: sample, label)"),
+    ("sample,label\nd0_00,x\n", "labels.csv line 1: missing column 'labels'; header has sample, label"),
     ("sample,labels\nnope,x\n", "unknown sample 'nope' (no image of it"),
     ("sample,labels\nd0_00,;\n", "line 2: empty labels for sample 'd0_00'"),
 ])

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import yaml
 
+from .data import read_utf8
+
 # %% auto 0
 __all__ = ['CAPFINDER_SECTIONS', 'CAPFINDER_KEYS', 'COMET_KEYS', 'REPORT_FILES', 'INPUT_PATHS', 'AXES', 'SPATIAL_TRANSFORMS',
            'PATH_PARAMS', 'MIX_AUGMENTATIONS', 'BUILTIN_IMAGE_MODELS', 'DISTRIBUTED_ENV_VARS', 'param', 'check_value',
@@ -385,9 +387,7 @@ def load_config(path) -> TrainConfig:
     if not path.exists(): raise FileNotFoundError(f"config file not found: {path}")
     if path.is_dir(): raise ValueError(f"{path}: is a directory, expected a .json or .yaml config file")
     if path.suffix == ".py": raise ValueError(f"{path}: a python config file (CellMap-style segmentation) is read by `load_python_config`; train it with `trainlib train-model --config {path.name}`")
-    try: text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as e: raise ValueError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
-    d = parse_config_text(path, text)
+    d = parse_config_text(path, read_utf8(path))
     if not isinstance(d, dict): raise ValueError(f"{path}: expected a mapping of config sections, got {type(d).__name__}")
     try: config = from_capfinder(d) if any(str(k).endswith("_params") for k in d) else TrainConfig.from_dict(d)
     except ValueError as e: raise ValueError(f"{path}: {e}") from None
@@ -524,7 +524,7 @@ def load_python_config(path) -> SegmentConfig:
     "Run a CellMap-style python config file and validate its top-level names as a `SegmentConfig`."
     path = Path(path)
     if not path.is_file(): raise FileNotFoundError(f"config file not found: {path}")
-    text = path.read_text(encoding="utf-8")
+    text = read_utf8(path)
     try: lines = _lines(path, text)
     except SyntaxError as e: raise ValueError(f"{path} line {e.lineno}: invalid python: {e.msg}") from None
     try: names = runpy.run_path(str(path), run_name="__trainlib_config__")
@@ -583,7 +583,7 @@ def load_feedforward_config(path) -> FeedforwardConfig:
     "Read a `FeedforwardConfig` from a JSON or YAML file; errors name the file."
     path = Path(path)
     if not path.is_file(): raise FileNotFoundError(f"config file not found: {path}")
-    d = parse_config_text(path, path.read_text(encoding="utf-8"))
+    d = parse_config_text(path, read_utf8(path))
     try: config = FeedforwardConfig.from_dict(d)
     except ValueError as e: raise ValueError(f"{path}: {e}") from None
     if config.input_path and not Path(config.input_path).is_absolute():

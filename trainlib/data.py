@@ -4,7 +4,7 @@
 
 # %% ../nbs/01_data.ipynb 3
 from __future__ import annotations
-import csv, hashlib, math, sys
+import codecs, csv, hashlib, math, sys
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,9 +13,9 @@ from typing import Iterator
 import numpy as np
 
 # %% auto 0
-__all__ = ['SPLITS', 'list_csv_files', 'parse_series', 'SignalRow', 'open_csv', 'csv_records', 'iter_signal_rows',
-           'pad_or_truncate', 'id_fraction', 'split_by_id', 'balance_fraction', 'balance_mask', 'balance_classes',
-           'read_split_file']
+__all__ = ['SPLITS', 'list_csv_files', 'parse_series', 'SignalRow', 'utf8_error_line', 'not_utf8', 'read_utf8', 'open_csv',
+           'csv_records', 'iter_signal_rows', 'pad_or_truncate', 'id_fraction', 'split_by_id', 'balance_fraction',
+           'balance_mask', 'balance_classes', 'read_split_file']
 
 # %% ../nbs/01_data.ipynb
 def list_csv_files(path) -> list[Path]:
@@ -58,6 +58,29 @@ class SignalRow:
     def __repr__(self): return f"SignalRow({self.file.name}:{self.line}, id={self.id!r}, label={self.label!r}, length={len(self.values)})"
 
 # %% ../nbs/01_data.ipynb
+def utf8_error_line(path) -> int:
+    "The line of the first byte of file `path` that is not UTF-8 (past the last line if there is none)."
+    decoder, line = codecs.getincrementaldecoder("utf-8")(), 1
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            data = decoder.getstate()[0] + block            # bytes held back from the last block: part of one character, no newline
+            try: decoder.decode(block)
+            except UnicodeDecodeError as e: return line + data[:e.start].count(b"\n")
+            line += block.count(b"\n")
+    try: decoder.decode(b"", final=True)
+    except UnicodeDecodeError: pass                             # the file ends inside a character: its last line
+    return line
+
+def not_utf8(path, e:UnicodeDecodeError) -> ValueError:
+    "The error for file `path`, which failed to decode as UTF-8 with `e`: it names the file and the line of the bad byte."
+    return ValueError(f"{path} line {utf8_error_line(path)}: not UTF-8 text ({e.reason})")
+
+def read_utf8(path, *, bom:bool=False) -> str:
+    "The text of the (small) file `path`; `bom`: drop a byte-order mark. A byte that is not UTF-8 is a `ValueError` naming the line."
+    try: return Path(path).read_bytes().decode("utf-8-sig" if bom else "utf-8")
+    except UnicodeDecodeError as e: raise not_utf8(path, e) from None
+
+# %% ../nbs/01_data.ipynb
 def open_csv(file:Path, columns:tuple[str, ...], optional:tuple[str, ...]=()):
     "Open `file`, check its header has `columns` (those in `optional` may be missing); return (file handle, reader, header width, column indices: None for a missing one)."
     csv.field_size_limit(sys.maxsize)
@@ -71,11 +94,11 @@ def open_csv(file:Path, columns:tuple[str, ...], optional:tuple[str, ...]=()):
         if missing: raise ValueError(f"{file} line 1: missing column {missing[0]!r}; header has {', '.join(header)}")
         return f, reader, len(header), [header.index(c) if c in header else None for c in columns]
     except UnicodeDecodeError as e:
-        f.close(); raise ValueError(f"{file}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+        f.close(); raise not_utf8(file, e) from None
     except BaseException:
         f.close(); raise
 
-def csv_records(file, # the file `reader` reads, for messages
+def csv_records(file, # the file `reader` reads: named in messages, read again to find the line of a byte that is not UTF-8
                 reader, # a `csv.reader` or `csv.DictReader` of it, past the header
                ) -> Iterator:
     "The records of `reader`; malformed CSV or a byte that is not UTF-8 is a `ValueError` naming `file` and the line."
@@ -83,8 +106,7 @@ def csv_records(file, # the file `reader` reads, for messages
         try: yield next(reader)
         except StopIteration: return
         except csv.Error as e: raise ValueError(f"{file} line {reader.line_num}: malformed CSV: {e}") from None
-        except UnicodeDecodeError as e:      # decoded in blocks: the bad byte is past the last whole record read
-            raise ValueError(f"{file}: not UTF-8 text ({e.reason}) after line {reader.line_num}") from None
+        except UnicodeDecodeError as e: raise not_utf8(file, e) from None
 
 # %% ../nbs/01_data.ipynb
 def iter_signal_rows(files:list, *, id_column:str="read_id", class_column:str="cap_class",

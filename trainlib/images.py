@@ -14,7 +14,7 @@ import numpy as np
 from PIL import Image
 
 from .config import write_atomic
-from .data import SPLITS, csv_records, id_fraction
+from .data import SPLITS, csv_records, id_fraction, open_csv, read_utf8
 
 # %% auto 0
 __all__ = ['IMAGE_SUFFIXES', 'LABEL_KEY', 'LABEL_SOURCES', 'find_images', 'sample_id', 'png_labels', 'read_label_table',
@@ -52,16 +52,13 @@ def read_label_table(path, # CSV with columns `sample` and `labels`
     "Sample id -> labels from a varKoder label table."
     path = Path(path)
     if not path.is_file(): raise FileNotFoundError(f"label table not found: {path}")
-    with open(path, newline="", encoding="utf-8") as f:
-        reader = csv.reader(f)
-        header = [h.strip().lstrip("\ufeff") for h in next(csv_records(path, reader), [])]
-        missing = [c for c in ("sample", "labels") if c not in header]
-        if missing: raise ValueError(f"{path}: label table needs columns sample and labels; missing {', '.join(missing)} (found: {', '.join(header) or 'nothing'})")
-        si, li, table = header.index("sample"), header.index("labels"), {}
+    f, reader, width, (si, li) = open_csv(path, ("sample", "labels"))
+    table = {}
+    with f:
         for fields in csv_records(path, reader):
             if not any(x.strip() for x in fields): continue
             where = f"{path} line {reader.line_num}"
-            if len(fields) != len(header): raise ValueError(f"{where}: expected {len(header)} fields as in the header, got {len(fields)}")
+            if len(fields) != width: raise ValueError(f"{where}: expected {width} fields as in the header, got {len(fields)}")
             sample, labels = fields[si].strip(), [l.strip() for l in fields[li].split(";") if l.strip()]
             if not sample: raise ValueError(f"{where}: empty sample")
             if not labels: raise ValueError(f"{where}: empty labels for sample {sample!r}")
@@ -119,8 +116,7 @@ def parse_validation_set(validation_set) -> list[str]:
         text = str(validation_set)
         path = Path(text)
         if path.is_file():
-            try: text = path.read_text(encoding="utf-8-sig")          # -sig: a byte-order mark is not part of the first id
-            except UnicodeDecodeError as e: raise ValueError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+            text = read_utf8(path, bom=True)          # a byte-order mark is not part of the first id
         elif "," not in text and ("/" in text or text.endswith(".txt") or text.endswith(".csv")):
             raise FileNotFoundError(f"validation set file not found: {text}")
         ids = [i.strip() for i in text.replace("\n", ",").split(",")]

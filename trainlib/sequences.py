@@ -11,7 +11,7 @@ from typing import Callable
 
 import numpy as np
 
-from .data import SPLITS, split_by_id
+from .data import SPLITS, not_utf8, read_utf8, split_by_id
 
 # %% auto 0
 __all__ = ['ALPHABET', 'FASTA_SUFFIXES', 'DATA_DIR', 'DATASETS', 'encode', 'one_hot', 'SequenceData', 'read_sequence_csv',
@@ -131,7 +131,7 @@ def read_sequence_csv(path, *, id_column:str="id", # column holding the sequence
     with open(path, newline="", encoding="utf-8") as f:
         reader = csv.reader(f)
         try: header = [h.strip().lstrip("\ufeff") for h in next(reader, [])]
-        except UnicodeDecodeError as e: raise ValueError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+        except UnicodeDecodeError as e: raise not_utf8(path, e) from None
         if not header: raise ValueError(f"{path}: file is empty (expected a header with {id_column},{sequence_column})")
         twice = next((h for i, h in enumerate(header) if h in header[:i]), None)
         if twice is not None: raise ValueError(f"{path} line 1: column {twice!r} appears twice in the header")
@@ -156,7 +156,7 @@ def read_sequence_csv(path, *, id_column:str="id", # column holding the sequence
                     if not v: raise ValueError(f"{path} line {line}: empty value of target {n!r} for id {rid!r}")
                     raw[n].append(v)
                 ids.append(rid); seqs.append(seq.upper()); lines[rid] = line
-        except UnicodeDecodeError as e: raise ValueError(f"{path} line {reader.line_num + 1}: not UTF-8 text ({e.reason})") from None
+        except UnicodeDecodeError as e: raise not_utf8(path, e) from None
         except csv.Error as e: raise ValueError(f"{path} line {reader.line_num}: malformed CSV: {e}") from None
     if not ids: raise ValueError(f"{path}: no sequences after the header")
     return _collect(path, ids, seqs, raw, class_targets, lines)
@@ -169,8 +169,7 @@ def read_sequence_fasta(path, *, targets:list|None=None, # target names to read;
     path = Path(path)
     if not path.is_file(): raise FileNotFoundError(f"sequence file not found: {path}")
     records = []   # [id, header line, {name: value}, [sequence lines]]
-    try: text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as e: raise ValueError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+    text = read_utf8(path)
     for line_no, line in enumerate(text.splitlines(), 1):
         line = line.strip()
         if not line or line.startswith(";"): continue

@@ -12,7 +12,7 @@ import h5py
 import numpy as np
 
 from .config import write_atomic
-from .data import id_fraction
+from .data import id_fraction, read_utf8
 
 # %% auto 0
 __all__ = ['DATASPLIT_COLUMNS', 'make_blob_volumes', 'Volume', 'make_datasplit_csv', 'read_datasplit', 'get_datasplit',
@@ -143,11 +143,7 @@ def read_datasplit(csv_path, # a datasplit CSV
     "The volumes of each usage (`train`, `validate`) in a datasplit CSV, checked row by row."
     csv_path = Path(csv_path)
     if not csv_path.is_file(): raise FileNotFoundError(f"datasplit file not found: {csv_path}")
-    data = csv_path.read_bytes()        # a small file, decoded whole: a bad byte's line is exact
-    try: rows = csv.reader(io.StringIO(data.decode("utf-8-sig"), newline=""))    # -sig: a byte-order mark (Excel) is not part of 'usage'
-    except UnicodeDecodeError as e:
-        line = data[:e.start].count(b"\n") + 1
-        raise ValueError(f"{csv_path} line {line}: not UTF-8 text ({e.reason})") from None
+    rows = csv.reader(io.StringIO(read_utf8(csv_path, bom=True), newline=""))    # a byte-order mark (Excel) is not part of 'usage'
     header = next(rows, None)
     if header is None or tuple(header[:2]) != DATASPLIT_COLUMNS[:2]:
         raise ValueError(f"{csv_path} line 1: header must start with usage,path, got {header!r}")
