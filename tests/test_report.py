@@ -9,9 +9,13 @@ from trainlib.quiet import is_startup_noise
 
 
 def test_report_train_writes_notebook_and_html(cli, tmp_path):
-    r = cli("report", "train", "-p", "epochs", "2", "-p", "run_name", "smoke", "--output-dir", tmp_path/"runs")
+    "The train report, on a config naming its experiment: the run and the report go to runs/<that experiment>/<run_name>."
+    smoke = (ROOT/"nbs"/"reports"/"gunpoint_smoke.yaml").read_text().replace("../../data/", f"{ROOT}/data/")
+    (tmp_path/"mine.yaml").write_text(smoke.replace("train:\n", "train:\n  experiment: mine\n"))
+    r = cli("report", "train", "-p", "config_path", tmp_path/"mine.yaml", "-p", "epochs", "2", "-p", "run_name", "smoke", "--output-dir", tmp_path/"runs")
     assert r.returncode == 0, r.stderr[-3000:]
-    run = tmp_path/"runs"/"report"/"smoke"
+    run = tmp_path/"runs"/"mine"/"smoke"
+    assert json.loads((run/"config.json").read_text())["train"]["experiment"] == "mine"
     nb = nbformat.read(run/"report.ipynb", as_version=4)
     assert any("injected-parameters" in c.metadata.get("tags", []) for c in nb.cells)
     outputs = "".join(str(o) for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))

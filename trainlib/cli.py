@@ -489,7 +489,8 @@ def report_params(pairs:list|None) -> dict:
     arg("-h", "--help", action=ReportHelp),
     arg("name", help="report name (train, ...) or path to a notebook"),
     arg("-p", nargs=2, action="append", metavar=("NAME", "VALUE"), help="set a report parameter"),
-    arg("--output-dir", default="runs", help="folder of run folders"), arg("--experiment", default="report"),
+    arg("--output-dir", default="runs", help="folder of run folders"),
+    arg("--experiment", help="runs go to <output-dir>/<experiment>/<run_name> (default: the -p config_path's train.experiment, else report)"),
     arg("--list-params", action="store_true", help="list the report's parameters and exit")])
 def cmd_report(args):
     "Run a report notebook with papermill into a run folder."
@@ -502,12 +503,14 @@ def cmd_report(args):
     run_name = params.get("run_name") or f"{path.stem}-{datetime.datetime.now():%Y%m%d-%H%M%S}"
     output_dir = str(Path(params.get("output_dir") or args.output_dir).resolve())
     experiment = params.get("experiment") or args.experiment
-    fixed = {"output_dir": output_dir, "experiment": experiment, "run_name": run_name}
-    params |= {k: v for k, v in fixed.items() if k in declared}
     if "config_path" in params:                   # checked before a kernel starts; absolute, as the kernel may run elsewhere
         config_path = report_config_path(params["config_path"])
         if not config_path.is_file(): raise FileNotFoundError(f"-p config_path: config file not found: {params['config_path']}")
         params["config_path"] = str(config_path.resolve())
+        if not experiment and "experiment" in declared: experiment = load_config(config_path).train.experiment   # the config's, as train-model's
+    experiment = experiment or "report"
+    fixed = {"output_dir": output_dir, "experiment": experiment, "run_name": run_name}
+    params |= {k: v for k, v in fixed.items() if k in declared}
     try: nb = run_report(args.name, params, Path(output_dir)/experiment/run_name)
     except ReportError as e:
         if args.debug: raise

@@ -75,7 +75,7 @@ def report_config_path(config_path:str) -> Path:
     return path
 
 def report_config(config_path:str, *, model_type:str="", epochs:int=0, batch_size:int=0, output_dir:str="",
-                  experiment:str="report", run_name:str="", seed:int=-1) -> TrainConfig:
+                  experiment:str="", run_name:str="", seed:int=-1) -> TrainConfig:
     "The config of a report run: `config_path` loaded, with the set overrides applied (\"\", 0 and seed -1 keep the config's value)."
     config = load_config(report_config_path(config_path))
     output_dir = str(report_output_dir(output_dir))
