@@ -106,3 +106,21 @@ def test_threshold_sweep_constructed_example():
     r = roc_threshold([0, 0, 0, 0, 1, 1, 1, 1], [0.1, 0.2, 0.3, 0.6, 0.4, 0.5, 0.7, 0.9])
     assert (r["threshold"], r["tpr"], r["fpr"]) == (0.4, 1.0, 0.25)
     assert r["auc"] == pytest.approx(14 / 16)
+
+
+def test_class_names_with_spaces_train_and_predict(tmp_path):
+    "Class names may hold spaces: labels.txt keeps one per line, and predict reads them back as written (not split on spaces)."
+    names = {"1": "gun draw", "2": "point only"}
+    for split in ("train", "test"):
+        with open(GUNPOINT/f"{split}.csv", newline="") as f, open(tmp_path/f"{split}.csv", "w", newline="") as g:
+            rows = list(csv.DictReader(f))
+            w = csv.DictWriter(g, fieldnames=list(rows[0])); w.writeheader()
+            for row in rows[:40]: w.writerow({**row, "cap_class": names[row["cap_class"]]})
+    config = TrainConfig.from_dict({"etl": {"data_path": str(tmp_path/"train.csv"), "test_path": str(tmp_path/"test.csv"), "dataset_dir": str(tmp_path/"ds")},
+                                    "shared": {"model_type": "fcn", "num_classes": 2, "target_length": 150, "dtype": "float32", "output_dir": str(tmp_path/"runs")},
+                                    "train": {"max_epochs": 1, "batch_size": 16, "model_hp": {"filters": [4, 4, 4]}}})
+    from trainlib.store import make_dataset
+    run = train(config, DatasetVersion(make_dataset(config).path), verbose=0)
+    assert run.file("labels.txt").read_text() == "gun draw\npoint only\n"
+    out = predict(run, tmp_path/"test.csv")
+    assert out["classes"] == ["gun draw", "point only"] and set(out["predicted"]) <= {"gun draw", "point only"}, out["classes"]

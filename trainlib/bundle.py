@@ -17,8 +17,8 @@ from .models import MODELS, build_model
 
 # %% auto 0
 __all__ = ['BUNDLE_FILE', 'WEIGHTS_FILE', 'BUNDLE_FORMAT', 'package_versions', 'git_commit', 'split_stats', 'input_fits',
-           'write_bundle', 'Bundle', 'bundle_path', 'read_bundle', 'check_labels', 'check_inputs', 'keras_major',
-           'load_bundle_model', 'update_bundle']
+           'write_bundle', 'Bundle', 'bundle_path', 'read_bundle', 'read_labels', 'check_labels', 'check_inputs',
+           'keras_major', 'load_bundle_model', 'update_bundle']
 
 # %% ../nbs/05b_bundle.ipynb
 BUNDLE_FILE = "bundle.json"
@@ -178,6 +178,11 @@ def read_bundle(path, # run folder, model file or bundle.json
     return Bundle(b, f)
 
 # %% ../nbs/05b_bundle.ipynb
+def read_labels(path) -> list[str]|None:
+    "The class names in the labels.txt at `path`, one per line (a name may hold spaces); None if there is no such file."
+    path = Path(path)
+    return [l.strip() for l in path.read_text(encoding="utf-8").splitlines() if l.strip()] if path.is_file() else None
+
 def check_labels(bundle:Bundle, labels:list|None=None, n_outputs:int|None=None, source:str="labels.txt"):
     "Raise a ValueError when `labels` (e.g. labels.txt) or the model's `n_outputs` contradict the bundle's label map."
     if labels is not None and list(labels) != bundle.classes:

@@ -206,6 +206,7 @@ def cmd_transfer(args):
     from trainlib.peaks import make_peak_dataset
     from trainlib.transfer import fine_tune, format_layers, load_pretrained
     from trainlib.evaluate import _model_folder, evaluate, optimise_threshold
+    from trainlib.bundle import read_labels
     model = load_pretrained(args.model, safe_mode=not args.unsafe)
     if args.list_layers: print(format_layers(model)); return
     if args.dataset is None and not args.no_check:   # the config's data: checked, with the model, before any ETL or training
@@ -216,7 +217,7 @@ def cmd_transfer(args):
     else: dataset = DatasetVersion(args.dataset)
     print(dataset, file=sys.stderr)
     file, folder = _model_folder(args.model)
-    labels = (folder/"labels.txt").read_text().split() if (folder/"labels.txt").is_file() else None
+    labels = read_labels(folder/"labels.txt")
     run = fine_tune(model, config, dataset, frozen=parse_freeze(args.freeze), freeze_epochs=args.freeze_epochs,
                     unfreeze_lr_factor=args.unfreeze_lr_factor, base_labels=labels, base_path=str(Path(file).resolve()),
                     overwrite=args.overwrite, verbose=args.verbose)

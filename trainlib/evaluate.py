@@ -18,7 +18,7 @@ from .peaks import PEAK_COLUMNS, read_peaks
 from .store import DatasetVersion, load_arrays, to_tf_dataset
 from .train import Run, load_model, read_history
 from .transfer import load_pretrained
-from .bundle import bundle_path, check_inputs, input_fits, load_bundle_model, read_bundle, update_bundle
+from .bundle import bundle_path, check_inputs, input_fits, load_bundle_model, read_bundle, read_labels, update_bundle
 
 # %% auto 0
 __all__ = ['plot_confusion_matrix', 'plot_history', 'classification_scores', 'check_model_fits', 'evaluate', 'roc_threshold',
@@ -271,7 +271,7 @@ def predict(model, # run folder or model file (.keras/.h5)
     net = load_bundle_model(file, bundle, loader=load) if bundle is not None else load(file)
     n_out = net.output_shape[-1]
     labels_file = folder/"labels.txt"
-    labels = labels_file.read_text().split() if labels_file.is_file() else None
+    labels = read_labels(labels_file)
     if bundle is not None: classes, config, etl_params, input_shape = _from_bundle(bundle, net, labels, labels_file)
     else:
         warnings.warn(f"no bundle.json in {folder}: predicting without checking the input against the training preprocessing")

@@ -20,7 +20,7 @@ from .models import IMAGE_MODELS, MODELS, build_model
 from .label_losses import AsymmetricLoss, label_scores, multilabel_metrics, single_label_loss
 from .train import Checkpoints, GracefulInterrupt, Run, ScheduleLR, _env, read_history, save_model_atomic
 from .transfer import freeze, load_pretrained, unfreeze
-from .bundle import check_labels, load_bundle_model, read_bundle, write_bundle
+from .bundle import check_labels, load_bundle_model, read_bundle, read_labels, write_bundle
 
 # %% auto 0
 __all__ = ['auto_batch_size', 'one_cycle_lr', 'image_model', 'train_images', 'evaluate_images', 'predict_images']
@@ -54,7 +54,7 @@ def _pretrained_labels(path) -> list|None:
     "The labels.txt beside a model file (or in a run folder), or None."
     path = Path(path)
     f = path/"labels.txt" if path.is_dir() else path.parent/"labels.txt"
-    return f.read_text().split() if f.is_file() else None
+    return read_labels(f)
 
 def image_model(n_classes:int, input_shape:tuple, *, multi_label:bool=True, architecture:str="vit",
                 model_hp:dict|None=None, pretrained_model=None, classes:list|None=None) -> tuple[keras.Model, dict]:
@@ -220,7 +220,7 @@ def predict_images(run, # image run folder (see `train_images`), or its `Run`
     check_value("threshold", check_type("threshold", threshold, "float"), dict(gt=0, lt=1))     # the rule of ImageTrainConfig.threshold
     bundle = read_bundle(run)
     model = load_bundle_model(run, bundle, loader=lambda f: load_pretrained(f, safe_mode=safe_mode))
-    check_labels(bundle, (run/"labels.txt").read_text().split() if (run/"labels.txt").is_file() else None, model.output_shape[-1])
+    check_labels(bundle, read_labels(run/"labels.txt"), model.output_shape[-1])
     if images.is_dir(): files = find_images(images)
     elif images.suffix.lower() in IMAGE_SUFFIXES and images.is_file(): files = [images]
     else: raise ValueError(f"{images}: not a folder of images or an image file ({', '.join(IMAGE_SUFFIXES)})")

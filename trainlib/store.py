@@ -275,7 +275,9 @@ def _store(config, sources, split_file, inputs, version, out, tmp, rows:_Rows, s
     if n is not None and n != len(classes):
         raise ValueError(f"shared.num_classes is {n} but the data have {len(classes)} classes: {', '.join(classes)}")
     split = _assign(rows, label, config, split_file)
-    if not (split == 0).any(): raise ValueError("the train split is empty; check shared.train_test_fraction and train_val_fraction")
+    if not (split == 0).any():
+        raise ValueError(f"the train split is empty: the split file {config.etl.split_path} puts no row in train" if config.etl.split_path
+                         else "the train split is empty; check shared.train_test_fraction and train_val_fraction")
     leaks = _count_leaks(rows, split)
     y = np.array([classes.index(l) for l in rows.labels], np.int32)[label]      # each row's class index
     del label

@@ -20,9 +20,10 @@ from .bundle import write_bundle
 # %% auto 0
 __all__ = ['H5_ADVICE', 'ENSEMBLE_NAME', 'VECTOR_FLAGS', 'NUMERICS_ENV', 'cyclic_lr', 'sgdr_lr', 'ScheduleLR', 'make_lr_callback',
            'GracefulInterrupt', 'Run', 'load_model', 'read_history', 'run_id', 'run_for', 'monitor_mode',
-           'save_model_atomic', 'Checkpoints', 'PeriodicBackup', 'backup_state', 'trim_history', 'sgdr_cycle_ends',
-           'snapshot_epochs', 'Snapshots', 'snapshot_ensemble', 'make_callbacks', 'make_optimizer', 'epoch_steps',
-           'compile_model', 'pad_batches', 'process_batches', 'cpu_facts', 'train']
+           'save_model_atomic', 'Checkpoints', 'callback_state', 'restore_callback_state', 'PeriodicBackup',
+           'backup_state', 'trim_history', 'sgdr_cycle_ends', 'snapshot_epochs', 'Snapshots', 'snapshot_ensemble',
+           'make_callbacks', 'make_optimizer', 'epoch_steps', 'compile_model', 'pad_batches', 'process_batches',
+           'cpu_facts', 'train']
 
 # %% ../nbs/06_train.ipynb
 def cyclic_lr(step:int, *, base_lr:float=1e-3, max_lr:float=5e-2, step_size:int=100,
@@ -227,12 +228,45 @@ class Checkpoints(keras.callbacks.Callback):
         if self.dirty: self._write_best()
         if self.best_weights is not None: self.model.set_weights(self.best_weights)
 
+    def get_state(self) -> dict:
+        "The best epoch so far, for a backup; best.keras is written first, so a backup's best and the file agree."
+        if self.dirty: self._write_best()
+        return {"best": None if self.best is None else float(self.best), "best_epoch": self.best_epoch}
+
+    def set_state(self, state:dict):
+        "Resume from a backup's `get_state`: its best value, epoch and the weights in best.keras."
+        on_disk = (self.folder/"best.keras").is_file()
+        self.best, self.best_epoch = (state["best"], state["best_epoch"]) if on_disk else (None, None)
+        self.best_weights = _load(self.folder/"best.keras").get_weights() if self.best_epoch is not None else None
+        self.dirty = False
+
 # %% ../nbs/06_train.ipynb
+_KERAS_STATE = {keras.callbacks.EarlyStopping: ("wait", "stopped_epoch", "best", "best_epoch"),
+                keras.callbacks.ReduceLROnPlateau: ("wait", "cooldown_counter", "best")}     # what their on_train_begin resets
+
+def _number(v): return v if v is None or isinstance(v, (int, float)) else np.asarray(v).item()
+
+def callback_state(cb) -> dict|None:
+    "What `cb` has counted so far (patience, best value), as JSON-ready numbers; None for a callback without such state."
+    if hasattr(cb, "get_state"): return cb.get_state()
+    attrs = next((a for t, a in _KERAS_STATE.items() if isinstance(cb, t)), None)
+    return None if attrs is None else {a: _number(getattr(cb, a)) for a in attrs}
+
+def restore_callback_state(cb, state:dict):
+    "Put back what `callback_state(cb)` recorded."
+    if hasattr(cb, "set_state"): cb.set_state(state)
+    else:
+        for a, v in state.items(): setattr(cb, a, v)
+
+def _seed_states(model) -> list:
+    "The random-number states of the model's layers (dropout, noise): not weights, so `save_weights` leaves them out."
+    return [v for v in model.variables if v.path.endswith("seed_generator_state")]
+
 class PeriodicBackup(keras.callbacks.BackupAndRestore):
-    "Keras's `BackupAndRestore` at epoch ends, at most every `interval` s; weights and epoch number are replaced together, atomically."
-    def __init__(self, backup_dir, interval:float=30.0):
+    "Keras's `BackupAndRestore` at epoch ends, at most every `interval` s; weights, epoch, random states and `callbacks`' state are replaced together, atomically."
+    def __init__(self, backup_dir, interval:float=30.0, callbacks:list=()):
         super().__init__(str(backup_dir))
-        self.folder, self.interval = Path(backup_dir), interval
+        self.folder, self.interval, self.callbacks = Path(backup_dir), interval, [c for c in callbacks if c is not None]
     def _load_model(self):
         state = backup_state(self.folder)
         if state is None: return
@@ -240,6 +274,12 @@ class PeriodicBackup(keras.callbacks.BackupAndRestore):
             self.model.optimizer.build(self.model.trainable_variables)
         self.model.load_weights(self.folder/state["weights"])
         self.model._initial_epoch = state["epoch"]
+        seeds = _seed_states(self.model)
+        if len(seeds) == len(state.get("seeds", [])):
+            for v, s in zip(seeds, state["seeds"]): v.assign(np.asarray(s, dtype=v.dtype))
+        saved = state.get("callbacks", [])
+        if [s["class"] for s in saved] == [type(c).__name__ for c in self.callbacks]:   # the same callbacks, in order
+            for c, s in zip(self.callbacks, saved): restore_callback_state(c, s["state"])
     def on_train_begin(self, logs=None):
         self._load_model(); self._saved = time.monotonic()
     def on_epoch_end(self, epoch, logs=None):
@@ -251,12 +291,15 @@ class PeriodicBackup(keras.callbacks.BackupAndRestore):
         name = f"epoch-{self._current_epoch:05d}.weights.h5"
         self.model.save_weights(self.folder/f".tmp-{name}", overwrite=True)
         os.replace(self.folder/f".tmp-{name}", self.folder/name)
-        write_atomic(self.folder/"state.json", json.dumps({"epoch": self._current_epoch, "weights": name}) + "\n")
+        callbacks = [{"class": type(c).__name__, "state": callback_state(c)} for c in self.callbacks]    # best.keras is written here
+        seeds = [np.asarray(v.numpy()).tolist() for v in _seed_states(self.model)]
+        write_atomic(self.folder/"state.json", json.dumps({"epoch": self._current_epoch, "weights": name, "seeds": seeds,
+                                                           "callbacks": callbacks}) + "\n")
         for f in self.folder.glob("epoch-*.weights.h5"):
             if f.name != name: f.unlink(missing_ok=True)
 
 def backup_state(folder) -> dict|None:
-    "The `{'epoch', 'weights'}` a `PeriodicBackup` in `folder` would resume from, or None."
+    "The `{'epoch', 'weights', 'seeds', 'callbacks'}` a `PeriodicBackup` in `folder` would resume from, or None."
     f = Path(folder)/"state.json"
     return json.loads(f.read_text()) if f.is_file() else None
 
@@ -324,11 +367,12 @@ def snapshot_ensemble(files:list) -> keras.Model:
 def make_callbacks(config:TrainConfig, run:Run, steps_per_epoch:int) -> list:
     "The callbacks of a training run, writing into `run`."
     t, m = config.train, config.train.monitor
-    cbs = [Checkpoints(run.file("checkpoints"), m, t.checkpoint_interval, history=read_history(run)),
-           keras.callbacks.EarlyStopping(monitor=m, mode=monitor_mode(m), patience=t.patience),
-           make_lr_callback(config, steps_per_epoch),
+    counting = [Checkpoints(run.file("checkpoints"), m, t.checkpoint_interval, history=read_history(run)),
+                keras.callbacks.EarlyStopping(monitor=m, mode=monitor_mode(m), patience=t.patience),
+                make_lr_callback(config, steps_per_epoch)]              # their state is backed up with the weights
+    cbs = [*counting,
            keras.callbacks.CSVLogger(str(run.file("history.csv")), append=True),
-           PeriodicBackup(run.file("backup"), t.checkpoint_interval),      # after CSVLogger: a backup never holds an unlogged epoch
+           PeriodicBackup(run.file("backup"), t.checkpoint_interval, counting),   # after CSVLogger: a backup never holds an unlogged epoch
            keras.callbacks.TensorBoard(str(run.file("tensorboard")), write_graph=False, profile_batch=0),
            GracefulInterrupt()]
     return [c for c in cbs if c is not None]
@@ -384,8 +428,8 @@ def _datasets(config:TrainConfig, dataset:DatasetVersion, *, for_tuning:bool=Fal
     t, s = config.train, config.shared
     key, monitor = ("tune.objective", config.tune.objective) if for_tuning else ("train.monitor", t.monitor)
     if dataset.count("val") == 0 and monitor.startswith("val_"):
-        raise ValueError(f"{key} is {monitor!r} but dataset {dataset.version} has no validation split; "
-                         f"set shared.train_val_fraction < 1 or {key} to 'loss'")
+        fix = (f"the split file {config.etl.split_path} puts no row in val" if config.etl.split_path else "set shared.train_val_fraction < 1")
+        raise ValueError(f"{key} is {monitor!r} but dataset {dataset.version} has no validation split; {fix}, or set {key} to 'loss'")
     train_ds = to_tf_dataset(dataset, "train", batch_size=t.batch_size, shuffle=True, seed=config.tune.seed if for_tuning else t.seed,
                              augment=time_warp_map(seed=t.seed) if s.use_augmentation and not for_tuning else None, augment_multiplier=config.etl.augment_multiplier,
                              start_epoch=start_epoch)
