@@ -73,12 +73,13 @@ def _tf_time_warp(x, factor):
 def time_warp_map(max_warp:float=0.2, # largest relative change of length
                   seed:int=42, # seed of the generator of warp factors
                  ):
-    "A `tf.data` map function `(x, y) -> (warped x, y)` with a random factor in [1-max_warp, 1+max_warp]."
+    "A `tf.data` map function `(x, y) -> (warped x, y)`: odd calls squish by a random factor in [1-max_warp, 1), even calls expand (1, 1+max_warp]."
     _check_warp(max_warp)
-    with tf.device("/CPU:0"): rng = tf.random.Generator.from_seed(seed)
+    with tf.device("/CPU:0"): rng, calls = tf.random.Generator.from_seed(seed), tf.Variable(0, dtype=tf.int64, trainable=False)
     def warp(x, y):
-        factor = rng.uniform([], 1 - max_warp, 1 + max_warp, dtype=tf.float64)
-        return _tf_time_warp(x, factor), y
+        amount = rng.uniform([], 0, max_warp, dtype=tf.float64)
+        squish = calls.assign_add(1) % 2 == 1
+        return _tf_time_warp(x, tf.where(squish, 1 - max_warp + amount, 1 + max_warp - amount)), y
     return warp
 
 # %% ../nbs/03_augment.ipynb

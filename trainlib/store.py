@@ -352,7 +352,8 @@ def to_tf_dataset(dataset:DatasetVersion, split:str="train", *, batch_size:int=3
         batches = _epochs(idx.batch(batch_size), start_epoch, math.ceil(n / batch_size))   # skips index batches only: no data read
         return finish_pipeline(batches.map(read, num_parallel_calls=tf.data.AUTOTUNE))
     one = idx.batch(1024).map(read).unbatch()
-    warped = one.repeat(2 * augment_multiplier).map(augment, num_parallel_calls=tf.data.AUTOTUNE)
+    copies = one.flat_map(lambda x, y: tf.data.Dataset.from_tensors((x, y)).repeat(2 * augment_multiplier))   # an example's copies in a row
+    warped = copies.map(augment)           # in order: a random augmentation makes the same copies on every run with its seed
     both = one.concatenate(warped)
     if shuffle: both = both.shuffle(min(n * (1 + 2 * augment_multiplier), 100_000), seed=seed)
     return finish_pipeline(_epochs(both.batch(batch_size), start_epoch, math.ceil(n * (1 + 2 * augment_multiplier) / batch_size)))
