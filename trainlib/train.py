@@ -280,6 +280,8 @@ class PeriodicBackup(keras.callbacks.BackupAndRestore):
         saved = state.get("callbacks", [])
         if [s["class"] for s in saved] == [type(c).__name__ for c in self.callbacks]:   # the same callbacks, in order
             for c, s in zip(self.callbacks, saved): restore_callback_state(c, s["state"])
+        if any(getattr(c, "stopped_epoch", 0) for c in self.callbacks):   # early stopping had ended the run: no more epochs
+            self.model._initial_epoch = self.params.get("epochs", state["epoch"])
     def on_train_begin(self, logs=None):
         self._load_model(); self._saved = time.monotonic()
     def on_epoch_end(self, epoch, logs=None):
