@@ -252,8 +252,9 @@ def callback_state(cb) -> dict|None:
     attrs = next((a for t, a in _KERAS_STATE.items() if isinstance(cb, t)), None)
     return None if attrs is None else {a: _number(getattr(cb, a)) for a in attrs}
 
-def restore_callback_state(cb, state:dict):
-    "Put back what `callback_state(cb)` recorded."
+def restore_callback_state(cb, state:dict|None):
+    "Put back what `callback_state(cb)` recorded (None: nothing to put back)."
+    if state is None: return
     if hasattr(cb, "set_state"): cb.set_state(state)
     else:
         for a, v in state.items(): setattr(cb, a, v)
