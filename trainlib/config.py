@@ -428,7 +428,7 @@ def check_spatial_transforms(transforms:dict|None) -> dict:
         if name in ("mirror", "rotate") and not isinstance(axes, dict):
             raise ValueError(f"spatial_transforms.{name}.axes must map each axis to a {'probability' if name == 'mirror' else '[min, max]'}, got {axes!r}")
         if name == "transpose" and not isinstance(axes, (list, tuple)): raise ValueError(f"spatial_transforms.transpose.axes must be a list of axes, got {axes!r}")
-        bad = [a for a in axes if a not in AXES]
+        bad = [a for a in axes if not isinstance(a, str) or a not in AXES]
         if bad: raise ValueError(f"spatial_transforms.{name}.axes: unknown axis {bad[0]!r}; allowed: x, y, z")
         if name == "mirror" and not all(isinstance(p, (int, float)) and 0 <= p <= 1 for p in axes.values()):
             raise ValueError(f"spatial_transforms.mirror.axes must map axes to probabilities in [0, 1], got {axes!r}")
