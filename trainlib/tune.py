@@ -4,14 +4,14 @@
 
 # %% ../nbs/07_tune.ipynb 3
 from __future__ import annotations
-import _thread, contextlib, csv, importlib, io, json, multiprocessing, os, signal, sys, threading, time, traceback
+import _thread, contextlib, csv, importlib, io, json, math, multiprocessing, os, signal, sys, threading, time, traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import keras
 import keras_tuner as kt
 
-from .config import FeedforwardConfig, TrainConfig, save_config, write_atomic
+from .config import FeedforwardConfig, TrainConfig, flatten_params, save_config, write_atomic
 from .store import DatasetVersion
 from .models import MODELS, SEARCH_SPACES
 from .train import Run, _datasets, compile_model, epoch_steps, monitor_mode, read_history, run_for, run_id, train
@@ -19,11 +19,12 @@ from .feedforward_train import feedforward_run, train_feedforward
 from .quiet import call_quietly
 
 # %% auto 0
-__all__ = ['STRATEGIES', 'keras_settings', 'restore_keras_settings', 'search_space', 'make_hypermodel', 'best_config', 'tune_dir',
-           'tuner_role', 'oracle_address', 'trial_rows', 'write_trials_csv', 'failure_reason', 'exit_when_orphaned',
-           'make_tuner', 'TuneResult', 'tune', 'plot_trials', 'trials_markdown', 'sample_hyperparameters', 'GridKind',
-           'SignalGrid', 'FeedforwardGrid', 'grid_kind', 'grid_run_name', 'grid_plan', 'grid_search',
-           'release_on_error', 'WorkerWatch', 'ChiefContact', 'watch_workers', 'keep_in_touch']
+__all__ = ['STRATEGIES', 'SEARCH_FREE', 'keras_settings', 'restore_keras_settings', 'search_space', 'make_hypermodel',
+           'best_config', 'tune_dir', 'tuner_role', 'oracle_address', 'trial_rows', 'write_trials_csv',
+           'failure_reason', 'exit_when_orphaned', 'search_settings', 'check_search', 'make_tuner', 'TuneResult',
+           'tune', 'plot_trials', 'trials_markdown', 'sample_hyperparameters', 'GridKind', 'SignalGrid',
+           'FeedforwardGrid', 'grid_kind', 'grid_run_name', 'grid_plan', 'grid_search', 'release_on_error',
+           'WorkerWatch', 'ChiefContact', 'watch_workers', 'keep_in_touch']
 
 # %% ../nbs/07_tune.ipynb
 def keras_settings() -> dict:
@@ -270,6 +271,24 @@ def _history(values:dict) -> keras.callbacks.History:
     return h
 
 # %% ../nbs/07_tune.ipynb
+SEARCH_FREE = ("tune.max_trials", "tune.overwrite", "tune.worker_timeout", "tune.max_consecutive_failed_trials", "train.max_epochs",
+               "train.patience", "train.experiment", "train.run_name", "train.tracking", "train.tracking_uri", "train.checkpoint_interval",
+               "shared.output_dir", "debug")    # settings a search may be resumed with other values of: its trials' scores do not depend on them
+
+def search_settings(config:TrainConfig) -> dict:
+    "The settings (flat names) a search's trial scores depend on; the dataset's are in the folder name (its version)."
+    return {k: v for k, v in flatten_params(config.to_dict()).items() if not k.startswith("etl.") and k not in SEARCH_FREE}
+
+def check_search(folder:Path, config:TrainConfig):
+    "Refuse to resume the search in `folder` with settings that change its trials' scores (`search.json` records those it began with)."
+    f = folder/"search.json"
+    if not f.is_file(): return
+    old, new = json.loads(f.read_text()), search_settings(config)
+    diff = [f"{k}: {old[k]!r} in the search, {new[k]!r} now" for k in sorted(old.keys() & new.keys()) if old[k] != new[k]]
+    if diff: raise ValueError(f"{folder} holds a search made with other settings ({'; '.join(diff[:4])}{'; ...' if len(diff) > 4 else ''}): "
+                              "its trials' scores would be ranked with the new ones; set tune.overwrite: true to start it again, "
+                              "or give this search another train.experiment")
+
 def make_tuner(config:TrainConfig, dataset:DatasetVersion, *, overwrite:bool|None=None,
                isolate:str="none", # "process": fit each trial in a spawned child process; "none": in this one
                memory_limit_mb:int|None=None): # with isolate="process": the child's address-space limit (RLIMIT_AS), in MiB
@@ -277,14 +296,16 @@ def make_tuner(config:TrainConfig, dataset:DatasetVersion, *, overwrite:bool|Non
     t, folder = config.tune, tune_dir(config, dataset)
     _check_isolation(isolate, memory_limit_mb, config.shared.model_type)
     if tuner_role() == "worker": overwrite = False    # the chief owns the folder; a worker must not delete it
+    fresh = t.overwrite if overwrite is None else overwrite
+    if not fresh: check_search(folder, config)
     cls = type(f"Logged{STRATEGIES[t.strategy].__name__}", (_TrialLog, _Isolated, STRATEGIES[t.strategy]), {})
     kw = dict(objective=t.objective, seed=t.seed, executions_per_trial=t.executions_per_trial,
               max_consecutive_failed_trials=t.max_consecutive_failed_trials,
-              overwrite=t.overwrite if overwrite is None else overwrite,
-              directory=str(folder.parent), project_name=folder.name)
+              overwrite=fresh, directory=str(folder.parent), project_name=folder.name)
     if t.strategy == "hyperband": kw |= dict(max_epochs=t.max_epochs, factor=t.factor)
     else: kw |= dict(max_trials=t.max_trials)
     tuner = cls(make_hypermodel(config, dataset), **kw)
+    if tuner_role() != "worker": write_atomic(folder/"search.json", json.dumps(search_settings(config), indent=1, default=str) + "\n")
     tuner.oracle.max_trials = t.max_trials
     tuner._times_path = Path(tuner.project_dir)/f"trial_seconds-{tuner.tuner_id}.json"
     tuner._job = dict(config=config.to_dict(), dataset=str(dataset.path), memory_limit_mb=memory_limit_mb,
@@ -439,10 +460,11 @@ class SignalGrid(GridKind):
     def __init__(self, config, dataset):
         super().__init__(config, dataset)
         self.folder = Path(config.shared.output_dir)/config.train.experiment/f"grid-{dataset.version}"
-        self.data, self.seed, self.tune_seed = dataset.version, config.train.seed, config.tune.seed
+        self.data = dataset.version
         self.max_failed, self.model_type = config.tune.max_consecutive_failed_trials, config.shared.model_type
         self.max_failed_source = " (tune.max_consecutive_failed_trials)"
     def is_hp(self, key:str) -> bool: return "." not in key
+    def seeds(self, config) -> tuple[int, int]: return config.train.seed, config.tune.seed     # replicas', draws'
     def space_name(self, base) -> str: return base.shared.model_type
     def draw(self, base, hp): return best_config(base, hp)
     def run_name(self, config) -> str: return config.train.run_name
@@ -458,9 +480,9 @@ class FeedforwardGrid(GridKind):
     def __init__(self, config, dataset):
         super().__init__(config, dataset)
         self.folder, self.data = Path(config.save_base)/f"grid-{config.dataset}", config.dataset
-        self.seed = self.tune_seed = config.seed
         self.hp_names = set(sample_hyperparameters(search_space("feedforward"), 0).values)
     def is_hp(self, key:str) -> bool: return key in self.hp_names
+    def seeds(self, config) -> tuple[int, int]: return config.seed, config.seed
     def space_name(self, base) -> str: return "feedforward"
     def draw(self, base, hp): return base.update(hp.values)
     def run_name(self, config) -> str: return config.run_name
@@ -555,6 +577,8 @@ def _grid_score(kind:GridKind, config, verbose, isolate:str, memory_limit_mb:int
     if run.status == "interrupted": raise KeyboardInterrupt
     monitor = kind.monitor(config, run)
     values = read_history(run).get(monitor, [])
+    bad = next((i for i, v in enumerate(values) if not math.isfinite(v)), None)
+    if bad is not None: return None, monitor, f"the training diverged: {monitor} is {values[bad]} at epoch {bad + 1}"
     return ((max if monitor_mode(monitor) == "max" else min)(values) if values else None), monitor, None
 
 # %% ../nbs/07_tune.ipynb
@@ -575,7 +599,7 @@ def grid_plan(kind:GridKind, config, meta:dict, n_random:int) -> list[tuple]:
         except ValueError as e: raise ValueError(f"meta setting {setting}: {e}") from None
         space, fixed = kind.space(base), {k: v for k, v in setting.items() if kind.is_hp(k)}
         for r in range(n_random):
-            hp = sample_hyperparameters(space, seed=kind.tune_seed + 7919 * r, fixed=fixed)
+            hp = sample_hyperparameters(space, seed=kind.seeds(base)[1] + 7919 * r, fixed=fixed)    # the setting's own seed (meta may set it)
             declared = _declared(space, hp.values)
             if unused := [k for k in fixed if k not in declared]:     # a misspelt or foreign name would be drawn for nothing
                 raise ValueError(f"meta key {unused[0]!r} is not a hyperparameter of the {kind.space_name(base)!r} search space "
@@ -598,6 +622,8 @@ def grid_search(config:TrainConfig|FeedforwardConfig, # a signal model's config,
     if not meta or any(not isinstance(v, (list, tuple)) or not v for v in meta.values()):
         raise ValueError(f"meta must map each parameter to a non-empty list of values, got {meta!r}")
     kind = grid_kind(config, dataset)
+    if len(set(map(str, meta.get("train.monitor", [])))) > 1:
+        raise ValueError(f"meta train.monitor: {meta['train.monitor']}: the grid ranks every setting by one monitor; its scores would not compare")
     _check_isolation(isolate, memory_limit_mb, kind.model_type)
     plan = grid_plan(kind, config, meta, n_random)       # every draw, checked before the first training
     rows, summary, interrupted, failed = [], [], False, 0
@@ -605,7 +631,7 @@ def grid_search(config:TrainConfig|FeedforwardConfig, # a signal model's config,
         for ci, setting, r, hp, drawn in plan:
             scores, monitors, errors = [], [], 0
             for rep in range(num_replicas):
-                seeded = drawn.update({kind.seed_key: kind.seed + rep})
+                seeded = drawn.update({kind.seed_key: kind.seeds(drawn)[0] + rep})
                 name = grid_run_name(kind, seeded, ci, r, rep)
                 score, monitor, error = _grid_score(kind, seeded.update({kind.name_key: name}), verbose, isolate, memory_limit_mb)
                 scores.append(score); monitors.append(monitor)
