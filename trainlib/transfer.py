@@ -4,7 +4,7 @@
 
 # %% ../nbs/08_transfer.ipynb 3
 from __future__ import annotations
-import fnmatch, hashlib, json, math, shutil, time, warnings, zipfile
+import fnmatch, hashlib, json, math, shutil, sys, time, warnings, zipfile
 from pathlib import Path
 
 import h5py
@@ -18,7 +18,7 @@ from .train import ENSEMBLE_NAME, GracefulInterrupt, Run, _datasets, _env, _fini
 
 # %% auto 0
 __all__ = ['MODEL_SUFFIXES', 'load_pretrained', 'layer_table', 'format_layers', 'select_layers', 'freeze', 'unfreeze',
-           'replace_head', 'fine_tune', 'continue_training', 'relabel']
+           'replace_head', 'weights_digest', 'fine_tune', 'continue_training', 'relabel']
 
 # %% ../nbs/08_transfer.ipynb
 MODEL_SUFFIXES = (".keras", ".h5", ".hdf5")
@@ -104,6 +104,12 @@ def replace_head(model:keras.Model, n_classes:int, from_layer:str|None=None) -> 
     return keras.Model(model.inputs, out, name=model.name)
 
 # %% ../nbs/08_transfer.ipynb
+def weights_digest(model:keras.Model) -> str:
+    "A short hash of `model`'s weights: the same file retrained gives another."
+    h = hashlib.sha256()
+    for w in model.get_weights(): h.update(np.ascontiguousarray(w).tobytes())
+    return h.hexdigest()[:12]
+
 def _transfer_run(config:TrainConfig, dataset:DatasetVersion, base_id:str, settings:dict) -> Run:
     "The run folder of a fine-tuning: `train.run_name` or a hash of config, dataset, base and settings."
     name = config.train.run_name
@@ -144,7 +150,7 @@ def fine_tune(base:keras.Model, # the pretrained model (see `load_pretrained`)
     keep_frozen = select_layers(base, **frozen)
     new_head = base.output_shape[-1] != dataset.n_classes if base_labels is None else list(base_labels) != list(dataset.classes)
     settings = dict(frozen=frozen, freeze_epochs=freeze_epochs, unfreeze_lr_factor=unfreeze_lr_factor, new_head=new_head)
-    run = _transfer_run(config, dataset, base_path or base.name, settings)
+    run = _transfer_run(config, dataset, f"{base_path or base.name}@{weights_digest(base)}", settings)   # a retrained base: a new run
     check_replaceable(run.path)
     if not overwrite:
         run.check_settings("config.json", config.to_dict()); run.check_settings("dataset.json", {"version": dataset.version})
@@ -169,6 +175,12 @@ def _write_run_files(run:Run, config:TrainConfig, dataset:DatasetVersion):
     run.write_json("env.json", _env(config))
     write_atomic(run.file("labels.txt"), "\n".join(dataset.classes) + "\n")
 
+def _scaled_schedule(config:TrainConfig, factor:float) -> TrainConfig:
+    "`config` with its learning-rate schedule (sgdr, cyclic_lr: they set the rate every step) scaled by `factor`, as a phase's rate is."
+    kind = config.lr_scheduler.type
+    keys = {"sgdr": ("min_lr", "max_lr"), "cyclic_lr": ("base_lr", "max_lr")}.get(kind, ())
+    return config.update({f"lr_scheduler.{kind}.{k}": getattr(getattr(config.lr_scheduler, kind), k) * factor for k in keys}) if factor != 1 else config
+
 def _fit_phases(model, config, dataset, run, phases, train_ds, val_ds, info:dict, verbose) -> Run:
     "Fit each (name, epochs, learning rate, frozen selection) phase in turn, continuing one history."
     steps = math.ceil(dataset.count("train") / config.train.batch_size)
@@ -181,7 +193,7 @@ def _fit_phases(model, config, dataset, run, phases, train_ds, val_ds, info:dict
         record.append(dict(phase=name, epochs=epochs, learning_rate=lr, frozen_layers=frozen,
                            trainable_params=int(sum(np.prod(w.shape) for w in model.trainable_weights))))
         run.write_json("transfer.json", dict(info, phases=record))
-        cbs = make_callbacks(config, run, steps)
+        cbs = make_callbacks(_scaled_schedule(config, lr / config.train.learning_rate), run, steps)
         model.fit(train_ds, validation_data=val_ds, initial_epoch=epoch, epochs=epoch + epochs, callbacks=cbs,
                   verbose=verbose, shuffle=False)
         epoch = len(read_history(run).get("epoch", []))
@@ -200,11 +212,18 @@ def continue_training(run, # a `Run` or run folder made by `train` or `fine_tune
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1: raise ValueError(f"epochs must be an int >= 1, got {epochs!r}")
     config = TrainConfig.from_dict(json.loads(run.file("config.json").read_text()))
     _one_model(config, f"continue_training of {run.path}")
-    dataset = dataset or DatasetVersion(json.loads(run.file("dataset.json").read_text())["path"])
+    recorded = json.loads(run.file("dataset.json").read_text())
+    dataset = dataset or DatasetVersion(recorded["path"])
+    if "classes" in recorded and list(dataset.classes) != list(recorded["classes"]):
+        raise ValueError(f"dataset {dataset.version} has classes {list(dataset.classes)}, but {run.path} was trained on {recorded['classes']}: "
+                         "continue on data of the same classes, or fine_tune the model for new ones")
+    stale = [f for pattern in ("metrics.json", "metrics_*.json", "confusion_matrix*.png", "roc.png") for f in run.path.glob(pattern)]
+    for f in stale: f.unlink()                       # they scored the model as it was: evaluate the run again
+    if stale: print(f"{run.path}: removed the scores of the model before ({', '.join(f.name for f in stale)}); evaluate it again", file=sys.stderr)
     last = run.file("checkpoints/last.keras")
     model = load_pretrained(last if last.is_file() else run.file("model.keras"), compile=True)
     train_ds, val_ds = _datasets(config, dataset)
-    run.mark("running", continued=time.time())
+    run.mark("running", continued=time.time(), continued_on=dataset.version, test_accuracy=None)
     start, epoch = time.time(), len(read_history(run).get("epoch", []))
     cbs = make_callbacks(config, run, math.ceil(dataset.count("train") / config.train.batch_size))
     model.fit(train_ds, validation_data=val_ds, initial_epoch=epoch, epochs=epoch + epochs, callbacks=cbs, verbose=verbose, shuffle=False)
