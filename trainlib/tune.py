@@ -83,16 +83,21 @@ def oracle_address() -> str|None:
     return f"{host}:{port}" if host and port else None
 
 class _TrialLog:
-    "Mixin for a keras-tuner `Tuner`: time every trial; rewrite `trials.csv` after each one (unless a worker)."
+    "Mixin for a keras-tuner `Tuner`: time every trial, count its epochs; rewrite `trials.csv` after each one (unless a worker)."
     def on_trial_begin(self, trial):
-        self._started = time.time()
+        self._started, self._epochs = time.time(), None
         if getattr(self, "_contact", None) is not None: self._contact.trial_id = trial.trial_id   # a worker asks the chief for it
         super().on_trial_begin(trial)
+    def run_trial(self, trial, *args, **kwargs):
+        histories = super().run_trial(trial, *args, **kwargs)     # keras-tuner records one score per trial, not its epochs
+        fits = [h for h in (histories if isinstance(histories, list) else [histories]) if isinstance(h, keras.callbacks.History)]
+        self._epochs = max((len(next(iter(h.history.values()), [])) for h in fits), default=None)
+        return histories
     def on_trial_end(self, trial):
         if getattr(self, "_contact", None) is not None: self._contact.trial_id = None
         super().on_trial_end(trial)
         times = _read_json(self._times_path)
-        times[trial.trial_id] = {"seconds": round(time.time() - self._started, 2), "status": trial.status}
+        times[trial.trial_id] = {"seconds": round(time.time() - self._started, 2), "status": trial.status, "epochs": self._epochs}
         write_atomic(self._times_path, json.dumps(times))
         if tuner_role() != "worker": write_trials_csv(self)
 
@@ -111,9 +116,7 @@ def trial_rows(tuner) -> list[dict]:
     times = _trial_times(tuner.project_dir)
     rows = []
     for tid, trial in sorted(tuner.oracle.trials.items()):
-        obj = tuner.oracle.objective.name
-        epochs = len(trial.metrics.get_history(obj)) if trial.metrics.exists(obj) else 0
-        rows.append({"trial": tid, "status": trial.status, "score": trial.score, "epochs": epochs,
+        rows.append({"trial": tid, "status": trial.status, "score": trial.score, "epochs": times.get(tid, {}).get("epochs"),
                      "seconds": times.get(tid, {}).get("seconds"), "tuner": times.get(tid, {}).get("tuner"),
                      "reason": failure_reason(trial.message) if trial.status in ("FAILED", "INVALID") else "",
                      **trial.hyperparameters.values})
