@@ -206,9 +206,9 @@ class Checkpoints(keras.callbacks.Callback):
         self.folder.mkdir(parents=True, exist_ok=True)
         self._written = time.monotonic()
         previous = (self.history or {}).get(self.monitor)
-        if previous and (self.folder/"best.keras").is_file():       # resuming: keep the earlier best
+        if previous and (self.folder/"best.keras").is_file():       # a later phase, or more epochs: keep the earlier best
             self.best = max(previous) if monitor_mode(self.monitor) == "max" else min(previous)
-            self.best_weights = _load(self.folder/"best.keras").get_weights()
+            self.best_epoch, self.best_weights = previous.index(self.best), _load(self.folder/"best.keras").get_weights()
 
     def on_epoch_end(self, epoch, logs=None):
         value = (logs or {}).get(self.monitor)
