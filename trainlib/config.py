@@ -4,13 +4,11 @@
 
 # %% ../nbs/00_config.ipynb 3
 from __future__ import annotations
-import dataclasses, json, os, re, sys, tempfile, typing, warnings
+import codecs, dataclasses, json, os, re, sys, tempfile, typing, warnings
 from dataclasses import dataclass, field, fields, asdict
 from pathlib import Path
 
 import yaml
-
-from .data import read_utf8
 
 # %% auto 0
 __all__ = ['CAPFINDER_SECTIONS', 'CAPFINDER_KEYS', 'COMET_KEYS', 'REPORT_FILES', 'INPUT_PATHS', 'AXES', 'SPATIAL_TRANSFORMS',
@@ -18,10 +16,10 @@ __all__ = ['CAPFINDER_SECTIONS', 'CAPFINDER_KEYS', 'COMET_KEYS', 'REPORT_FILES',
            'check_type', 'Section', 'EtlConfig', 'TuneConfig', 'TrainParams', 'SharedConfig', 'ReduceLROnPlateauConfig',
            'CyclicLRConfig', 'SGDRConfig', 'LRSchedulerConfig', 'TrainConfig', 'from_capfinder', 'write_atomic',
            'check_replaceable', 'check_output_file', 'run_kind', 'flatten_params', 'load_yaml', 'load_json',
-           'yaml_error', 'parse_config_text', 'load_config', 'resolve_inputs', 'save_config',
-           'check_spatial_transforms', 'SegmentConfig', 'load_python_config', 'FeedforwardConfig',
-           'load_feedforward_config', 'check_image_architecture', 'ImageTrainConfig', 'distributed_settings',
-           'keras_backend', 'check_distributed_backend']
+           'utf8_error_line', 'not_utf8', 'read_utf8', 'yaml_error', 'parse_config_text', 'load_config',
+           'resolve_inputs', 'save_config', 'check_spatial_transforms', 'SegmentConfig', 'load_python_config',
+           'FeedforwardConfig', 'load_feedforward_config', 'check_image_architecture', 'ImageTrainConfig',
+           'distributed_settings', 'keras_backend', 'check_distributed_backend']
 
 # %% ../nbs/00_config.ipynb
 def param(default, help:str="", **rule):
@@ -359,6 +357,29 @@ def load_json(text:str):
             out[k] = v
         return out
     return json.loads(text, object_pairs_hook=unique)
+
+# %% ../nbs/00_config.ipynb
+def utf8_error_line(path) -> int:
+    "The line of the first byte of file `path` that is not UTF-8 (past the last line if there is none)."
+    decoder, line = codecs.getincrementaldecoder("utf-8")(), 1
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            data = decoder.getstate()[0] + block            # bytes held back from the last block: part of one character, no newline
+            try: decoder.decode(block)
+            except UnicodeDecodeError as e: return line + data[:e.start].count(b"\n")
+            line += block.count(b"\n")
+    try: decoder.decode(b"", final=True)
+    except UnicodeDecodeError: pass                             # the file ends inside a character: its last line
+    return line
+
+def not_utf8(path, e:UnicodeDecodeError) -> ValueError:
+    "The error for file `path`, which failed to decode as UTF-8 with `e`: it names the file and the line of the bad byte."
+    return ValueError(f"{path} line {utf8_error_line(path)}: not UTF-8 text ({e.reason})")
+
+def read_utf8(path, *, bom:bool=False) -> str:
+    "The text of the (small) file `path`; `bom`: drop a byte-order mark. A byte that is not UTF-8 is a `ValueError` naming the line."
+    try: return Path(path).read_bytes().decode("utf-8-sig" if bom else "utf-8")
+    except UnicodeDecodeError as e: raise not_utf8(path, e) from None
 
 # %% ../nbs/00_config.ipynb
 def yaml_error(source, # where the YAML came from: a file's path, or the option that gave `text`

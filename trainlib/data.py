@@ -4,7 +4,7 @@
 
 # %% ../nbs/01_data.ipynb 3
 from __future__ import annotations
-import codecs, csv, hashlib, math, sys
+import csv, hashlib, math, sys
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,10 +12,12 @@ from typing import Iterator
 
 import numpy as np
 
+from .config import not_utf8
+
 # %% auto 0
-__all__ = ['SPLITS', 'list_csv_files', 'parse_series', 'SignalRow', 'utf8_error_line', 'not_utf8', 'read_utf8', 'open_csv',
-           'csv_records', 'iter_signal_rows', 'pad_or_truncate', 'id_fraction', 'split_by_id', 'balance_fraction',
-           'balance_mask', 'balance_classes', 'read_split_file']
+__all__ = ['SPLITS', 'list_csv_files', 'parse_series', 'SignalRow', 'open_csv', 'csv_records', 'iter_signal_rows',
+           'pad_or_truncate', 'id_fraction', 'split_by_id', 'balance_fraction', 'balance_mask', 'balance_classes',
+           'read_split_file']
 
 # %% ../nbs/01_data.ipynb
 def list_csv_files(path) -> list[Path]:
@@ -56,29 +58,6 @@ class SignalRow:
     values: np.ndarray
 
     def __repr__(self): return f"SignalRow({self.file.name}:{self.line}, id={self.id!r}, label={self.label!r}, length={len(self.values)})"
-
-# %% ../nbs/01_data.ipynb
-def utf8_error_line(path) -> int:
-    "The line of the first byte of file `path` that is not UTF-8 (past the last line if there is none)."
-    decoder, line = codecs.getincrementaldecoder("utf-8")(), 1
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            data = decoder.getstate()[0] + block            # bytes held back from the last block: part of one character, no newline
-            try: decoder.decode(block)
-            except UnicodeDecodeError as e: return line + data[:e.start].count(b"\n")
-            line += block.count(b"\n")
-    try: decoder.decode(b"", final=True)
-    except UnicodeDecodeError: pass                             # the file ends inside a character: its last line
-    return line
-
-def not_utf8(path, e:UnicodeDecodeError) -> ValueError:
-    "The error for file `path`, which failed to decode as UTF-8 with `e`: it names the file and the line of the bad byte."
-    return ValueError(f"{path} line {utf8_error_line(path)}: not UTF-8 text ({e.reason})")
-
-def read_utf8(path, *, bom:bool=False) -> str:
-    "The text of the (small) file `path`; `bom`: drop a byte-order mark. A byte that is not UTF-8 is a `ValueError` naming the line."
-    try: return Path(path).read_bytes().decode("utf-8-sig" if bom else "utf-8")
-    except UnicodeDecodeError as e: raise not_utf8(path, e) from None
 
 # %% ../nbs/01_data.ipynb
 def open_csv(file:Path, columns:tuple[str, ...], optional:tuple[str, ...]=()):

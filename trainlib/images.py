@@ -13,8 +13,8 @@ import h5py
 import numpy as np
 from PIL import Image
 
-from .config import write_atomic
-from .data import SPLITS, csv_records, id_fraction, open_csv, read_utf8
+from .config import read_utf8, write_atomic
+from .data import SPLITS, csv_records, id_fraction, open_csv
 
 # %% auto 0
 __all__ = ['IMAGE_SUFFIXES', 'LABEL_KEY', 'LABEL_SOURCES', 'find_images', 'sample_id', 'png_labels', 'read_label_table',

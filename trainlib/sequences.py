@@ -11,7 +11,8 @@ from typing import Callable
 
 import numpy as np
 
-from .data import SPLITS, not_utf8, read_utf8, split_by_id
+from .config import not_utf8, read_utf8
+from .data import SPLITS, split_by_id
 
 # %% auto 0
 __all__ = ['ALPHABET', 'FASTA_SUFFIXES', 'DATA_DIR', 'DATASETS', 'encode', 'one_hot', 'SequenceData', 'read_sequence_csv',

@@ -11,8 +11,8 @@ from typing import Callable, Iterator
 import h5py
 import numpy as np
 
-from .config import write_atomic
-from .data import id_fraction, read_utf8
+from .config import read_utf8, write_atomic
+from .data import id_fraction
 
 # %% auto 0
 __all__ = ['DATASPLIT_COLUMNS', 'make_blob_volumes', 'Volume', 'make_datasplit_csv', 'read_datasplit', 'get_datasplit',
