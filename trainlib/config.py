@@ -495,6 +495,15 @@ class SegmentConfig(Section):
             raise ValueError(f"classes must be a non-empty list of names, got {self.classes!r}")
         if len(set(self.classes)) != len(self.classes): raise ValueError(f"classes must be unique, got {self.classes!r}")
         check_spatial_transforms(self.spatial_transforms)
+        shape, target = self.input_array_info["shape"], self.target_array_info
+        if target is not None and list(target["shape"]) != list(shape):
+            raise ValueError(f"target_array_info.shape must equal input_array_info.shape {list(shape)} (the models keep the crop size), got {target['shape']}")
+        if target is not None and list(target.get("scale", [1, 1, 1])) != list(self.input_array_info.get("scale", [1, 1, 1])):
+            raise ValueError(f"target_array_info.scale must equal input_array_info.scale {self.input_array_info.get('scale', [1, 1, 1])} "
+                             f"(labels are read at the volumes' scale, not resampled), got {target.get('scale')}")
+        axes = ((self.spatial_transforms or {}).get("transpose") or {}).get("axes", [])
+        if len({shape[AXES[a]] for a in axes}) > 1:
+            raise ValueError(f"spatial_transforms.transpose: axes {list(axes)} have different sizes in input_array_info.shape {list(shape)}")
         if self.use_s3: raise ValueError("use_s3 must be False: trainlib reads local HDF5 volumes only, got True")
         for name in ("model_save_path", "logs_save_path"):
             if "{model_name}" not in getattr(self, name): raise ValueError(f"{name} must contain '{{model_name}}', got {getattr(self, name)!r}")

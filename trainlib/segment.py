@@ -4,7 +4,7 @@
 
 # %% ../nbs/06a_segment.ipynb 3
 from __future__ import annotations
-import contextlib, csv, dataclasses, itertools, json, os, re, warnings
+import contextlib, csv, dataclasses, itertools, json, math, os, re, warnings
 from pathlib import Path
 
 import keras
@@ -57,7 +57,7 @@ def read_history_csv(path) -> list[dict]:
 def best_epoch(history_csv, monitor:str="val_loss", mode:str="min") -> int|None:
     "The checkpoint number (epochs seen, from 1) of the best `monitor` in `history_csv`; None if never recorded."
     if mode not in ("min", "max"): raise ValueError(f"mode must be min or max, got {mode!r}")
-    rows = [r for r in read_history_csv(history_csv) if monitor in r]
+    rows = [r for r in read_history_csv(history_csv) if monitor in r and math.isfinite(r[monitor])]   # a NaN epoch is never the best
     if not rows: return None
     best = (min if mode == "min" else max)(rows, key=lambda r: r[monitor])
     return int(best["epoch"]) + 1           # CSVLogger's epoch is 0-based; checkpoint k has seen k epochs
@@ -121,18 +121,16 @@ def _crop_transform(transforms):
     if not transforms: return None
     return lambda image, mask, rng: spatial_transform(image, mask, transforms, rng)
 
-def segmentation_datasets(config:SegmentConfig) -> tuple[tf.data.Dataset, tf.data.Dataset|None, dict]:
-    "Training (endless random crops) and validation (tiles) datasets and the datasplit, from `config`."
-    if config.target_array_info is not None and list(config.target_array_info["shape"]) != list(config.input_array_info["shape"]):
-        raise ValueError(f"target_array_info.shape must equal input_array_info.shape {config.input_array_info['shape']} "
-                         f"(the models keep the crop size), got {config.target_array_info['shape']}")
+def segmentation_datasets(config:SegmentConfig, start_epoch:int=0) -> tuple[tf.data.Dataset, tf.data.Dataset|None, dict]:
+    "Training (endless random crops, epoch by epoch from `start_epoch`) and validation (tiles) datasets and the datasplit, from `config`."
     transforms = check_spatial_transforms(config.spatial_transforms)
     split = get_datasplit(config.datasplit_path, config.data_path, classes=config.classes,
                           validation_prob=config.validation_prob, seed=config.random_seed)
     for p in split["train"] + split["validate"]: Volume(p).check_scale(config.input_array_info)
     def pipeline(paths, **how):
         return finish_pipeline(volume_dataset(paths, config.classes, config.crop_shape, batch_size=config.batch_size, **how), prefetch=2)
-    train_ds = pipeline(split["train"], seed=config.random_seed, transform=_crop_transform(transforms))
+    train_ds = pipeline(split["train"], seed=config.random_seed, transform=_crop_transform(transforms),
+                        epoch_crops=config.iterations_per_epoch * config.batch_size, start_epoch=start_epoch)
     val_ds = pipeline(split["validate"], mode="tiles", batch_limit=config.validation_batch_limit,
                       time_limit=config.validation_time_limit) if split["validate"] else None
     return train_ds, val_ds, split
@@ -182,8 +180,12 @@ def train_segmentation(config:SegmentConfig, *,
     keras.utils.set_random_seed(config.random_seed)
     device = _device(config)
     model = build_segmenter(config)                       # a bad model or shape fails before any file is written
-    train_ds, val_ds, split = segmentation_datasets(config)
     epoch, path, latest = find_checkpoint(config)
+    if config.model_to_load not in (None, config.model_name):     # another model's weights to start from: this run's epochs are its own
+        own = list_checkpoints(config, config.model_name)
+        if own: epoch, path, latest = max(own), own[max(own)], max(own)   # this run was started before: resume it
+        else: latest = 0
+    train_ds, val_ds, split = segmentation_datasets(config, start_epoch=latest)
     if path is not None: load_checkpoint(model, path)
     logs = log_dir(config); logs.mkdir(parents=True, exist_ok=True)
     write_atomic(logs/"config.json", json.dumps(config.to_dict(), indent=2) + "\n")

@@ -208,14 +208,18 @@ def tile_starts(size:int, # the volume's size along an axis
     starts = list(range(0, size - crop + 1, stride or crop))
     return starts + [size - crop] if starts[-1] + crop < size else starts
 
-def tile_crops(paths:list, classes:list, crop_shape:tuple) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+def tile_crops(paths:list, classes:list, crop_shape:tuple, *,
+               order_seed:int|None=None, # None: volume by volume; else every volume's tiles in one fixed random order
+              ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     "The grid of crops of `crop_shape` covering every voxel of each volume (`tile_starts`; the same every time)."
     volumes = [Volume(p).check_classes(classes) for p in paths]
     crop_shape = _check_crop(volumes, crop_shape)
-    for v in volumes:
-        for start in itertools.product(*(tile_starts(s, c) for s, c in zip(v.shape, crop_shape))):
-            yield _channels_last(*v.read(start, crop_shape, classes), crop_shape)
-        v.close()
+    tiles = [(v, start) for v in volumes for start in itertools.product(*(tile_starts(s, c) for s, c in zip(v.shape, crop_shape)))]
+    if order_seed is not None: tiles = [tiles[i] for i in np.random.default_rng(order_seed).permutation(len(tiles))]
+    try:
+        for v, start in tiles: yield _channels_last(*v.read(start, crop_shape, classes), crop_shape)
+    finally:
+        for v in volumes: v.close()
 
 # %% ../nbs/01d_volumes.ipynb
 def volume_dataset(paths:list, classes:list, crop_shape:tuple, *,
@@ -223,8 +227,10 @@ def volume_dataset(paths:list, classes:list, crop_shape:tuple, *,
                    mode:str="random", # 'random': endless random crops; 'tiles': the grid of crops, once
                    seed:int=42, # seed of the random crops
                    transform:Callable|None=None, # spatial augmentation of random crops
-                   batch_limit:int|None=None, # at most this many batches per pass (tiles)
-                   time_limit:float|None=None, # stop a pass after this many seconds, after at least one crop (tiles)
+                   batch_limit:int|None=None, # at most this many batches per pass (tiles; taken from all volumes, in a fixed random order)
+                   time_limit:float|None=None, # stop a pass after this many seconds, after at least one crop (tiles; the same order)
+                   epoch_crops:int|None=None, # random: crops per epoch, each epoch's drawn with seed (seed, epoch); None: one stream
+                   start_epoch:int=0, # random, with epoch_crops: the first epoch (a resumed run draws the crops an uninterrupted one would)
                   ):
     "A streaming `tf.data.Dataset` of `(image, masks)` batches of crops from HDF5 volumes (`trainlib.segment` adds prefetching: `finish_pipeline`)."
     import tensorflow as tf          # here: reading and checking volumes (a preflight) needs no TensorFlow
@@ -234,13 +240,19 @@ def volume_dataset(paths:list, classes:list, crop_shape:tuple, *,
     spatial = crop_shape[1:] if crop_shape[0] == 1 else crop_shape
     rng_state = {"gen": None}
     def crops():
-        if mode == "random":
+        if mode == "random" and epoch_crops is not None:
+            if rng_state["gen"] is None:          # epoch k's crops come from seed (seed, k), wherever the run started
+                rng_state["gen"] = (c for k in itertools.count(start_epoch)
+                                    for c in itertools.islice(random_crops(paths, classes, crop_shape, seed=[seed, k], transform=transform), epoch_crops))
+            while True: yield next(rng_state["gen"])
+        elif mode == "random":
             if rng_state["gen"] is None:          # one endless generator: a new pass continues the random stream
                 rng_state["gen"] = random_crops(paths, classes, crop_shape, seed=seed, transform=transform)
             while True: yield next(rng_state["gen"])     # not `yield from`: closing a pass must not close the stream
         else:
             start = time.monotonic()
-            for i, crop in enumerate(tile_crops(paths, classes, crop_shape)):
+            limited = batch_limit is not None or time_limit is not None     # a subset: from every volume, the same each pass
+            for i, crop in enumerate(tile_crops(paths, classes, crop_shape, order_seed=seed if limited else None)):
                 if i and time_limit is not None and time.monotonic() - start > time_limit: return
                 yield crop
     next(random_crops(paths, classes, crop_shape) if mode == "random" else tile_crops(paths, classes, crop_shape))  # validate early
