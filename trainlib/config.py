@@ -15,11 +15,11 @@ __all__ = ['CAPFINDER_SECTIONS', 'CAPFINDER_KEYS', 'COMET_KEYS', 'REPORT_FILES',
            'PATH_PARAMS', 'MIX_AUGMENTATIONS', 'BUILTIN_IMAGE_MODELS', 'DISTRIBUTED_ENV_VARS', 'param', 'check_value',
            'check_type', 'Section', 'EtlConfig', 'TuneConfig', 'TrainParams', 'SharedConfig', 'ReduceLROnPlateauConfig',
            'CyclicLRConfig', 'SGDRConfig', 'LRSchedulerConfig', 'TrainConfig', 'from_capfinder', 'write_atomic',
-           'check_replaceable', 'check_output_file', 'run_kind', 'flatten_params', 'load_yaml', 'load_json',
-           'utf8_error_line', 'not_utf8', 'read_utf8', 'yaml_error', 'parse_config_text', 'load_config',
-           'resolve_inputs', 'save_config', 'check_spatial_transforms', 'SegmentConfig', 'load_python_config',
-           'FeedforwardConfig', 'load_feedforward_config', 'check_image_architecture', 'ImageTrainConfig',
-           'distributed_settings', 'keras_backend', 'check_distributed_backend']
+           'check_replaceable', 'check_output_file', 'run_record', 'run_kind', 'flatten_params', 'settings_diff',
+           'load_yaml', 'load_json', 'utf8_error_line', 'not_utf8', 'read_utf8', 'yaml_error', 'parse_config_text',
+           'load_config', 'resolve_inputs', 'save_config', 'check_spatial_transforms', 'SegmentConfig',
+           'load_python_config', 'FeedforwardConfig', 'load_feedforward_config', 'check_image_architecture',
+           'ImageTrainConfig', 'distributed_settings', 'keras_backend', 'check_distributed_backend']
 
 # %% ../nbs/00_config.ipynb
 def param(default, help:str="", **rule):
@@ -304,14 +304,18 @@ def check_output_file(path, *inputs, name:str="output"):
             raise ValueError(f"{name}: {text} is an input of this command and would be replaced; write the output elsewhere")
 
 # %% ../nbs/00_config.ipynb
-def run_kind(path) -> str|None:
-    "What made the run folder `path`: `'image'`, `'feedforward'` or `'classifier'`; None if it holds no `dataset.json`."
+def run_record(path) -> tuple[str|None, dict]:
+    "`(run_kind(path), dataset.json's contents)`, reading the file once; `(None, {})` if the folder holds none."
     f = Path(path)/"dataset.json"
-    if not f.is_file(): return None
+    if not f.is_file(): return None, {}
     try: info = json.loads(f.read_text())
     except (ValueError, UnicodeDecodeError) as e: raise ValueError(f"{f}: not a readable run record ({e})") from None
     if not isinstance(info, dict): raise ValueError(f"{f}: not a run record (expected a JSON object)")
-    return "image" if "multi_label" in info else "feedforward" if "heads" in info else "classifier" if "version" in info else None
+    return "image" if "multi_label" in info else "feedforward" if "heads" in info else "classifier" if "version" in info else None, info
+
+def run_kind(path) -> str|None:
+    "What made the run folder `path`: `'image'`, `'feedforward'` or `'classifier'`; None if it holds no `dataset.json`."
+    return run_record(path)[0]
 
 # %% ../nbs/00_config.ipynb
 def flatten_params(d:dict, prefix:str="") -> dict:
@@ -322,6 +326,13 @@ def flatten_params(d:dict, prefix:str="") -> dict:
         if isinstance(v, dict) and v: out.update(flatten_params(v, f"{name}."))
         else: out[name] = json.dumps(v) if isinstance(v, (list, tuple, dict)) else v
     return out
+
+# %% ../nbs/00_config.ipynb
+def settings_diff(old:dict, new:dict, where:str="before", most:int=4) -> str:
+    "The fields `old` and `new` (nested or flat settings) give other values: `'key: old <where>, new now; ...'`, at most `most` of them; `''` when none."
+    old, new = (flatten_params(json.loads(json.dumps(d, default=str))) for d in (old, new))
+    diff = [f"{k}: {old[k]!r} {where}, {new[k]!r} now" for k in sorted(old.keys() & new.keys()) if old[k] != new[k]]
+    return "; ".join(diff[:most]) + ("; ..." if len(diff) > most else "")
 
 # %% ../nbs/00_config.ipynb
 class _UniqueKeyLoader(yaml.SafeLoader):

@@ -11,7 +11,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from .config import ImageTrainConfig, check_image_architecture, check_output_file, check_replaceable, check_type, check_value, run_kind, write_atomic
+from .config import ImageTrainConfig, check_image_architecture, check_output_file, check_replaceable, check_type, check_value, run_record, write_atomic
 from .quiet import settle_onednn_notice
 from .images import IMAGE_SUFFIXES, find_images, load_image, make_image_dataset, sample_id
 from .store import DatasetVersion, finish_pipeline, load_arrays, load_ids
@@ -212,8 +212,8 @@ def predict_images(run, # image run folder (see `train_images`), or its `Run`
     "Every label's probability for each image, and the predicted labels; optionally written as CSV."
     run, images = Path(run.path if isinstance(run, Run) else run), Path(images)
     if output_path is not None: check_output_file(output_path, images)
-    if run_kind(run) != "image": raise ValueError(f"{run}: not an image run folder (see train_images)")
-    info = json.loads((run/"dataset.json").read_text())
+    kind, info = run_record(run)
+    if kind != "image": raise ValueError(f"{run}: not an image run folder (see train_images)")
     multi_label = info["multi_label"]
     if threshold is None: threshold = json.loads((run/"config.json").read_text()).get("threshold", 0.7)
     elif not multi_label: raise ValueError(f"threshold: {run} is a single-label run, which predicts the most probable label")

@@ -11,7 +11,7 @@ from pathlib import Path
 import keras
 import keras_tuner as kt
 
-from .config import FeedforwardConfig, TrainConfig, flatten_params, save_config, write_atomic
+from .config import FeedforwardConfig, TrainConfig, flatten_params, save_config, settings_diff, write_atomic
 from .store import DatasetVersion
 from .models import MODELS, SEARCH_SPACES
 from .train import Run, _datasets, compile_model, epoch_steps, monitor_mode, read_history, run_for, run_id, train
@@ -286,11 +286,9 @@ def check_search(folder:Path, config:TrainConfig):
     "Refuse to resume the search in `folder` with settings that change its trials' scores (`search.json` records those it began with)."
     f = folder/"search.json"
     if not f.is_file(): return
-    old, new = json.loads(f.read_text()), search_settings(config)
-    diff = [f"{k}: {old[k]!r} in the search, {new[k]!r} now" for k in sorted(old.keys() & new.keys()) if old[k] != new[k]]
-    if diff: raise ValueError(f"{folder} holds a search made with other settings ({'; '.join(diff[:4])}{'; ...' if len(diff) > 4 else ''}): "
-                              "its trials' scores would be ranked with the new ones; set tune.overwrite: true to start it again, "
-                              "or give this search another train.experiment")
+    if diff := settings_diff(json.loads(f.read_text()), search_settings(config), "in the search"):
+        raise ValueError(f"{folder} holds a search made with other settings ({diff}): its trials' scores would be ranked with the "
+                         "new ones; set tune.overwrite: true to start it again, or give this search another train.experiment")
 
 def make_tuner(config:TrainConfig, dataset:DatasetVersion, *, overwrite:bool|None=None,
                isolate:str="none", # "process": fit each trial in a spawned child process; "none": in this one
