@@ -216,8 +216,12 @@ def tile_crops(paths:list, classes:list, crop_shape:tuple, *,
     crop_shape = _check_crop(volumes, crop_shape)
     tiles = [(v, start) for v in volumes for start in itertools.product(*(tile_starts(s, c) for s, c in zip(v.shape, crop_shape)))]
     if order_seed is not None: tiles = [tiles[i] for i in np.random.default_rng(order_seed).permutation(len(tiles))]
+    last = {id(v): i for i, (v, _) in enumerate(tiles)}
     try:
-        for v, start in tiles: yield _channels_last(*v.read(start, crop_shape, classes), crop_shape)
+        for i, (v, start) in enumerate(tiles):
+            crop = _channels_last(*v.read(start, crop_shape, classes), crop_shape)
+            if last[id(v)] == i: v.close()         # after its last tile: hundreds of volumes are not all held open
+            yield crop
     finally:
         for v in volumes: v.close()
 
