@@ -11,19 +11,19 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from .config import TrainConfig, check_replaceable, flatten_params, write_atomic
+from .config import TrainConfig, check_replaceable, settings_diff, write_atomic
 from .store import DatasetVersion, to_tf_dataset
 from .augment import time_warp_map
 from .models import build_model
 from .bundle import write_bundle
 
 # %% auto 0
-__all__ = ['H5_ADVICE', 'ENSEMBLE_NAME', 'VECTOR_FLAGS', 'NUMERICS_ENV', 'cyclic_lr', 'sgdr_lr', 'ScheduleLR', 'make_lr_callback',
-           'GracefulInterrupt', 'Run', 'load_model', 'read_history', 'run_id', 'run_for', 'monitor_mode',
-           'save_model_atomic', 'Checkpoints', 'callback_state', 'restore_callback_state', 'PeriodicBackup',
-           'backup_state', 'trim_history', 'sgdr_cycle_ends', 'snapshot_epochs', 'Snapshots', 'snapshot_ensemble',
-           'make_callbacks', 'make_optimizer', 'epoch_steps', 'compile_model', 'pad_batches', 'process_batches',
-           'cpu_facts', 'train']
+__all__ = ['SCORE_FILES', 'H5_ADVICE', 'ENSEMBLE_NAME', 'VECTOR_FLAGS', 'NUMERICS_ENV', 'cyclic_lr', 'sgdr_lr', 'ScheduleLR',
+           'make_lr_callback', 'GracefulInterrupt', 'Run', 'load_model', 'read_history', 'run_id', 'run_for',
+           'monitor_mode', 'save_model_atomic', 'Checkpoints', 'callback_state', 'restore_callback_state',
+           'PeriodicBackup', 'backup_state', 'trim_history', 'sgdr_cycle_ends', 'snapshot_epochs', 'Snapshots',
+           'snapshot_ensemble', 'make_callbacks', 'make_optimizer', 'epoch_steps', 'compile_model', 'pad_batches',
+           'process_batches', 'cpu_facts', 'dataset_record', 'write_run_files', 'train']
 
 # %% ../nbs/06_train.ipynb
 def cyclic_lr(step:int, *, base_lr:float=1e-3, max_lr:float=5e-2, step_size:int=100,
@@ -92,6 +92,8 @@ class GracefulInterrupt(keras.callbacks.Callback):
         if self._previous is not None: signal.signal(signal.SIGINT, self._previous); self._previous = None
 
 # %% ../nbs/06_train.ipynb
+SCORE_FILES = ("metrics.json", "metrics_*.json", "confusion_matrix*.png", "roc.png")   # what `evaluate` and `optimise_threshold` write
+
 class Run:
     "A run folder `<output_dir>/<experiment>/<run-id>/` and what it holds."
     def __init__(self, path): self.path = Path(path)
@@ -118,11 +120,9 @@ class Run:
         "Raise `ValueError` if the run's `name` file records other values than `settings` for the keys both have."
         f = self.file(name)
         if not f.is_file(): return
-        old, new = flatten_params(json.loads(f.read_text())), flatten_params(json.loads(json.dumps(settings, default=str)))
-        diff = [f"{k}: {old[k]!r} in the run, {new[k]!r} now" for k in sorted(old.keys() & new.keys()) if old[k] != new[k]]
-        if diff: raise ValueError(f"{self.path} holds a run made with other settings ({'; '.join(diff[:4])}"
-                                  f"{'; ...' if len(diff) > 4 else ''}): choose another run name or output folder, "
-                                  "or pass overwrite=True (--overwrite) to replace it")
+        if diff := settings_diff(json.loads(f.read_text()), settings, "in the run"):
+            raise ValueError(f"{self.path} holds a run made with other settings ({diff}): choose another run name or output folder, "
+                             "or pass overwrite=True (--overwrite) to replace it")
 
     def start_afresh(self):
         "Delete the run folder's contents (only if `check_replaceable` allows it; a report in progress stays) and create it, marked `new`."
@@ -133,6 +133,12 @@ class Run:
             else: p.unlink()
         self.path.mkdir(parents=True, exist_ok=True)
         self.mark("new")
+
+    def remove_scores(self) -> list[Path]:
+        "Delete the files that score the run's model (`SCORE_FILES`), once the model has changed; return them."
+        stale = sorted(f for pattern in SCORE_FILES for f in self.path.glob(pattern))
+        for f in stale: f.unlink()
+        return stale
 
     def __repr__(self): return f"Run {self.name} ({self.status}) at {self.path}"
 
@@ -472,6 +478,17 @@ def _devices() -> list[str]:
         return [str(d) for d in jax.devices()]
     return [d.name for d in tf.config.list_logical_devices()]
 
+def dataset_record(dataset:DatasetVersion) -> dict:
+    "What a run's `dataset.json` records of the dataset version it trained on."
+    return {"version": dataset.version, "path": str(dataset.path), "classes": dataset.classes}
+
+def write_run_files(run:Run, config:TrainConfig, dataset:DatasetVersion):
+    "The run's config.json, dataset.json, env.json and labels.txt."
+    run.write_json("config.json", config.to_dict())
+    run.write_json("dataset.json", dataset_record(dataset))
+    run.write_json("env.json", _env(config))
+    write_atomic(run.file("labels.txt"), "\n".join(dataset.classes) + "\n")
+
 # %% ../nbs/06_train.ipynb
 def train(config:TrainConfig, dataset:DatasetVersion, *, callbacks:list|None=None, overwrite:bool=False,
           verbose="auto") -> Run:
@@ -494,10 +511,7 @@ def train(config:TrainConfig, dataset:DatasetVersion, *, callbacks:list|None=Non
     run.path.mkdir(parents=True, exist_ok=True)
     trim_history(run.file("history.csv"), resume)    # epochs logged after the last backup are trained again
     cbs = make_callbacks(config, run, steps) + ([Snapshots(run.file("snapshots"), snaps)] if snaps else []) + list(callbacks or [])
-    run.write_json("config.json", config.to_dict())
-    run.write_json("dataset.json", {"version": dataset.version, "path": str(dataset.path), "classes": dataset.classes})
-    run.write_json("env.json", _env(config))
-    write_atomic(run.file("labels.txt"), "\n".join(dataset.classes) + "\n")
+    write_run_files(run, config, dataset)
     run.mark("running", started=time.time())
     start = time.time()
     model.fit(train_ds, validation_data=val_ds, epochs=config.train.max_epochs, steps_per_epoch=steps, callbacks=cbs,

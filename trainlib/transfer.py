@@ -14,7 +14,8 @@ import numpy as np
 from .config import TrainConfig, check_replaceable, write_atomic
 from .bundle import input_fits
 from .store import SPLITS, DatasetVersion, load_arrays, load_ids
-from .train import ENSEMBLE_NAME, GracefulInterrupt, Run, _datasets, _env, _finish, make_callbacks, make_optimizer, read_history
+from .train import (ENSEMBLE_NAME, GracefulInterrupt, Run, _datasets, _finish, dataset_record, make_callbacks, make_optimizer,
+                            read_history, write_run_files)
 
 # %% auto 0
 __all__ = ['MODEL_SUFFIXES', 'load_pretrained', 'layer_table', 'format_layers', 'select_layers', 'freeze', 'unfreeze',
@@ -160,7 +161,7 @@ def fine_tune(base:keras.Model, # the pretrained model (see `load_pretrained`)
     model = replace_head(base, dataset.n_classes) if new_head else base
     train_ds, val_ds = _datasets(config, dataset)
     run.start_afresh()                                 # overwrite, or a fine-tuning that was killed: start afresh
-    _write_run_files(run, config, dataset)
+    write_run_files(run, config, dataset)
     phases = ([("head only", freeze_epochs, config.train.learning_rate, {"all_but_last": 1})] if freeze_epochs else [])
     lr = config.train.learning_rate * (unfreeze_lr_factor if freeze_epochs else 1.0)
     phases.append(("unfrozen", config.train.max_epochs, lr, frozen))
@@ -168,13 +169,6 @@ def fine_tune(base:keras.Model, # the pretrained model (see `load_pretrained`)
                        base_params=int(base.count_params()), dataset=dataset.version), verbose)
 
 # %% ../nbs/08_transfer.ipynb
-def _write_run_files(run:Run, config:TrainConfig, dataset:DatasetVersion):
-    "config.json, dataset.json, env.json and labels.txt, as `train` writes them."
-    run.write_json("config.json", config.to_dict())
-    run.write_json("dataset.json", {"version": dataset.version, "path": str(dataset.path), "classes": dataset.classes})
-    run.write_json("env.json", _env(config))
-    write_atomic(run.file("labels.txt"), "\n".join(dataset.classes) + "\n")
-
 def _scaled_schedule(config:TrainConfig, factor:float) -> TrainConfig:
     "`config` with its learning-rate schedule (sgdr, cyclic_lr: they set the rate every step) scaled by `factor`, as a phase's rate is."
     kind = config.lr_scheduler.type
@@ -201,6 +195,19 @@ def _fit_phases(model, config, dataset, run, phases, train_ds, val_ds, info:dict
     return _finish(model, run, cbs, start, config=config, dataset=dataset)
 
 # %% ../nbs/08_transfer.ipynb
+def _warn_trained_on_test(dataset:DatasetVersion, recorded:dict):
+    "Warn if examples of `dataset`'s test split (by id) were trained or validated on by the datasets in a run's `recorded` chain."
+    test, earlier = set(load_ids(dataset, "test")), recorded
+    while earlier:
+        path = Path(earlier.get("path", ""))
+        if test and (path/"manifest.json").is_file():
+            old = DatasetVersion(path)
+            seen = test & {i for split in ("train", "val") for i in load_ids(old, split)}
+            if seen: warnings.warn(f"{len(seen)} of the {len(test)} test examples of dataset {dataset.version} (e.g. {sorted(seen)[0]!r}) "
+                                   f"were in the training or validation data of {old.version}, which this run trained on before: "
+                                   "its test score will not be held out")
+        earlier = earlier.get("continued_from")
+
 def continue_training(run, # a `Run` or run folder made by `train` or `fine_tune`
                       epochs:int=1000, # more epochs (NeatMS's default)
                       dataset:DatasetVersion|None=None, # None: the run's own dataset (dataset.json)
@@ -217,12 +224,14 @@ def continue_training(run, # a `Run` or run folder made by `train` or `fine_tune
     if "classes" in recorded and list(dataset.classes) != list(recorded["classes"]):
         raise ValueError(f"dataset {dataset.version} has classes {list(dataset.classes)}, but {run.path} was trained on {recorded['classes']}: "
                          "continue on data of the same classes, or fine_tune the model for new ones")
-    stale = [f for pattern in ("metrics.json", "metrics_*.json", "confusion_matrix*.png", "roc.png") for f in run.path.glob(pattern)]
-    for f in stale: f.unlink()                       # they scored the model as it was: evaluate the run again
-    if stale: print(f"{run.path}: removed the scores of the model before ({', '.join(f.name for f in stale)}); evaluate it again", file=sys.stderr)
+    if dataset.version != recorded.get("version"): _warn_trained_on_test(dataset, recorded)
+    if stale := run.remove_scores():                 # they scored the model as it was: evaluate the run again
+        print(f"{run.path}: removed the scores of the model before ({', '.join(f.name for f in stale)}); evaluate it again", file=sys.stderr)
     last = run.file("checkpoints/last.keras")
     model = load_pretrained(last if last.is_file() else run.file("model.keras"), compile=True)
     train_ds, val_ds = _datasets(config, dataset)
+    if dataset.version != recorded.get("version"):   # evaluate scores the run on the data it trained on last
+        run.write_json("dataset.json", {**dataset_record(dataset), "continued_from": recorded})
     run.mark("running", continued=time.time(), continued_on=dataset.version, test_accuracy=None)
     start, epoch = time.time(), len(read_history(run).get("epoch", []))
     cbs = make_callbacks(config, run, math.ceil(dataset.count("train") / config.train.batch_size))
