@@ -20,7 +20,7 @@ from .bundle import write_bundle
 # %% auto 0
 __all__ = ['SCORE_FILES', 'H5_ADVICE', 'ENSEMBLE_NAME', 'VECTOR_FLAGS', 'NUMERICS_ENV', 'cyclic_lr', 'sgdr_lr', 'ScheduleLR',
            'make_lr_callback', 'GracefulInterrupt', 'Run', 'load_model', 'read_history', 'run_id', 'run_for',
-           'monitor_mode', 'save_model_atomic', 'Checkpoints', 'callback_state', 'restore_callback_state',
+           'monitor_mode', 'save_model_atomic', 'Checkpoints', 'has_state', 'callback_state', 'restore_callback_state',
            'PeriodicBackup', 'backup_state', 'trim_history', 'sgdr_cycle_ends', 'snapshot_epochs', 'Snapshots',
            'snapshot_ensemble', 'make_callbacks', 'make_optimizer', 'epoch_steps', 'compile_model', 'pad_batches',
            'process_batches', 'cpu_facts', 'dataset_record', 'write_run_files', 'train']
@@ -252,6 +252,10 @@ _KERAS_STATE = {keras.callbacks.EarlyStopping: ("wait", "stopped_epoch", "best",
 
 def _number(v): return v if v is None or isinstance(v, (int, float)) else np.asarray(v).item()
 
+def has_state(cb) -> bool:
+    "Whether `callback_state` records something of `cb`: it has `get_state`/`set_state`, or is a Keras callback that counts (`_KERAS_STATE`)."
+    return hasattr(cb, "get_state") and hasattr(cb, "set_state") or isinstance(cb, tuple(_KERAS_STATE))
+
 def callback_state(cb) -> dict|None:
     "What `cb` has counted so far (patience, best value), as JSON-ready numbers; None for a callback without such state."
     if hasattr(cb, "get_state"): return cb.get_state()
@@ -285,8 +289,8 @@ class PeriodicBackup(keras.callbacks.BackupAndRestore):
         if len(seeds) == len(state.get("seeds", [])):
             for v, s in zip(seeds, state["seeds"]): v.assign(np.asarray(s, dtype=v.dtype))
         saved = state.get("callbacks", [])
-        if [s["class"] for s in saved] == [type(c).__name__ for c in self.callbacks]:   # the same callbacks, in order
-            for c, s in zip(self.callbacks, saved): restore_callback_state(c, s["state"])
+        for c, s in zip(self.callbacks, saved):     # trainlib's come first; a callback of yours left out on resume starts afresh
+            if s["class"] == type(c).__name__: restore_callback_state(c, s["state"])
         if any(getattr(c, "stopped_epoch", 0) for c in self.callbacks):   # early stopping had ended the run: no more epochs
             self.model._initial_epoch = self.params.get("epochs", state["epoch"])
     def on_train_begin(self, logs=None):
@@ -373,12 +377,13 @@ def snapshot_ensemble(files:list) -> keras.Model:
     return keras.Model(inp, keras.layers.Average(name="mean_probabilities")([m(inp) for m in models]), name=ENSEMBLE_NAME)
 
 # %% ../nbs/06_train.ipynb
-def make_callbacks(config:TrainConfig, run:Run, steps_per_epoch:int) -> list:
+def make_callbacks(config:TrainConfig, run:Run, steps_per_epoch:int,
+                   stateful:list=()) -> list: # callbacks of yours whose state (`has_state`) is backed up with trainlib's
     "The callbacks of a training run, writing into `run`."
     t, m = config.train, config.train.monitor
     counting = [Checkpoints(run.file("checkpoints"), m, t.checkpoint_interval, history=read_history(run)),
                 keras.callbacks.EarlyStopping(monitor=m, mode=monitor_mode(m), patience=t.patience),
-                make_lr_callback(config, steps_per_epoch)]              # their state is backed up with the weights
+                make_lr_callback(config, steps_per_epoch), *stateful]   # their state is backed up with the weights
     cbs = [*counting,
            keras.callbacks.CSVLogger(str(run.file("history.csv")), append=True),
            PeriodicBackup(run.file("backup"), t.checkpoint_interval, counting),   # after CSVLogger: a backup never holds an unlogged epoch
@@ -510,7 +515,9 @@ def train(config:TrainConfig, dataset:DatasetVersion, *, callbacks:list|None=Non
     if overwrite: run.start_afresh()
     run.path.mkdir(parents=True, exist_ok=True)
     trim_history(run.file("history.csv"), resume)    # epochs logged after the last backup are trained again
-    cbs = make_callbacks(config, run, steps) + ([Snapshots(run.file("snapshots"), snaps)] if snaps else []) + list(callbacks or [])
+    yours = list(callbacks or [])
+    cbs = (make_callbacks(config, run, steps, [c for c in yours if has_state(c)]) + ([Snapshots(run.file("snapshots"), snaps)] if snaps else [])
+           + [c for c in yours if not has_state(c)])
     write_run_files(run, config, dataset)
     run.mark("running", started=time.time())
     start = time.time()
