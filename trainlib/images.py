@@ -43,7 +43,9 @@ LABEL_KEY = "varkoderKeywords"
 
 def png_labels(path) -> list[str]|None:
     "The labels stored in a varKoder image's `varkoderKeywords` text chunk, or None when it has none."
-    with Image.open(path) as im: text = im.info.get(LABEL_KEY)
+    try:
+        with Image.open(path) as im: text = im.info.get(LABEL_KEY)
+    except (OSError, SyntaxError) as e: raise ValueError(f"{path}: not a readable image ({e})") from None
     if text is None: return None
     return [l.strip() for l in str(text).split(";") if l.strip()]
 
@@ -77,6 +79,9 @@ def image_labels(files:list, # image paths (see `find_images`)
     "The labels of each image, from a label table, PNG metadata or folder names."
     if labels_from not in LABEL_SOURCES: raise ValueError(f"labels_from must be one of {', '.join(LABEL_SOURCES)}, got {labels_from!r}")
     if labels_from == "table" and label_table is None: raise ValueError("labels_from='table' needs a label_table")
+    if label_table is not None and labels_from in ("metadata", "folder"):
+        raise ValueError(f"label_table: labels_from={labels_from!r} takes the labels from the images' {labels_from}, not from a table; "
+                         "pass labels_from='table' (or 'auto') to use it, or leave the table out")
     if label_table is not None and labels_from in ("auto", "table"):
         table = label_table if isinstance(label_table, dict) else read_label_table(label_table)
         where = "the label table" if isinstance(label_table, dict) else str(label_table)
@@ -89,9 +94,12 @@ def image_labels(files:list, # image paths (see `find_images`)
     if labels_from in ("auto", "metadata"):
         meta = [png_labels(f) if Path(f).suffix.lower() == ".png" else None for f in files]
         if all(m for m in meta): return meta
-        if labels_from == "metadata":
+        labelled = sum(bool(m) for m in meta)
+        if labels_from == "metadata" or labelled:      # auto: folder names only when no image has labels of its own
             bad = next(f for f, m in zip(files, meta) if not m)
-            raise ValueError(f"{bad}: no labels in its metadata ({LABEL_KEY} text chunk); pass a label table")
+            raise ValueError(f"{bad}: no labels in its metadata ({LABEL_KEY} text chunk)"
+                             + (f", although {labelled} of the {len(files)} images have theirs" if labelled else "")
+                             + "; pass a label table" + (", or labels_from='folder'" if labelled else ""))
     return [[Path(f).parent.name] for f in files]
 
 # %% ../nbs/01b_images.ipynb
