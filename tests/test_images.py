@@ -4,6 +4,7 @@ single-label mode, validation by sample ids, and bad label tables through the CL
 One subprocess run of the installed command; the other CLI checks call `trainlib.cli.main` in-process."""
 import csv, json, shutil
 
+import numpy as np
 import pytest
 
 from conftest import ROOT
@@ -74,6 +75,13 @@ def test_single_label_from_folder_names(tmp_path, capsys):
     assert main(["predict", "--model", str(tmp_path/"run"), "--input", str(IMAGES/"varkodes"/"digit_3"), "--output", str(tmp_path/"t.csv"),
                  "--threshold", "0.5"]) == 1                      # a threshold is refused, not ignored
     assert "is a single-label run, which predicts the most probable label" in capsys.readouterr().err and not (tmp_path/"t.csv").exists()
+    assert main(["predict", "--model", str(tmp_path/"run"/"model.keras"), "--input", str(IMAGES/"varkodes"/"digit_3"),
+                 "--output", str(tmp_path/"file.csv")]) == 0           # the run's model file: the same run, the same predictions
+    assert (tmp_path/"file.csv").read_text() == out.read_text()
+    capsys.readouterr()
+    np.save(tmp_path/"x.npy", np.zeros((2, 8, 8, 1), "float32"))        # an array is not what an image run predicts
+    assert main(["predict", "--model", str(tmp_path/"run"), "--input", str(tmp_path/"x.npy"), "--output", str(tmp_path/"x.csv")]) == 1
+    assert "x.npy: not a folder of images or an image file" in capsys.readouterr().err and not (tmp_path/"x.csv").exists()
 
 
 def test_validation_by_id_list(tmp_path):

@@ -11,7 +11,7 @@ import keras
 import numpy as np
 
 import trainlib
-from .config import TrainConfig, write_atomic
+from .config import TrainConfig, model_folder, write_atomic
 from .store import DatasetVersion
 from .models import MODELS, build_model
 
@@ -145,8 +145,7 @@ def bundle_path(path) -> Path:
     "Where the bundle of a run folder, model file or bundle file lives (it may not exist)."
     p = Path(path)
     if p.name == BUNDLE_FILE: return p
-    if p.is_dir(): return p/BUNDLE_FILE
-    return (p.parent.parent if p.parent.name == "checkpoints" else p.parent)/BUNDLE_FILE
+    return model_folder(p)/BUNDLE_FILE
 
 # %% ../nbs/05b_bundle.ipynb
 def _check_bundle(b, f:Path):

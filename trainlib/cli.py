@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from .config import BUILTIN_IMAGE_MODELS, check_distributed_backend, check_image_architecture, check_output_file, check_replaceable, check_value, run_kind, distributed_settings, keras_backend, FeedforwardConfig, ImageTrainConfig, TrainConfig, load_config, load_feedforward_config, load_yaml, save_config, yaml_error
+from .config import BUILTIN_IMAGE_MODELS, check_distributed_backend, check_image_architecture, check_output_file, check_replaceable, check_value, model_folder, run_kind, distributed_settings, keras_backend, FeedforwardConfig, ImageTrainConfig, TrainConfig, load_config, load_feedforward_config, load_yaml, save_config, yaml_error
 from .quiet import filtered_stderr, import_tensorflow_quietly
 
 # %% auto 0
@@ -229,7 +229,7 @@ def cmd_transfer(args):
     return 130 if metrics["status_before_evaluation"] == "interrupted" else 0
 
 @command("predict", "predictions for new data: signals CSV, peak table or .npy; images for an image run; sequences for a feed-forward run", args=[
-    arg("--model", required=True, help="run folder or model file (.keras/.h5); labels.txt and metrics.json are read next to it"),
+    arg("--model", required=True, help="run folder or model file (.keras/.h5) in one; labels.txt and metrics.json are read from its run folder"),
     arg("--input", required=True, help="signals CSV, NeatMS peak table or .npy array; for an image (train-images) run, a folder of images or an image; for a feed-forward (train-sequences) run, sequences CSV or FASTA"),
     arg("--output", required=True, help="CSV to write: id, prob_<class>..., predicted (images: file, sample, prob_<label>..., predicted labels; feed-forward: a value, or probabilities and class, per target)"),
     arg("--no-threshold", action="store_true", help="ignore the threshold in metrics.json (plain argmax)"),
@@ -243,7 +243,8 @@ def cmd_predict(args):
     if args.threshold is not None: check_value("--threshold", args.threshold, dict(gt=0, lt=1))
     if args.no_threshold and (args.threshold is not None or args.positive is not None): raise ValueError("--no-threshold: given with --threshold or --positive")
     if args.positive is not None and args.threshold is None: raise ValueError("--positive: needs --threshold (the value to apply to that class)")
-    feedforward = Path(args.model).is_dir() and run_kind(args.model) == "feedforward"
+    kind = run_kind(model_folder(args.model))          # a run folder, or a model file in one
+    feedforward = kind == "feedforward"
     for flag in ("no_threshold", "threshold", "positive"):
         if feedforward and getattr(args, flag) not in (None, False): raise ValueError(f"--{flag.replace('_', '-')}: {args.model} is a feed-forward run, which has no threshold")
     import_tensorflow_quietly()
@@ -253,7 +254,7 @@ def cmd_predict(args):
         res = predict_sequences(args.model, args.input, args.output, safe_mode=not args.unsafe)
         print(f"wrote {len(res['ids'])} predictions of {', '.join(res['targets'])} to {args.output}"); return
     from trainlib.images import IMAGE_SUFFIXES
-    if Path(args.input).is_dir() or Path(args.input).suffix.lower() in IMAGE_SUFFIXES:
+    if kind == "image" or Path(args.input).is_dir() or Path(args.input).suffix.lower() in IMAGE_SUFFIXES:
         from trainlib.images_train import predict_images
         if args.no_threshold: raise ValueError("--no-threshold: image runs predict with their own threshold (multi-label) or the most probable label")
         if args.positive is not None: raise ValueError("--positive: an image run's --threshold applies to every label")

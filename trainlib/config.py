@@ -15,11 +15,12 @@ __all__ = ['CAPFINDER_SECTIONS', 'CAPFINDER_KEYS', 'COMET_KEYS', 'REPORT_FILES',
            'PATH_PARAMS', 'MIX_AUGMENTATIONS', 'BUILTIN_IMAGE_MODELS', 'DISTRIBUTED_ENV_VARS', 'param', 'check_value',
            'check_type', 'Section', 'EtlConfig', 'TuneConfig', 'TrainParams', 'SharedConfig', 'ReduceLROnPlateauConfig',
            'CyclicLRConfig', 'SGDRConfig', 'LRSchedulerConfig', 'TrainConfig', 'from_capfinder', 'write_atomic',
-           'check_replaceable', 'check_output_file', 'run_record', 'run_kind', 'flatten_params', 'settings_diff',
-           'load_yaml', 'load_json', 'utf8_error_line', 'not_utf8', 'read_utf8', 'yaml_error', 'parse_config_text',
-           'load_config', 'resolve_inputs', 'save_config', 'check_spatial_transforms', 'SegmentConfig',
-           'load_python_config', 'FeedforwardConfig', 'load_feedforward_config', 'check_image_architecture',
-           'ImageTrainConfig', 'distributed_settings', 'keras_backend', 'check_distributed_backend']
+           'check_replaceable', 'check_output_file', 'run_record', 'run_kind', 'model_folder', 'flatten_params',
+           'settings_diff', 'load_yaml', 'load_json', 'utf8_error_line', 'not_utf8', 'read_utf8', 'yaml_error',
+           'parse_config_text', 'load_config', 'resolve_inputs', 'save_config', 'check_spatial_transforms',
+           'SegmentConfig', 'load_python_config', 'FeedforwardConfig', 'load_feedforward_config',
+           'check_image_architecture', 'ImageTrainConfig', 'distributed_settings', 'keras_backend',
+           'check_distributed_backend']
 
 # %% ../nbs/00_config.ipynb
 def param(default, help:str="", **rule):
@@ -316,6 +317,11 @@ def run_record(path) -> tuple[str|None, dict]:
 def run_kind(path) -> str|None:
     "What made the run folder `path`: `'image'`, `'feedforward'` or `'classifier'`; None if it holds no `dataset.json`."
     return run_record(path)[0]
+
+def model_folder(path) -> Path:
+    "The run folder of `path`: a run folder itself, else the folder of the model file (a checkpoint's run is above `checkpoints/`)."
+    p = Path(path)
+    return p if p.is_dir() else p.parent.parent if p.parent.name == "checkpoints" else p.parent
 
 # %% ../nbs/00_config.ipynb
 def flatten_params(d:dict, prefix:str="") -> dict:

@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, classification_report, confusion_matrix, roc_auc_score, roc_curve
 
-from .config import check_output_file, check_type, check_value, write_atomic
+from .config import check_output_file, check_type, check_value, model_folder, write_atomic
 from .data import pad_or_truncate, parse_series
 from .peaks import PEAK_COLUMNS, read_peaks
 from .store import DatasetVersion, load_arrays, to_tf_dataset
@@ -221,8 +221,7 @@ def read_inputs(path, # CSV (signals or peak table) or .npy
 def _model_folder(model) -> tuple[Path, Path]:
     "The model file and the folder holding its labels.txt / metrics.json."
     p = Path(model.path if isinstance(model, Run) else model)
-    if p.is_dir(): return p/"model.keras", p
-    return p, (p.parent.parent if p.parent.name == "checkpoints" else p.parent)
+    return (p/"model.keras" if p.is_dir() else p), model_folder(p)
 
 def _dataset_params(folder:Path) -> dict:
     "The ETL parameters of the dataset a run folder was trained on (empty when unknown)."

@@ -11,7 +11,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from .config import FeedforwardConfig, check_output_file, check_replaceable, run_record, write_atomic
+from .config import FeedforwardConfig, check_output_file, check_replaceable, model_folder, run_record, write_atomic
 from .sequences import DATASETS, SequenceData, load_dataset, read_sequences
 from .models import build_feedforward, output_heads
 from .store import finish_pipeline
@@ -188,17 +188,18 @@ def train_feedforward(config:FeedforwardConfig, *, callbacks:list|None=None, ove
     return run
 
 # %% ../nbs/06b_feedforward.ipynb
-def predict_sequences(run, # feed-forward run folder, or its `Run` (see `train_feedforward`)
+def predict_sequences(run, # feed-forward run folder, its `Run` (see `train_feedforward`), or a model file in it
                       input_path, # sequences CSV or FASTA-like file; target columns in it are ignored
                       output_path=None, # CSV to write (atomically); None: only return
                       *, safe_mode:bool=True, # refuse Lambda layers when loading the model
                       batch_size:int=256) -> dict:
     "`{'ids', 'targets'}`: each target's predictions for every sequence (values, or classes with probabilities and labels); optionally written as CSV."
-    run = Path(run.path if isinstance(run, Run) else run)
+    model_file = Path(run.path if isinstance(run, Run) else run)
+    run = model_folder(model_file)
     if output_path is not None: check_output_file(output_path, input_path)
     kind, info = run_record(run)
     if kind != "feedforward": raise ValueError(f"{run}: not a feed-forward run folder (no dataset.json naming the heads)")
-    model_file = run/"model.keras"
+    if model_file == run: model_file = run/"model.keras"
     if not model_file.is_file(): raise FileNotFoundError(f"{run}: no model.keras (the run has not finished)")
     entry = DATASETS.get(json.loads((run/"config.json").read_text()).get("dataset"))
     columns = {k: v for k, v in (entry.kwargs if entry else {}).items() if k in ("id_column", "sequence_column")}

@@ -11,7 +11,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from .config import ImageTrainConfig, check_image_architecture, check_output_file, check_replaceable, check_type, check_value, run_record, write_atomic
+from .config import ImageTrainConfig, check_image_architecture, check_output_file, check_replaceable, check_type, check_value, model_folder, run_record, write_atomic
 from .quiet import settle_onednn_notice
 from .images import IMAGE_SUFFIXES, find_images, load_image, make_image_dataset, sample_id
 from .store import DatasetVersion, finish_pipeline, load_arrays, load_ids
@@ -51,10 +51,8 @@ def _head_activation(model) -> str:
     return getattr(model.layers[-1], "activation", None).__name__ if hasattr(model.layers[-1], "activation") else ""
 
 def _pretrained_labels(path) -> list|None:
-    "The labels.txt beside a model file (or in a run folder), or None."
-    path = Path(path)
-    f = path/"labels.txt" if path.is_dir() else path.parent/"labels.txt"
-    return read_labels(f)
+    "The labels.txt of the run a model file (or checkpoint) comes from, or of a run folder; None if there is none."
+    return read_labels(model_folder(path)/"labels.txt")
 
 def image_model(n_classes:int, input_shape:tuple, *, multi_label:bool=True, architecture:str="vit",
                 model_hp:dict|None=None, pretrained_model=None, classes:list|None=None) -> tuple[keras.Model, dict]:
@@ -128,15 +126,17 @@ def train_images(input, # folder of images (searched recursively)
     check_replaceable(run.path, inputs=[input])     # outdir is deleted before training: only a run folder, holding no input, may go
     settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in args.items() if k not in ("overwrite", "outdir")}
     if not overwrite: run.check_settings("config.json", settings)
-    if run.status in ("trained", "interrupted") and not overwrite:
-        print(f"{run.path}: already {run.status}; returning it (pass overwrite=True, or --overwrite, to train again)", file=sys.stderr); return run
     keras.utils.set_random_seed(seed)
     channels = None
     if pretrained_model is not None:             # the images take the pretrained model's input size and channels
         shape = load_pretrained(pretrained_model).input_shape
+        if len(shape) != 4: raise ValueError(f"pretrained_model: {pretrained_model} takes input of shape {tuple(shape[1:])}, not images (height, width, channels)")
         image_size, channels = image_size or tuple(shape[1:3]), shape[3]
     dataset = DatasetVersion(make_image_dataset(input, dataset_dir, label_table, labels_from, image_size, channels,
                                                 validation_set, validation_set_fraction, single_label))
+    if not overwrite: run.check_settings("dataset.json", {"version": dataset.version})   # the same command on changed images or labels
+    if run.status in ("trained", "interrupted") and not overwrite:
+        print(f"{run.path}: already {run.status}; returning it (pass overwrite=True, or --overwrite, to train again)", file=sys.stderr); return run
     model, how = image_model(dataset.n_classes, dataset.input_shape, multi_label=not single_label, architecture=architecture,
                              model_hp=model_hp, pretrained_model=pretrained_model, classes=dataset.classes)
     if tuple(model.input_shape[1:]) != tuple(dataset.input_shape):
@@ -203,14 +203,15 @@ def evaluate_images(model:keras.Model, dataset:DatasetVersion, split:str="val", 
     return {"n": int(len(y)), **label_scores(y, probs, dataset.classes, threshold)}
 
 # %% ../nbs/08a_images_train.ipynb
-def predict_images(run, # image run folder (see `train_images`), or its `Run`
+def predict_images(run, # image run folder (see `train_images`), its `Run`, or a model file in it (model.keras, checkpoints/best.keras)
                    images, # folder of images (searched recursively) or one image file
                    output_path=None, # CSV to write (atomically): file, sample, prob_<label>..., predicted
                    *, threshold:float|None=None, # multi-label: predict the labels at or above this (default: the run's threshold)
                    safe_mode:bool=True, # refuse Lambda layers when loading the model
                    batch_size:int=256) -> dict:
     "Every label's probability for each image, and the predicted labels; optionally written as CSV."
-    run, images = Path(run.path if isinstance(run, Run) else run), Path(images)
+    model_path, images = Path(run.path if isinstance(run, Run) else run), Path(images)
+    run = model_folder(model_path)
     if output_path is not None: check_output_file(output_path, images)
     kind, info = run_record(run)
     if kind != "image": raise ValueError(f"{run}: not an image run folder (see train_images)")
@@ -219,7 +220,7 @@ def predict_images(run, # image run folder (see `train_images`), or its `Run`
     elif not multi_label: raise ValueError(f"threshold: {run} is a single-label run, which predicts the most probable label")
     check_value("threshold", check_type("threshold", threshold, "float"), dict(gt=0, lt=1))     # the rule of ImageTrainConfig.threshold
     bundle = read_bundle(run)
-    model = load_bundle_model(run, bundle, loader=lambda f: load_pretrained(f, safe_mode=safe_mode))
+    model = load_bundle_model(model_path, bundle, loader=lambda f: load_pretrained(f, safe_mode=safe_mode))
     check_labels(bundle, read_labels(run/"labels.txt"), model.output_shape[-1])
     if images.is_dir(): files = find_images(images)
     elif images.suffix.lower() in IMAGE_SUFFIXES and images.is_file(): files = [images]

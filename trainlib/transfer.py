@@ -142,6 +142,9 @@ def fine_tune(base:keras.Model, # the pretrained model (see `load_pretrained`)
               overwrite:bool=False, # train again if this run already finished
               verbose="auto") -> Run:
     "Fine-tune `base` on `dataset` (new head when the classes differ); return the `Run`."
+    if dataset.manifest.get("family") == "images":     # multi-hot targets, no test split, a threshold: train_images' own path
+        raise ValueError(f"dataset {dataset.version} holds images: fine-tune an image model with train_images(pretrained_model=...) "
+                         "(CLI: trainlib train-images IMAGES OUTDIR -m MODEL)")
     _one_model(config, "fine_tune")
     if not input_fits(base.input_shape[1:], dataset.input_shape):     # a base of free length (None) takes any
         raise ValueError(f"the base model takes input of shape {base.input_shape[1:]} but dataset {dataset.version} has {tuple(dataset.input_shape)}")
