@@ -410,7 +410,8 @@ def cmd_train_sequences(args):
     arg("-x", "--overwrite", action="store_true", help="overwrite a finished run in outdir"),
     arg("-t", "--label-table", help="CSV with columns sample and labels (labels joined by ';'); default: PNG metadata, else folder names"),
     arg("--labels-from", default="auto", choices=("auto", "table", "metadata", "folder"), help="where labels come from"),
-    arg("-S", "--single-label", action="store_true", help="single-label training (softmax + cross-entropy)"),
+    arg("-S", "--single-label", action="store_true", help="single-label training (softmax + cross-entropy); needs --ignore-quality when images are flagged low quality"),
+    arg("--ignore-quality", action="store_true", help="no low_quality:True label for images flagged low quality (varkoderLowQualityFlag)"),
     arg("--threshold", type=float, default=0.7, help="confidence threshold of the multi-label metrics"),
     arg("-V", "--validation-set", help="comma-separated sample ids for validation, or a file with them"),
     arg("-f", "--validation-set-fraction", type=float, default=0.2, help="fraction of samples for validation (per class with --single-label)"),
@@ -440,10 +441,11 @@ def cmd_train_images(args):
     if args.pretrained_model is None: check_image_architecture(args.architecture, BUILTIN_IMAGE_MODELS)   # the CLI registers no model of its own
     from trainlib.images import check_image_folder      # labels and split, without pixels or TensorFlow: a second
     print(check_image_folder(args.input, args.label_table, args.labels_from, args.validation_set, args.validation_set_fraction,
-                             args.single_label), file=sys.stderr)
+                             args.single_label, args.ignore_quality), file=sys.stderr)
     import_tensorflow_quietly()
     from trainlib.images_train import train_images
     run = train_images(args.input, args.outdir, label_table=args.label_table, labels_from=args.labels_from, single_label=args.single_label,
+                       ignore_quality=args.ignore_quality,
                        threshold=args.threshold, validation_set=args.validation_set, validation_set_fraction=args.validation_set_fraction,
                        pretrained_model=args.pretrained_model, architecture=args.architecture, model_hp=hp,
                        image_size=tuple(args.image_size) if args.image_size else None, max_batch_size=args.max_batch_size,

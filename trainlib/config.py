@@ -652,6 +652,7 @@ class ImageTrainConfig(Section):
     labels_from: str = param("auto", "where labels come from: auto (a label table, else PNG metadata, else folder names), table, metadata or folder",
                              choices=("auto", "table", "metadata", "folder"))
     single_label: bool = param(False, "softmax + cross-entropy instead of multi-label (sigmoid + asymmetric loss)")
+    ignore_quality: bool = param(False, "no low_quality:True label for images flagged low quality (varkoderLowQualityFlag); single_label needs it when some are")
     threshold: float = param(0.7, "probability threshold of the multi-label metrics", gt=0, lt=1)
     validation_set_fraction: float = param(0.2, "fraction of samples held out for validation (per class if single_label)", ge=0, lt=1)
     architecture: str = param("vit", "registered image model: vit, keras_app, or one of your own (`trainlib.models.register_model`)")

@@ -17,9 +17,10 @@ from .config import read_utf8, write_atomic
 from .data import SPLITS, csv_records, id_fraction, open_csv
 
 # %% auto 0
-__all__ = ['IMAGE_SUFFIXES', 'LABEL_KEY', 'LABEL_SOURCES', 'find_images', 'sample_id', 'png_labels', 'read_label_table',
-           'image_labels', 'multi_hot', 'parse_validation_set', 'validation_mask', 'load_image', 'ImageData',
-           'read_images', 'targets_and_split', 'make_image_dataset', 'check_image_folder']
+__all__ = ['IMAGE_SUFFIXES', 'LABEL_KEY', 'QUALITY_KEY', 'LOW_QUALITY', 'LABEL_SOURCES', 'find_images', 'sample_id',
+           'png_low_quality', 'png_labels', 'read_label_table', 'image_labels', 'multi_hot', 'parse_validation_set',
+           'validation_mask', 'load_image', 'ImageData', 'read_images', 'targets_and_split', 'make_image_dataset',
+           'check_image_folder']
 
 # %% ../nbs/01b_images.ipynb
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
@@ -39,7 +40,15 @@ def sample_id(path) -> str:
     return name.split("@", 1)[0] if "@" in name else Path(path).stem
 
 # %% ../nbs/01b_images.ipynb
-LABEL_KEY = "varkoderKeywords"
+LABEL_KEY, QUALITY_KEY = "varkoderKeywords", "varkoderLowQualityFlag"
+LOW_QUALITY = "low_quality:True"      # varKoder's label for an image flagged low quality
+
+def png_low_quality(path) -> bool:
+    "Whether a varKoder PNG is flagged low quality (its `varkoderLowQualityFlag` text chunk is `True`); False for other images."
+    if Path(path).suffix.lower() != ".png": return False
+    try:
+        with Image.open(path) as im: return str(im.info.get(QUALITY_KEY, "")).strip().lower() == "true"
+    except (OSError, SyntaxError) as e: raise ValueError(f"{path}: not a readable image ({e})") from None
 
 def png_labels(path) -> list[str]|None:
     "The labels stored in a varKoder image's `varkoderKeywords` text chunk, or None when it has none."
@@ -75,8 +84,15 @@ LABEL_SOURCES = ("auto", "table", "metadata", "folder")
 def image_labels(files:list, # image paths (see `find_images`)
                  label_table=None, # CSV path, or a dict sample -> labels
                  labels_from:str="auto", # auto, table, metadata or folder
+                 ignore_quality:bool=False, # leave out the `low_quality:True` label of images flagged low quality
                 ) -> list[list[str]]:
-    "The labels of each image, from a label table, PNG metadata or folder names."
+    "The labels of each image, from a label table, PNG metadata or folder names, plus `LOW_QUALITY` where an image is flagged so."
+    labels = _source_labels(files, label_table, labels_from)
+    if ignore_quality: return labels
+    return [l + [LOW_QUALITY] if LOW_QUALITY not in l and png_low_quality(f) else l for f, l in zip(files, labels)]
+
+def _source_labels(files:list, label_table, labels_from:str) -> list[list[str]]:
+    "The labels of each image from its source (`image_labels`), without the quality flag."
     if labels_from not in LABEL_SOURCES: raise ValueError(f"labels_from must be one of {', '.join(LABEL_SOURCES)}, got {labels_from!r}")
     if labels_from == "table" and label_table is None: raise ValueError("labels_from='table' needs a label_table")
     if label_table is not None and labels_from in ("metadata", "folder"):
@@ -193,10 +209,11 @@ def read_images(folder, # image folder (searched recursively)
                 labels_from:str="auto", # auto, table, metadata or folder
                 image_size:tuple|None=None, # (height, width); None: the first image's size
                 channels:int|None=None, # 1 or 3; None: from the images
+                ignore_quality:bool=False, # no `low_quality:True` label for images flagged low quality
                ) -> ImageData:
     "Read every image under `folder` with its labels, resized (nearest) to one size."
     files = find_images(folder)
-    labels = image_labels(files, label_table, labels_from)
+    labels = image_labels(files, label_table, labels_from, ignore_quality)
     if image_size is not None:
         if len(image_size) != 2 or not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in image_size):
             raise ValueError(f"image_size must be (height, width) of positive ints, got {image_size!r}")
@@ -222,6 +239,9 @@ def targets_and_split(files:list, # image paths
                      ) -> tuple[np.ndarray, list, np.ndarray]:
     "Multi-hot targets, classes and validation mask of labelled images, checked: one label each when `single_label`, something to train on, >= 2 labels."
     if single_label:
+        flagged = next((f for f, l in zip(files, labels) if LOW_QUALITY in l), None)
+        if flagged: raise ValueError(f"{flagged}: flagged low quality ({QUALITY_KEY}), which a single-label model cannot account for; "
+                                     "pass ignore_quality=True (--ignore-quality), as varKoder's --single-label needs")
         several = next(((f, l) for f, l in zip(files, labels) if len(l) != 1), None)
         if several: raise ValueError(f"{several[0]}: single_label needs exactly one label per image, got {';'.join(several[1])}")
     valid = validation_mask([sample_id(f) for f in files], labels, validation_set, validation_set_fraction, single_label)
@@ -239,6 +259,7 @@ def make_image_dataset(folder, # image folder (searched recursively)
                        validation_set=None, # sample ids for validation (list, comma-separated or a file)
                        validation_set_fraction:float=0.2, # else this fraction of samples (per class if single_label)
                        single_label:bool=False, # one label per image, class-index targets
+                       ignore_quality:bool=False, # no `low_quality:True` label for images flagged low quality
                        dtype:str="float32", # stored dtype of x
                       ) -> Path:
     "Read, label, split and store an image folder; return the dataset version folder (reused when it exists)."
@@ -247,11 +268,12 @@ def make_image_dataset(folder, # image folder (searched recursively)
     if dtype not in ("float16", "float32", "float64"): raise ValueError(f"dtype must be float16, float32 or float64, got {dtype!r}")
     vs = None if validation_set is None else sorted(parse_validation_set(validation_set))
     params = dict(family="images", labels_from=labels_from, image_size=list(image_size) if image_size else None, channels=channels,
-                  validation_set=vs, validation_set_fraction=validation_set_fraction, single_label=single_label, dtype=dtype)
+                  validation_set=vs, validation_set_fraction=validation_set_fraction, single_label=single_label, dtype=dtype,
+                  ignore_quality=ignore_quality)
     version = _dataset_version(files, folder, label_table, params)
     out = Path(dataset_dir)/version
     if (out/"manifest.json").is_file(): return out
-    data = read_images(folder, label_table, labels_from, image_size, channels)
+    data = read_images(folder, label_table, labels_from, image_size, channels, ignore_quality)
     y, classes, valid = targets_and_split(data.files, data.labels, vs, validation_set_fraction, single_label)
     if single_label: y = y.argmax(1).astype("int32")
     _write_images(out, version, folder, label_table, params, data, y, classes, np.where(valid, "val", "train"))
@@ -264,10 +286,11 @@ def check_image_folder(folder, # image folder (searched recursively)
                        validation_set=None, # sample ids for validation (list, comma-separated or a file)
                        validation_set_fraction:float=0.2, # else this fraction of samples (per class if single_label)
                        single_label:bool=False, # one label per image
+                       ignore_quality:bool=False, # no `low_quality:True` label for images flagged low quality
                       ) -> str:
     "Check the images, labels and split that `make_image_dataset` would make, without reading pixels; a one-line summary."
     files = find_images(folder)
-    labels = image_labels(files, label_table, labels_from)
+    labels = image_labels(files, label_table, labels_from, ignore_quality)
     vs = None if validation_set is None else parse_validation_set(validation_set)
     y, classes, valid = targets_and_split(files, labels, vs, validation_set_fraction, single_label)
     counts = ", ".join(f"{c} {int(n)}" for c, n in zip(classes, y.sum(0)))

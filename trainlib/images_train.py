@@ -98,6 +98,7 @@ def train_images(input, # folder of images (searched recursively)
                  label_table=None, # CSV with `sample`, `labels`; None: PNG metadata, else folder names
                  labels_from:str="auto", # auto, table, metadata or folder
                  single_label:bool=False, # softmax + cross-entropy instead of multi-label
+                 ignore_quality:bool=False, # no `low_quality:True` label for images flagged low quality
                  threshold:float=0.7, # probability threshold of the multi-label metrics
                  validation_set=None, # sample ids (list, comma-separated, or a file)
                  validation_set_fraction:float=0.2, # else this fraction of samples (per class if single_label)
@@ -133,7 +134,7 @@ def train_images(input, # folder of images (searched recursively)
         if len(shape) != 4: raise ValueError(f"pretrained_model: {pretrained_model} takes input of shape {tuple(shape[1:])}, not images (height, width, channels)")
         image_size, channels = image_size or tuple(shape[1:3]), shape[3]
     dataset = DatasetVersion(make_image_dataset(input, dataset_dir, label_table, labels_from, image_size, channels,
-                                                validation_set, validation_set_fraction, single_label))
+                                                validation_set, validation_set_fraction, single_label, ignore_quality))
     if not overwrite: run.check_settings("dataset.json", {"version": dataset.version})   # the same command on changed images or labels
     if run.status in ("trained", "interrupted") and not overwrite:
         print(f"{run.path}: already {run.status}; returning it (pass overwrite=True, or --overwrite, to train again)", file=sys.stderr); return run

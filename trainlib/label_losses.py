@@ -9,6 +9,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from .images import LOW_QUALITY
+
 # %% auto 0
 __all__ = ['AsymmetricLoss', 'smooth_labels', 'single_label_loss', 'multilabel_metrics', 'label_scores']
 
@@ -76,6 +78,7 @@ def label_scores(y_true, # (n, n_labels) 0/1 targets
                  probs, # (n, n_labels) predicted probabilities
                  labels:list, # name of each label
                  threshold:float=0.7, # a label is predicted when its probability is >= this
+                 not_in_macro:tuple=(LOW_QUALITY,), # labels scored but left out of the macro averages (varKoder's quality flag)
                 ) -> dict:
     "Per-label and macro precision, recall and ROC-AUC (None where a label has one class only), with scikit-learn."
     from sklearn.metrics import precision_score, recall_score, roc_auc_score
@@ -90,8 +93,9 @@ def label_scores(y_true, # (n, n_labels) 0/1 targets
         out["per_label"][name] = dict(precision=float(precision_score(y_true[:, j], pred[:, j], zero_division=0)),
                                       recall=float(recall_score(y_true[:, j], pred[:, j], zero_division=0)),
                                       roc_auc=auc, support=int(y_true[:, j].sum()))
-    aucs = [v["roc_auc"] for v in out["per_label"].values() if v["roc_auc"] is not None]
-    out["macro"] = dict(precision=float(np.mean([v["precision"] for v in out["per_label"].values()])),
-                        recall=float(np.mean([v["recall"] for v in out["per_label"].values()])),
+    scored = [v for k, v in out["per_label"].items() if k not in not_in_macro]
+    aucs = [v["roc_auc"] for v in scored if v["roc_auc"] is not None]
+    out["macro"] = dict(precision=float(np.mean([v["precision"] for v in scored])),
+                        recall=float(np.mean([v["recall"] for v in scored])),
                         roc_auc=float(np.mean(aucs)) if aucs else None)
     return out
