@@ -516,7 +516,7 @@ def train(config:TrainConfig, dataset:DatasetVersion, *, callbacks:list|None=Non
     run.path.mkdir(parents=True, exist_ok=True)
     trim_history(run.file("history.csv"), resume)    # epochs logged after the last backup are trained again
     yours = list(callbacks or [])
-    cbs = (make_callbacks(config, run, steps, [c for c in yours if has_state(c)]) + ([Snapshots(run.file("snapshots"), snaps)] if snaps else [])
+    cbs = (make_callbacks(config, run, steps, stateful=[c for c in yours if has_state(c)]) + ([Snapshots(run.file("snapshots"), snaps)] if snaps else [])
            + [c for c in yours if not has_state(c)])
     write_run_files(run, config, dataset)
     run.mark("running", started=time.time())

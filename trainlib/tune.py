@@ -4,7 +4,7 @@
 
 # %% ../nbs/07_tune.ipynb 3
 from __future__ import annotations
-import _thread, contextlib, csv, importlib, io, json, math, multiprocessing, os, signal, sys, threading, time, traceback
+import _thread, contextlib, csv, hashlib, importlib, io, json, math, multiprocessing, os, signal, sys, threading, time, traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -12,7 +12,7 @@ import keras
 import keras_tuner as kt
 
 from .config import FeedforwardConfig, TrainConfig, flatten_params, save_config, settings_diff, write_atomic
-from .store import DatasetVersion
+from .store import DatasetVersion, etl_params
 from .models import MODELS, SEARCH_SPACES
 from .train import Run, _datasets, compile_model, epoch_steps, monitor_mode, read_history, run_for, run_id, train
 from .feedforward_train import feedforward_run, train_feedforward
@@ -452,16 +452,27 @@ class GridKind:
     max_failed: int            # failed trainings in a row that stop the grid
     max_failed_source: str     # where that number comes from, for the message
     model_type: str|None       # a registered model a child process must be able to import (see `_check_isolation`)
+    free: tuple = ()           # config keys a grid may be run again with other values of (where it writes, how it is named)
     def __init__(self, config, dataset): self.dataset = dataset    # see `grid_kind`
     def space(self, base): return search_space(self.space_name(base))
+    def kept(self, base) -> dict: return {}     # hyperparameters the config sets, kept in every draw
+    def definition(self, config) -> dict:
+        "The config's settings that a grid's scores depend on (flat names; the dataset's are in its version)."
+        return {k: v for k, v in flatten_params(config.to_dict()).items() if k not in self.free and not k.startswith("etl.")}
+    def grid_folder(self, config, meta:dict) -> Path:
+        "`grid-<data>-<hash of the grid's definition and meta>`: another grid gets its own tables; the same grid, run again or with more replicas, its own."
+        blob = json.dumps({"config": self.definition(config), "meta": meta}, sort_keys=True, default=str)
+        return self.home/f"grid-{self.data}-{hashlib.sha256(blob.encode()).hexdigest()[:8]}"
 
 class SignalGrid(GridKind):
     "A grid of signal models: a `TrainConfig` and its dataset version; a meta key with a dot is a config key."
     seed_key, name_key = "train.seed", "train.run_name"
+    free = ("train.experiment", "train.run_name", "train.tracking", "train.tracking_uri", "train.checkpoint_interval", "shared.output_dir", "debug",
+            *(f"tune.{k}" for k in ("max_trials", "overwrite", "worker_timeout", "max_consecutive_failed_trials", "max_epochs", "patience",
+                                    "factor", "strategy", "objective", "executions_per_trial")))    # tune.seed draws the hyperparameters
     def __init__(self, config, dataset):
         super().__init__(config, dataset)
-        self.folder = Path(config.shared.output_dir)/config.train.experiment/f"grid-{dataset.version}"
-        self.data = dataset.version
+        self.home, self.data = Path(config.shared.output_dir)/config.train.experiment, dataset.version
         self.max_failed, self.model_type = config.tune.max_consecutive_failed_trials, config.shared.model_type
         self.max_failed_source = " (tune.max_consecutive_failed_trials)"
     def is_hp(self, key:str) -> bool: return "." not in key
@@ -474,15 +485,35 @@ class SignalGrid(GridKind):
     def train(self, config, overwrite:bool, verbose) -> Run: return train(config, self.dataset, verbose=verbose, overwrite=overwrite)
     def monitor(self, config, run) -> str: return config.train.monitor
     def modules(self, config) -> list[str]: return _model_modules(config)
+    def check_meta(self, meta:dict, config):
+        "Refuse meta whose settings would not be scored alike: several monitors, or settings of the data (the grid trains on one dataset version)."
+        if len(set(map(str, meta.get("train.monitor", [])))) > 1:
+            raise ValueError(f"meta train.monitor: {meta['train.monitor']}: the grid ranks every setting by one monitor; its scores would not compare")
+        for k, values in meta.items():
+            try: data = any(etl_params(config.update({k: v})) != etl_params(config) for v in values) if "." in k else False
+            except ValueError: continue                   # a bad value: grid_plan names it
+            if data: raise ValueError(f"meta {k}: {values}: it changes the dataset, but the grid trains on one dataset version ({self.data}); "
+                                      "make a dataset per value and a grid on each")
 
 class FeedforwardGrid(GridKind):
     "A grid of Aptamer's feed-forward model: a `FeedforwardConfig` (it names its dataset); meta keys are its fields."
     seed_key, name_key, max_failed, max_failed_source, model_type = "seed", "run_name", 3, "", None   # trainlib's own model: every child has it
+    free = ("run_name", "save_base")
+    same_data = ("dataset", "input_path", "class_targets", "target", "train_test_fraction", "train_val_fraction", "eval_size")
     def __init__(self, config, dataset):
         super().__init__(config, dataset)
-        self.folder, self.data = Path(config.save_base)/f"grid-{config.dataset}", config.dataset
+        self.home, self.data = Path(config.save_base), config.dataset
         self.hp_names = set(sample_hyperparameters(search_space("feedforward"), 0).values)
     def is_hp(self, key:str) -> bool: return key in self.hp_names
+    def kept(self, base) -> dict:
+        "The hyperparameters `base` sets to other values than the defaults: Aptamer draws a value unless you give one."
+        default = FeedforwardConfig()
+        return {k: getattr(base, k) for k in sorted(self.hp_names) if hasattr(base, k) and getattr(base, k) != getattr(default, k)}
+    def check_meta(self, meta:dict, config):
+        "Refuse meta that changes the target or the validation examples: the settings' scores would not compare."
+        if key := next((k for k in self.same_data if len(set(map(str, meta.get(k, [])))) > 1), None):
+            raise ValueError(f"meta {key}: {meta[key]}: the grid scores every setting on one target and the same validation examples; "
+                             "run a grid per value instead")
     def seeds(self, config) -> tuple[int, int]: return config.seed, config.seed
     def space_name(self, base) -> str: return "feedforward"
     def draw(self, base, hp): return base.update(hp.values)
@@ -490,7 +521,11 @@ class FeedforwardGrid(GridKind):
     def run(self, config) -> Run: return feedforward_run(config)
     def default_name(self, config) -> str: return feedforward_run(config.update({"run_name": None})).name
     def train(self, config, overwrite:bool, verbose) -> Run: return train_feedforward(config, overwrite=overwrite, verbose=verbose)
-    def monitor(self, config, run) -> str: return run.info["monitor"]       # val_loss, or loss when there is no validation split
+    def monitor(self, config, run) -> str:
+        "The main head's accuracy (class target) or MAE (numeric; in units of the training split's std): unlike the loss, it does not depend on the losses and loss weights meta may vary."
+        info = json.loads(run.file("dataset.json").read_text())
+        prefix = "val_" if run.info["monitor"].startswith("val_") else ""     # no validation split: the training split's
+        return f"{prefix}{'predictions_' if len(info['heads']) > 1 else ''}{'accuracy' if 'predictions' in info['classes'] else 'mae'}"
     def modules(self, config) -> list[str]: return []
 
 def grid_kind(config:TrainConfig|FeedforwardConfig, dataset:DatasetVersion|None) -> GridKind:
@@ -580,6 +615,8 @@ def _grid_score(kind:GridKind, config, verbose, isolate:str, memory_limit_mb:int
     values = read_history(run).get(monitor, [])
     bad = next((i for i, v in enumerate(values) if not math.isfinite(v)), None)
     if bad is not None: return None, monitor, f"the training diverged: {monitor} is {values[bad]} at epoch {bad + 1}"
+    kept = run.info.get("best_epoch") if monitor != run.info.get("monitor", monitor) else None
+    if kept and len(values) >= kept: return values[kept - 1], monitor, None      # the kept model's score (its epoch chosen by the run's monitor)
     return ((max if monitor_mode(monitor) == "max" else min)(values) if values else None), monitor, None
 
 # %% ../nbs/07_tune.ipynb
@@ -599,8 +636,11 @@ def grid_plan(kind:GridKind, config, meta:dict, n_random:int) -> list[tuple]:
         try: base = config.update({k: v for k, v in setting.items() if not kind.is_hp(k)})
         except ValueError as e: raise ValueError(f"meta setting {setting}: {e}") from None
         space, fixed = kind.space(base), {k: v for k, v in setting.items() if kind.is_hp(k)}
+        kept = {k: v for k, v in kind.kept(base).items() if k not in fixed}       # set in the config: not drawn
+        scalar = {k: v for k, v in kept.items() if isinstance(v, (int, float, str, bool))}
         for r in range(n_random):
-            hp = sample_hyperparameters(space, seed=kind.seeds(base)[1] + 7919 * r, fixed=fixed)    # the setting's own seed (meta may set it)
+            hp = sample_hyperparameters(space, seed=kind.seeds(base)[1] + 7919 * r, fixed={**scalar, **fixed})   # the setting's own seed (meta may set it)
+            hp.values.update(kept)                        # a per-layer list too
             declared = _declared(space, hp.values)
             if unused := [k for k in fixed if k not in declared]:     # a misspelt or foreign name would be drawn for nothing
                 raise ValueError(f"meta key {unused[0]!r} is not a hyperparameter of the {kind.space_name(base)!r} search space "
@@ -623,10 +663,13 @@ def grid_search(config:TrainConfig|FeedforwardConfig, # a signal model's config,
     if not meta or any(not isinstance(v, (list, tuple)) or not v for v in meta.values()):
         raise ValueError(f"meta must map each parameter to a non-empty list of values, got {meta!r}")
     kind = grid_kind(config, dataset)
-    if len(set(map(str, meta.get("train.monitor", [])))) > 1:
-        raise ValueError(f"meta train.monitor: {meta['train.monitor']}: the grid ranks every setting by one monitor; its scores would not compare")
+    kind.check_meta(meta, config)
     _check_isolation(isolate, memory_limit_mb, kind.model_type)
     plan = grid_plan(kind, config, meta, n_random)       # every draw, checked before the first training
+    kind.folder = kind.grid_folder(config, meta)
+    write_atomic(kind.folder/"grid.json", json.dumps({"config": kind.definition(config), "meta": meta}, indent=1, default=str) + "\n")
+    if kept := {k: v for k, v in kind.kept(config).items() if k not in meta}:
+        print(f"kept in every draw (set in the config): {', '.join(f'{k}={v}' for k, v in kept.items())}", file=sys.stderr)
     rows, summary, interrupted, failed = [], [], False, 0
     try:
         for ci, setting, r, hp, drawn in plan:
