@@ -89,6 +89,20 @@ def test_bad_sequence_file_names_file_and_line(tmp_path, capsys):
     assert capsys.readouterr().err == f"trainlib: error: {bad} line 4: sequence has character 'N' at position 3; allowed: A, C, G, T\n"
 
 
+def test_own_sequence_file_trains_from_the_cli(tmp_path, capsys):
+    "Aptamer's input_dir: a CSV of your own, its class columns named by class_targets (none here: a numeric target)."
+    own = tmp_path/"own.csv"
+    own.write_text("id,sequence,kd\n" + "".join(f"s{i},{'ACGT'[i % 4] * (6 + i % 5)},{i % 9}\n" for i in range(120)))
+    cfg = _config(tmp_path, input_path="own.csv", target="kd", additional_output=[], loss_weights={}, losses={}, epochs=1)
+    assert main(["train-sequences", "--config", str(cfg), "--set", "class_targets=[]", "--verbose", "0"]) == 0
+    info = json.loads((tmp_path/"runs"/"r1"/"dataset.json").read_text())
+    assert (info["heads"], info["classes"], info["targets"]) == ({"predictions": 1}, {}, {"predictions": "kd"})
+    assert main(["train-sequences", "--config", str(cfg), "--set", "run_name=r2"]) == 1     # the demo's class column is not in this file
+    assert "class target 'binder' is not a target; targets: kd (class_targets names the columns that are classes)" in capsys.readouterr().err
+    assert main(["predict", "--model", str(tmp_path/"runs"/"r1"), "--input", str(own), "--output", str(tmp_path/"runs"/"r1"/"dataset.json")]) == 1
+    assert "is inside the run folder" in capsys.readouterr().err and json.loads((tmp_path/"runs"/"r1"/"dataset.json").read_text()) == info
+
+
 def test_registry_resolves_names_and_rejects_unknown(tmp_path):
     entry = get_dataset("aptamers_demo")
     assert entry.resolve() == APTAMERS and entry.kwargs == {"class_targets": ("binder",)}

@@ -239,7 +239,7 @@ def cmd_transfer(args):
 def cmd_predict(args):
     "Predict new data with a trained model and write a CSV."
     check_paths(("--model", args.model), ("--input", args.input))
-    check_output_file(args.output, args.input, args.model, name="--output")
+    check_output_file(args.output, args.input, args.model, name="--output", run=model_folder(args.model))
     if args.threshold is not None: check_value("--threshold", args.threshold, dict(gt=0, lt=1))
     if args.no_threshold and (args.threshold is not None or args.positive is not None): raise ValueError("--no-threshold: given with --threshold or --positive")
     if args.positive is not None and args.threshold is None: raise ValueError("--positive: needs --threshold (the value to apply to that class)")

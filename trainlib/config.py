@@ -296,10 +296,14 @@ def check_replaceable(path, inputs=(), name:str="outdir"):
         raise FileExistsError(f"{path} is not empty and is not a trainlib run folder (no run.json): trainlib will not "
                               "delete it; choose a new output folder, or empty this one yourself")
 
-def check_output_file(path, *inputs, name:str="output"):
-    "Raise `ValueError` if the file `path` (option `name`) is a folder or would replace one of the `inputs` (paths or None)."
+def check_output_file(path, *inputs, name:str="output",
+                      run=None): # the folder of the model used: the output must stay out of it if it is a run folder
+    "Raise `ValueError` if the file `path` (option `name`) is a folder, would replace one of the `inputs` (paths or None), or is inside the run folder `run`."
     text, path = str(path), Path(path)
     if text.endswith(("/", os.sep)) or path.is_dir(): raise ValueError(f"{name}: {text} is a folder; give the file to write, e.g. {path/'predictions.csv'}")
+    if run is not None and any((Path(run)/f).is_file() for f in ("run.json", "dataset.json")) and path.resolve().is_relative_to(Path(run).resolve()):
+        raise ValueError(f"{name}: {text} is inside the run folder {run}, whose files it could replace (and which training again replaces): "
+                         "write it elsewhere")
     for i in inputs:
         if i is not None and Path(i).is_file() and path.resolve() == Path(i).resolve():
             raise ValueError(f"{name}: {text} is an input of this command and would be replaced; write the output elsewhere")
@@ -597,6 +601,7 @@ class FeedforwardConfig(Section):
     "Aptamer-style training of the `feedforward` model on a registered sequence dataset."
     dataset: str = param("aptamers_demo", "registered dataset name (see `trainlib.sequences.DATASETS`)")
     input_path: str|None = param(None, "read the dataset from this file instead of its registered path (Aptamer: input_dir)")
+    class_targets: list|None = param(None, "the file's target columns that are classes (the others are numeric); None: the registered dataset's")
     sequence_length: int|None = param(None, "pad every sequence to this length; None: the longest in the dataset", gt=0)
     target: str = param("binder", "target (class or numeric) predicted by the main `predictions` head")
     additional_output: list|str = param([], "more targets, each predicted by its own named head (a list or comma-joined names)")
@@ -612,7 +617,7 @@ class FeedforwardConfig(Section):
     batch_size: int = param(32, "examples per batch", gt=0)
     learning_rate: float = param(1e-3, "learning rate of the optimizer", gt=0)
     optimizer: str = param("adam", "optimizer", choices=("adam", "adamw", "sgd", "rmsprop"))
-    seed: int = param(42, "random seed of weights, shuffling and the evaluation sample", ge=0)
+    seed: int = param(42, "random seed of weights and shuffling (the evaluation sample is the same for every seed)", ge=0)
     train_test_fraction: float = param(0.9, "fraction of sequences kept for training+validation (rest: test)", gt=0, le=1)
     train_val_fraction: float = param(0.8, "fraction of those used for training (rest: validation)", gt=0, le=1)
     run_name: str|None = param(None, "run folder name under save_base; None: 'feedforward-' + a hash of the config")

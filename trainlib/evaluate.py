@@ -264,7 +264,7 @@ def predict(model, # run folder or model file (.keras/.h5)
     "Class probabilities and predicted labels for every input, checked against the model's bundle.json; optionally written as CSV."
     _check_threshold_args(use_threshold, threshold, positive)
     file, folder = _model_folder(model)
-    if output_path is not None: check_output_file(output_path, input_path, file)
+    if output_path is not None: check_output_file(output_path, input_path, file, run=folder)
     bundle = read_bundle(folder) if bundle_path(folder).is_file() else None
     load = lambda f: load_pretrained(f, safe_mode=safe_mode)
     net = load_bundle_model(file, bundle, loader=load) if bundle is not None else load(file)

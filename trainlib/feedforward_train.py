@@ -18,8 +18,8 @@ from .store import finish_pipeline
 from .train import Checkpoints, GracefulInterrupt, Run, read_history, save_model_atomic
 
 # %% auto 0
-__all__ = ['HEAD_LOSSES', 'Prepared', 'prepare', 'compile_feedforward', 'epoch_plan', 'head_metrics', 'feedforward_run',
-           'train_feedforward', 'predict_sequences', 'write_sequence_predictions']
+__all__ = ['HEAD_LOSSES', 'EVAL_SEED', 'Prepared', 'prepare', 'compile_feedforward', 'epoch_plan', 'head_metrics',
+           'feedforward_run', 'train_feedforward', 'predict_sequences', 'write_sequence_predictions']
 
 # %% ../nbs/06b_feedforward.ipynb
 HEAD_LOSSES = {"class": ("sparse_categorical_crossentropy",), "numeric": ("mse", "mae", "huber")}
@@ -67,10 +67,13 @@ def _heads(config:FeedforwardConfig, data:SequenceData) -> tuple[dict, dict]:
 # %% ../nbs/06b_feedforward.ipynb
 def prepare(config:FeedforwardConfig) -> Prepared:
     "Read `config.dataset`, check the heads, split by id and build the arrays of every split."
-    data = load_dataset(config.dataset, config.input_path)
+    data = load_dataset(config.dataset, config.input_path, **({} if config.class_targets is None else {"class_targets": config.class_targets}))
     heads, targets = _heads(config, data)
-    parts = data.split(config.train_test_fraction, config.train_val_fraction)
     length = config.sequence_length or data.max_length
+    if (long := next((i for i, s in enumerate(data.sequences) if len(s) > length), None)) is not None:
+        raise ValueError(f"sequence_length is {length}, but sequence {data.ids[long]!r} of {data.source} has length {len(data.sequences[long])} "
+                         f"(the longest: {data.max_length}); leave sequence_length out to pad to the longest")
+    parts = data.split(config.train_test_fraction, config.train_val_fraction)
     if len(parts["train"]) == 0: raise ValueError(f"dataset {config.dataset!r} has no sequences in the training split")
     scaling = {}
     for h, t in targets.items():
@@ -80,8 +83,7 @@ def prepare(config:FeedforwardConfig) -> Prepared:
     def ys(part):
         return {h: part.targets[t] if h not in scaling else ((part.targets[t] - scaling[h][0]) / scaling[h][1]).reshape(-1, 1)
                 for h, t in targets.items()}
-    try: x = {s: p.x(length) for s, p in parts.items()}
-    except ValueError as e: raise ValueError(f"sequence_length: {e}") from None
+    x = {s: p.x(length) for s, p in parts.items()}
     return Prepared(x, {s: ys(p) for s, p in parts.items()}, heads, targets, scaling,
                     {h: data.classes[t] for h, t in targets.items() if t in data.classes}, length)
 
@@ -97,7 +99,7 @@ def compile_feedforward(config:FeedforwardConfig, prep:Prepared) -> keras.Model:
     metrics = {h: ["accuracy"] if kind(h) == "class" else ["mae"] for h in prep.heads}
     optimizer = {"adam": keras.optimizers.Adam, "adamw": keras.optimizers.AdamW, "sgd": keras.optimizers.SGD,
                  "rmsprop": keras.optimizers.RMSprop}[config.optimizer](learning_rate=config.learning_rate)
-    if not extra: losses, weights, metrics = losses["predictions"], None, metrics["predictions"]
+    if not extra: losses, weights, metrics = losses["predictions"], [weights["predictions"]], metrics["predictions"]
     model.compile(optimizer=optimizer, loss=losses, loss_weights=weights, metrics=metrics)
     return model
 
@@ -114,13 +116,15 @@ def _targets(prep:Prepared, split:str, index=None):
     y = {h: v if index is None else v[index] for h, v in prep.y[split].items()}
     return y if len(y) > 1 else y["predictions"]
 
+EVAL_SEED = 0     # draws the evaluation sample: one for every seed, so a grid's replicas are scored on the same examples
+
 def epoch_plan(config:FeedforwardConfig, prep:Prepared) -> dict:
     "Steps per epoch and the validation rows evaluated after each epoch."
     n_train, n_val = prep.count("train"), prep.count("val")
     examples = config.epoch_size or n_train
     rows = np.arange(n_val)
     if config.eval_size and config.eval_size < n_val:
-        rows = np.sort(np.random.default_rng(config.seed).choice(n_val, config.eval_size, replace=False))
+        rows = np.sort(np.random.default_rng(EVAL_SEED).choice(n_val, config.eval_size, replace=False))   # not config.seed: replicas score the same rows
     return dict(steps_per_epoch=math.ceil(examples / config.batch_size), epoch_examples=examples, eval_rows=rows)
 
 # %% ../nbs/06b_feedforward.ipynb
@@ -196,7 +200,7 @@ def predict_sequences(run, # feed-forward run folder, its `Run` (see `train_feed
     "`{'ids', 'targets'}`: each target's predictions for every sequence (values, or classes with probabilities and labels); optionally written as CSV."
     model_file = Path(run.path if isinstance(run, Run) else run)
     run = model_folder(model_file)
-    if output_path is not None: check_output_file(output_path, input_path)
+    if output_path is not None: check_output_file(output_path, input_path, run=run)
     kind, info = run_record(run)
     if kind != "feedforward": raise ValueError(f"{run}: not a feed-forward run folder (no dataset.json naming the heads)")
     if model_file == run: model_file = run/"model.keras"

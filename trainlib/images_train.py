@@ -213,7 +213,7 @@ def predict_images(run, # image run folder (see `train_images`), its `Run`, or a
     "Every label's probability for each image, and the predicted labels; optionally written as CSV."
     model_path, images = Path(run.path if isinstance(run, Run) else run), Path(images)
     run = model_folder(model_path)
-    if output_path is not None: check_output_file(output_path, images)
+    if output_path is not None: check_output_file(output_path, images, run=run)
     kind, info = run_record(run)
     if kind != "image": raise ValueError(f"{run}: not an image run folder (see train_images)")
     multi_label = info["multi_label"]

@@ -98,7 +98,8 @@ def _check_targets(names:list, class_targets, where:str):
     if twice is not None: raise ValueError(f"{where}: target {twice!r} is listed twice")
     class_targets = (class_targets,) if isinstance(class_targets, str) else tuple(class_targets or ())
     unknown = [c for c in class_targets if c not in names]
-    if unknown: raise ValueError(f"{where}: class target {unknown[0]!r} is not a target; targets: {', '.join(names) or 'none'}")
+    if unknown: raise ValueError(f"{where}: class target {unknown[0]!r} is not a target; targets: {', '.join(names) or 'none'} "
+                                 "(class_targets names the columns that are classes)")
     return class_targets
 
 def _collect(path, ids:list, seqs:list, raw:dict, class_targets:tuple, lines:dict) -> SequenceData:
@@ -179,8 +180,8 @@ def read_sequence_fasta(path, *, targets:list|None=None, # target names to read;
             rid, pairs = (fields[0], fields[1:]) if fields else ("", [])
             if not rid: raise ValueError(f"{path} line {line_no}: empty id after '>'")
             bad = next((p for p in pairs if "=" not in p), None)
-            if bad: raise ValueError(f"{path} line {line_no}: header field {bad!r} is not name=value")
-            records.append([rid, line_no, dict(p.split("=", 1) for p in pairs), []])
+            if bad and targets != []: raise ValueError(f"{path} line {line_no}: header field {bad!r} is not name=value")
+            records.append([rid, line_no, dict(p.split("=", 1) for p in pairs if "=" in p), []])   # no targets wanted: a description is fine
         elif not records: raise ValueError(f"{path} line {line_no}: sequence before the first '>' header")
         else:
             try: encode(line)
@@ -223,11 +224,11 @@ class DatasetEntry:
         p = Path(path if path is not None else self.path)
         return p if p.is_absolute() or path is not None else DATA_DIR/p
 
-    def load(self, path=None) -> SequenceData:
-        "Read the dataset (from `path` instead of the registered path when given)."
+    def load(self, path=None, **overrides) -> SequenceData:
+        "Read the dataset (from `path` instead of the registered path when given; `overrides` replace the reader's registered arguments)."
         p = self.resolve(path)
         if not p.exists(): raise FileNotFoundError(f"dataset {self.name!r}: file not found: {p}")
-        return self.reader(p, **self.kwargs)
+        return self.reader(p, **{**self.kwargs, **overrides})
 
 # %% ../nbs/01c_sequences.ipynb
 def _data_dir() -> Path:
@@ -255,8 +256,8 @@ def get_dataset(name:str) -> DatasetEntry:
     if name not in DATASETS: raise ValueError(f"unknown dataset {name!r}; registered: {', '.join(sorted(DATASETS)) or 'none'}")
     return DATASETS[name]
 
-def load_dataset(name:str, path=None) -> SequenceData:
-    "Read registered dataset `name` (from `path` instead of its registered path when given)."
-    return get_dataset(name).load(path)
+def load_dataset(name:str, path=None, **overrides) -> SequenceData:
+    "Read registered dataset `name` (from `path` instead of its registered path when given; `overrides`: reader arguments, e.g. `class_targets`)."
+    return get_dataset(name).load(path, **overrides)
 
 register_dataset("aptamers_demo", read_sequences, "sequences/aptamers.csv", class_targets=("binder",))
