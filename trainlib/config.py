@@ -620,6 +620,7 @@ class FeedforwardConfig(Section):
     seed: int = param(42, "random seed of weights and shuffling (the evaluation sample is the same for every seed)", ge=0)
     train_test_fraction: float = param(0.9, "fraction of sequences kept for training+validation (rest: test)", gt=0, le=1)
     train_val_fraction: float = param(0.8, "fraction of those used for training (rest: validation)", gt=0, le=1)
+    checkpoint_interval: float = param(30.0, "seconds between writes of the best model and of the backup a killed run resumes from", ge=0)
     run_name: str|None = param(None, "run folder name under save_base; None: 'feedforward-' + a hash of the config")
     save_base: str = param("runs/feedforward", "folder holding the run folders (Aptamer: save_base)")
 

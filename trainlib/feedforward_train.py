@@ -15,7 +15,7 @@ from .config import FeedforwardConfig, check_output_file, check_replaceable, mod
 from .sequences import DATASETS, SequenceData, load_dataset, read_sequences
 from .models import build_feedforward, output_heads
 from .store import finish_pipeline
-from .train import Checkpoints, GracefulInterrupt, Run, read_history, save_model_atomic
+from .train import Checkpoints, GracefulInterrupt, PeriodicBackup, Run, backup_state, read_history, save_model_atomic, trim_history
 
 # %% auto 0
 __all__ = ['HEAD_LOSSES', 'EVAL_SEED', 'Prepared', 'prepare', 'compile_feedforward', 'epoch_plan', 'head_metrics',
@@ -104,12 +104,13 @@ def compile_feedforward(config:FeedforwardConfig, prep:Prepared) -> keras.Model:
     return model
 
 # %% ../nbs/06b_feedforward.ipynb
-def _tf_data(x, y, batch_size:int, *, shuffle_seed:int|None=None):
+def _tf_data(x, y, batch_size:int, *, shuffle_seed:int|None=None,
+             skip:int=0): # batches to leave out first (a resumed run's, so it sees what an uninterrupted one would)
     "A batched `tf.data` pipeline of (x, y); with `shuffle_seed`, shuffled and repeated forever."
     import tensorflow as tf
     ds = tf.data.Dataset.from_tensor_slices((x, y))
     if shuffle_seed is not None: ds = ds.shuffle(len(x), seed=shuffle_seed, reshuffle_each_iteration=True).repeat()
-    return finish_pipeline(ds.batch(batch_size))
+    return finish_pipeline(ds.batch(batch_size).skip(skip))
 
 def _targets(prep:Prepared, split:str, index=None):
     "The targets of `split` (rows `index`) as the model expects them: a dict with several heads, else an array."
@@ -164,19 +165,26 @@ def train_feedforward(config:FeedforwardConfig, *, callbacks:list|None=None, ove
     plan = epoch_plan(config, prep)
     model = compile_feedforward(config, prep)
     if overwrite: run.start_afresh()
+    resume = 0 if overwrite else (backup_state(run.file("backup")) or {}).get("epoch", 0)    # a killed run goes on from its backup
     run.path.mkdir(parents=True, exist_ok=True)
+    trim_history(run.file("history.csv"), resume)     # epochs logged after the backup are trained again
     run.write_json("config.json", config.to_dict())
     run.write_json("dataset.json", dict(dataset=config.dataset, input_path=config.input_path, length=prep.length,
                                         counts={s: prep.count(s) for s in prep.x}, heads=prep.heads, targets=prep.targets,
                                         classes=prep.classes, scaling=prep.scaling))
-    train_ds = _tf_data(prep.x["train"], _targets(prep, "train"), config.batch_size, shuffle_seed=config.seed)
+    train_ds = _tf_data(prep.x["train"], _targets(prep, "train"), config.batch_size, shuffle_seed=config.seed,
+                        skip=resume * plan["steps_per_epoch"])
     rows = plan["eval_rows"]
     val_ds = _tf_data(prep.x["val"][rows], _targets(prep, "val", rows), config.batch_size) if len(rows) else None
     monitor = "val_loss" if val_ds is not None else "loss"
-    initial = model.evaluate(val_ds, return_dict=True, verbose=0) if val_ds is not None else {}
-    run.mark("running", started=time.time(), initial_evaluation=initial, steps_per_epoch=plan["steps_per_epoch"],
-             epoch_examples=plan["epoch_examples"], eval_examples=len(rows))
-    cbs = [Checkpoints(run.file("checkpoints"), monitor), keras.callbacks.CSVLogger(str(run.file("history.csv"))),
+    if not resume:
+        initial = model.evaluate(val_ds, return_dict=True, verbose=0) if val_ds is not None else {}
+        run.mark("running", started=time.time(), initial_evaluation=initial)
+    run.mark("running", steps_per_epoch=plan["steps_per_epoch"], epoch_examples=plan["epoch_examples"], eval_examples=len(rows))
+    interval = config.checkpoint_interval
+    counting = [Checkpoints(run.file("checkpoints"), monitor, interval, history=read_history(run))]    # backed up with the weights
+    cbs = [*counting, keras.callbacks.CSVLogger(str(run.file("history.csv")), append=True),
+           PeriodicBackup(run.file("backup"), interval, counting),      # after CSVLogger: a backup never holds an unlogged epoch
            keras.callbacks.TensorBoard(str(run.file("tensorboard")), write_graph=False, profile_batch=0),
            GracefulInterrupt(), *(callbacks or [])]
     start = time.time()

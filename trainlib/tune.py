@@ -498,7 +498,7 @@ class SignalGrid(GridKind):
 class FeedforwardGrid(GridKind):
     "A grid of Aptamer's feed-forward model: a `FeedforwardConfig` (it names its dataset); meta keys are its fields."
     seed_key, name_key, max_failed, max_failed_source, model_type = "seed", "run_name", 3, "", None   # trainlib's own model: every child has it
-    free = ("run_name", "save_base")
+    free = ("run_name", "save_base", "checkpoint_interval")
     same_data = ("dataset", "input_path", "class_targets", "target", "train_test_fraction", "train_val_fraction", "eval_size")
     def __init__(self, config, dataset):
         super().__init__(config, dataset)
