@@ -29,8 +29,8 @@ def test_train_sequences_end_to_end(cli, tmp_path, capsys):
     assert r.returncode == 0, r.stderr[-3000:]
     run = tmp_path/"runs"/"r1"
     assert f"run: {run}" in r.stdout
-    for head, key in (("predictions", "accuracy"), ("affinity", "mae"), ("gc_fraction", "pearson_r")):
-        assert f"test {head}: " in r.stdout and key in r.stdout
+    for target, key in (("binder", "accuracy"), ("affinity", "mae"), ("gc_fraction", "pearson_r")):   # named by target, not head
+        assert f"test {target}: " in r.stdout and key in r.stdout
     info = json.loads((run/"run.json").read_text())
     assert (info["status"], info["epochs"], info["steps_per_epoch"], info["eval_examples"]) == ("trained", 3, 8, 64)
     with open(run/"history.csv") as f: rows = list(csv.DictReader(f))

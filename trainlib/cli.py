@@ -330,7 +330,7 @@ def _print_grid(result) -> int:
     if result.best_score is not None:
         best = result.best_hyperparameters
         print(f"{len(result.trials)} settings; best mean {best['monitor']} {result.best_score:.4g}: {best}")
-    print(f"summary: {result.path/'grid_summary.csv'}\nbest config: {result.best_config_path or 'none (no training finished)'}")
+    print(f"summary: {result.path/'grid_summary.csv'}\nbest config: {result.best_config_path or 'none (no setting has finished all its replicas)'}")
     return 130 if result.interrupted else 0
 
 @command("grid-sequences", "Aptamer's grid for the feed-forward model: meta parameters x random draws x replicas", args=[
@@ -396,10 +396,10 @@ def cmd_train_sequences(args):
     import_tensorflow_quietly()
     from trainlib.feedforward_train import train_feedforward
     run = train_feedforward(config, overwrite=args.overwrite, verbose=args.verbose)
-    test = json.loads(run.file("metrics.json").read_text())["test"]
+    test, targets = json.loads(run.file("metrics.json").read_text())["test"], json.loads(run.file("dataset.json").read_text())["targets"]
     print(f"run: {run.path}")
-    for head, scores in test.items():
-        if head != "n": print(f"test {head}: " + ", ".join(f"{k} {v:.4f}" for k, v in scores.items()) + f" ({test['n']} examples)")
+    for head, scores in test.items():        # named by the target each head predicts (the main head is `predictions`)
+        if head != "n": print(f"test {targets.get(head, head)}: " + ", ".join(f"{k} {v:.4f}" for k, v in scores.items()) + f" ({test['n']} examples)")
     return 130 if run.status == "interrupted" else 0
 
 # %% ../nbs/12_cli.ipynb

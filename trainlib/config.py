@@ -52,6 +52,7 @@ def check_type(name:str, value, annotation:str):
         t = _TYPES.get(opt.split("[")[0])
         if t is None: continue
         if t is float and isinstance(value, int) and not isinstance(value, bool): return float(value)
+        if t is int and isinstance(value, float) and value.is_integer(): return int(value)     # 1e6, 32.0
         if t is int and isinstance(value, bool): continue
         if isinstance(value, t): return value
     raise ValueError(f"{name} must be of type {annotation}, got {type(value).__name__} {value!r}")
@@ -364,6 +365,8 @@ def _unique_mapping(loader, node, deep=False):
     return loader.construct_mapping(node, deep)
 
 _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _unique_mapping)
+_UniqueKeyLoader.add_implicit_resolver(       # YAML 1.2's floats: PyYAML (YAML 1.1) reads 1e6 and 1e-3, with no dot, as text
+    "tag:yaml.org,2002:float", re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"), list("-+0123456789"))
 
 def load_yaml(text:str):
     "`yaml.safe_load(text)`, except that a key repeated in one mapping raises `yaml.YAMLError` (with the place of the repeat)."

@@ -218,6 +218,12 @@ def build_feedforward(input_shape:tuple, n_classes:int, *,
     if activation not in ("relu", "tanh", "elu", "sigmoid"):
         raise ValueError(f"activation must be one of relu, tanh, elu, sigmoid, got {activation!r}")
     units, dropout = _per_layer("units", units, num_fc_layers), _per_layer("dropout", dropout, num_fc_layers)
+    number = lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)
+    if (bad := next((u for u in units if not (number(u) and u == int(u) and u > 0)), None)) is not None:
+        raise ValueError(f"units must be whole numbers > 0 (one, or one per layer), got {bad!r}")
+    if (bad := next((d for d in dropout if not (number(d) and 0 <= d < 1)), None)) is not None:
+        raise ValueError(f"dropout must be >= 0 and < 1 (one, or one per layer), got {bad!r}")
+    units = tuple(int(u) for u in units)
     heads = output_heads(additional_output)
     inputs = _inputs(input_shape)
     x = layers.Flatten()(inputs)
