@@ -103,6 +103,13 @@ def test_own_sequence_file_trains_from_the_cli(tmp_path, capsys):
     assert "is inside the run folder" in capsys.readouterr().err and json.loads((tmp_path/"runs"/"r1"/"dataset.json").read_text()) == info
 
 
+def test_create_train_config_writes_a_feedforward_template(tmp_path, capsys):
+    from trainlib.config import FeedforwardConfig, load_feedforward_config
+    assert main(["create-train-config", "--file", str(tmp_path/"ff.yaml"), "--kind", "feedforward"]) == 0
+    assert capsys.readouterr().out == f"wrote default feedforward config to {tmp_path/'ff.yaml'}\n"
+    assert load_feedforward_config(tmp_path/"ff.yaml") == FeedforwardConfig()      # what train-sequences --config reads
+
+
 def test_registry_resolves_names_and_rejects_unknown(tmp_path):
     entry = get_dataset("aptamers_demo")
     assert entry.resolve() == APTAMERS and entry.kwargs == {"class_targets": ("binder",)}

@@ -111,13 +111,15 @@ def config_from_args(args) -> TrainConfig:
 # %% ../nbs/12_cli.ipynb
 @command("create-train-config", "write a complete default config file (.json or .yaml)",
          args=[arg("--file", "--file_path", required=True, help="where to write it"),
+               arg("--kind", choices=("signals", "feedforward"), default="signals",
+                   help="signals: train-model, tune, grid, transfer (Capfinder's config); feedforward: train-sequences, grid-sequences (Aptamer's)"),
                arg("--overwrite", action="store_true", help="replace the file if it exists")])
 def cmd_create_train_config(args):
     "Write a complete default config."
     if Path(args.file).exists() and not args.overwrite:
         raise FileExistsError(f"--file: {args.file} exists; pass --overwrite to replace it with the default config")
-    path = save_config(TrainConfig(), args.file)
-    print(f"wrote default config to {path}")
+    path = save_config(FeedforwardConfig() if args.kind == "feedforward" else TrainConfig(), args.file)
+    print(f"wrote default {args.kind} config to {path}")
 
 @command("make-dataset", "make (or reuse) the dataset version of a config", args=CONFIG_ARGS)
 def cmd_make_dataset(args):
