@@ -99,7 +99,8 @@ def test_check_takes_a_feedforward_config(cli, tmp_path):
                                      "train-images --epochs", "train-images -c", "grid --meta", "grid-sequences --meta",
                                      "train-model seg.py", "transfer --model", "train-model --distributed",
                                      "train-model --distributed jax", "train-model --coordinator", "train-images -t", "train-images -V", "segment", "segment --overlap", "predict --threshold", "predict feed-forward",
-                                     "predict --output", "segment --output", "train-images outdir", "train-images inside", "evaluate --run"])
+                                     "predict --output", "segment --output", "train-images outdir", "train-images inside", "evaluate --run",
+                                     "transfer --unfreeze-lr-factor", "predict --output run"])
 def test_a_bad_argument_is_reported_before_tensorflow_loads(cli, write_config, tmp_path, command):
     "A bad config, run folder or path ends the command before TensorFlow's import (seconds): a `tensorflow` that fails to import stands in for it."
     fake = tmp_path/"fake"/"tensorflow"; fake.mkdir(parents=True)
@@ -143,6 +144,10 @@ def test_a_bad_argument_is_reported_before_tensorflow_loads(cli, write_config, t
                                    "--meta train.batch_size: train.batch_size must be > 0, got 0"),
                    "grid-sequences --meta": (["--meta", "{num_fc_layers: [1], unitz: [8]}"], "--meta unitz: unknown key 'unitz'; allowed keys: "),
                    "transfer --model": (["--config", write_config(), "--model", tmp_path/"nope.keras"], f"--model: no such file or folder: {tmp_path/'nope.keras'}"),
+                   "transfer --unfreeze-lr-factor": (["--config", write_config(), "--model", tmp_path/"nope.keras", "--unfreeze-lr-factor", "0.1"],
+                                                     "--unfreeze-lr-factor: it scales the learning rate after the frozen epochs, but --freeze-epochs is 0"),
+                   "predict --output run": (["--model", tmp_path/"ffrun", "--input", bad, "--output", tmp_path/"ffrun"/"dataset.json"],
+                                            f"--output: {tmp_path/'ffrun'/'dataset.json'} is inside the run folder {tmp_path/'ffrun'}"),
                    "train-model seg.py": (["--config", seg], f"{ROOT/'data'/'volumes'/'blobs_0.h5'}: no labels/boxx (has: ball, box)"),
                    "train-model --distributed": (["--config", write_config(), "--distributed", "--coordinator", "127.0.0.1:1", "--num-processes", "2",
                                                   "--process-id", "0"], "multi-process training needs the JAX backend, got KERAS_BACKEND='tensorflow'"),

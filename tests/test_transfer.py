@@ -164,6 +164,10 @@ def test_cli_transfer_on_peaks(tiny_base, tmp_path, cli):
     assert metrics["threshold"]["positive"] == "High_quality" and 0 <= metrics["threshold"]["threshold"] <= 1
     assert "threshold for High_quality" in r.stdout and (run/"roc.png").is_file()
     assert (run/"labels.txt").read_text().split() == ["High_quality", "Low_quality", "Noise"]
+    r = cli("transfer", "--model", tiny_base.path, "--config", cfg, "--dataset", PEAKS/"peaks_b.csv", "--positive", "high_quality",
+            "--set", "train.run_name=c", "--set", f"etl.dataset_dir={tmp_path/'datasets'}")
+    assert r.returncode == 1 and "--positive: 'high_quality' is not a class of dataset" in r.stderr, r.stderr[-2000:]
+    assert not (tmp_path/"runs"/"default"/"c").exists()                # refused before any training
 
 
 def test_transfer_from_a_base_of_free_length(tmp_path):

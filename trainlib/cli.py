@@ -191,7 +191,7 @@ def parse_freeze(items:list[str]|None) -> dict:
     arg("--dataset", help="dataset version folder or NeatMS peak table (.csv); default: the config's dataset"),
     arg("--freeze", action="append", metavar="SPEC", help="keep layers frozen: names a,b | glob 'conv*' | first:N | all-but-last:N (repeatable)"),
     arg("--freeze-epochs", type=int, default=0, help="epochs training only the head before unfreezing (varKoder)"),
-    arg("--unfreeze-lr-factor", type=float, default=0.5, help="learning-rate multiplier after the frozen epochs"),
+    arg("--unfreeze-lr-factor", type=float, help="learning-rate multiplier after the frozen epochs (default 0.5; needs --freeze-epochs)"),
     arg("--positive", help="class whose ROC threshold is picked on the validation split (default: High_quality, or the 2nd of 2)"),
     arg("--list-layers", action="store_true", help="print the model's layers and exit"),
     arg("--unsafe", action="store_true", help="allow Lambda layers (code inside the model file): only for trusted files"),
@@ -201,6 +201,8 @@ def parse_freeze(items:list[str]|None) -> dict:
 def cmd_transfer(args):
     "Fine-tune a pretrained model, evaluate it on the test split and pick the ROC threshold."
     if args.config is None and not args.list_layers: args.usage_error("the following arguments are required: --config (only --list-layers goes without it)")
+    if args.unfreeze_lr_factor is not None and not args.freeze_epochs:
+        raise ValueError("--unfreeze-lr-factor: it scales the learning rate after the frozen epochs, but --freeze-epochs is 0")
     config = None if args.list_layers else config_from_args(args)   # a bad config or --set stops here, before TensorFlow loads
     check_paths(("--model", args.model), ("--dataset", args.dataset))
     import_tensorflow_quietly()
@@ -208,20 +210,31 @@ def cmd_transfer(args):
     from trainlib.peaks import make_peak_dataset
     from trainlib.transfer import fine_tune, format_layers, load_pretrained
     from trainlib.evaluate import _model_folder, evaluate, optimise_threshold
-    from trainlib.bundle import read_labels
+    from trainlib.bundle import bundle_path, read_bundle, read_labels
     model = load_pretrained(args.model, safe_mode=not args.unsafe)
     if args.list_layers: print(format_layers(model)); return
     if args.dataset is None and not args.no_check:   # the config's data: checked, with the model, before any ETL or training
         run_preflight(args.config, parse_overrides(args.set), pretrained=model, pretrained_source=args.model)   # the model loaded above
     if args.dataset is None: dataset = make_dataset(config)
-    elif Path(args.dataset).suffix == ".csv":
-        dataset = DatasetVersion(make_peak_dataset(args.dataset, config.etl.dataset_dir, matrice_size=model.input_shape[1], dtype=config.shared.dtype))
+    elif Path(args.dataset).suffix == ".csv":                 # a peak table, made into windows as the base model's were
+        shape = tuple(model.input_shape[1:])
+        if len(shape) != 2 or shape[1] != 2:
+            raise ValueError(f"--model: {args.model} takes input of shape {shape}, but a peak classifier takes (length, 2) windows "
+                             "(NeatMS's own (2, length, 1) models are not read: train the base with trainlib)")
+        base = read_bundle(args.model) if bundle_path(args.model).is_file() else None
+        margin = (base["preprocessing"].get("etl") or {}).get("margin", 1.0) if base is not None else 1.0
+        dataset = DatasetVersion(make_peak_dataset(args.dataset, config.etl.dataset_dir, matrice_size=shape[0], margin=margin, dtype=config.shared.dtype))
     else: dataset = DatasetVersion(args.dataset)
     print(dataset, file=sys.stderr)
+    for split in ("val", "test"):                             # checked before training, not after it
+        if not dataset.count(split): raise ValueError(f"dataset {dataset.version} has no {split} examples, which transfer validates "
+                                                      "and tests on: give it more data (a peak table's ids split about 80:10:10)")
+    if args.positive is not None and args.positive not in dataset.classes:
+        raise ValueError(f"--positive: {args.positive!r} is not a class of dataset {dataset.version} ({', '.join(dataset.classes)})")
     file, folder = _model_folder(args.model)
     labels = read_labels(folder/"labels.txt")
     run = fine_tune(model, config, dataset, frozen=parse_freeze(args.freeze), freeze_epochs=args.freeze_epochs,
-                    unfreeze_lr_factor=args.unfreeze_lr_factor, base_labels=labels, base_path=str(Path(file).resolve()),
+                    unfreeze_lr_factor=0.5 if args.unfreeze_lr_factor is None else args.unfreeze_lr_factor, base_labels=labels, base_path=str(Path(file).resolve()),
                     overwrite=args.overwrite, verbose=args.verbose)
     metrics = evaluate(run, dataset)
     print(f"run: {run.path}\ntest accuracy: {metrics['accuracy']:.4f} ({metrics['n']} examples, {metrics['epochs']} epochs)")
@@ -533,7 +546,10 @@ def cmd_report(args):
 def cmd_batch(args):
     "Run a report notebook once per combination of the grid; failed runs are recorded, finished ones skipped."
     from trainlib.batch import read_grid, parse_grid_args, run_batch
-    grid = {**(read_grid(args.grid) if args.grid else {}), **parse_grid_args(args.p)}
+    from_file, given = (read_grid(args.grid) if args.grid else {}), parse_grid_args(args.p)
+    if both := next((k for k in given if k in from_file), None):
+        raise ValueError(f"-p {both}: also in --grid {args.grid}; give its values in one place")
+    grid = {**from_file, **given}
     result = run_batch(args.name, grid, args.output_dir, experiment=args.experiment, jobs=args.jobs)
     for r in result.rows: print(f"{r['status']:8} {r['name']}" + (f": {r['error']}" if r["error"] else ""))
     print(f"summary: {result.path/'summary.csv'}\nhtml: {result.path/'summary.html'}")

@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, classification_report, confusion_matrix, roc_auc_score, roc_curve
 
-from .config import check_output_file, check_type, check_value, model_folder, write_atomic
+from .config import check_output_file, check_type, check_value, model_folder, not_utf8, write_atomic
 from .data import pad_or_truncate, parse_series
 from .peaks import PEAK_COLUMNS, read_peaks
 from .store import DatasetVersion, load_arrays, to_tf_dataset
@@ -99,7 +99,7 @@ def evaluate(run:Run, dataset:DatasetVersion, split:str="test", *, batch_size:in
     update_bundle(run.path, metrics={k: metrics[k] for k in ("split", "dataset", "n", "accuracy", "balanced_accuracy", "best_val_loss")})
     _save_figure(plot_confusion_matrix(scores["confusion_matrix"], dataset.classes, title=title), run.file("confusion_matrix.png"))
     if history: _save_figure(plot_history(history), run.file("curves.png"))
-    run.mark("complete", test_accuracy=scores["accuracy"])
+    run.mark("interrupted" if run.status == "interrupted" else "complete", test_accuracy=scores["accuracy"])   # stopped early stays so
     return metrics
 
 def _save_figure(fig, path:Path):
@@ -196,7 +196,9 @@ def read_inputs(path, # CSV (signals or peak table) or .npy
         if x.dtype.kind not in "biuf": raise ValueError(f"{path}: values must be numbers, got dtype {x.dtype}")
         _check_finite(x, path)
         return [str(i) for i in range(len(x))], x.astype("float32")
-    with open(path, newline="", encoding="utf-8") as f: header = [h.strip().lstrip("\ufeff") for h in next(csv.reader(f), [])]
+    with open(path, "rb") as f: first = f.readline()         # the header alone: the readers below name a bad byte's line
+    try: header = [h.strip().lstrip("\ufeff") for h in next(csv.reader([first.decode("utf-8")]), [])]
+    except UnicodeDecodeError as e: raise not_utf8(path, e) from None
     if {"peak_id", "rt", "intensity"} <= set(header):
         if len(input_shape) != 2 or input_shape[1] != 2:
             raise ValueError(f"{path} is a peak table (examples of shape (length, 2)) but the model takes {input_shape}")
@@ -206,12 +208,14 @@ def read_inputs(path, # CSV (signals or peak table) or .npy
         if len(input_shape) != 2 or input_shape[1] != 1:
             raise ValueError(f"{path} holds one-channel series (examples of shape (length, 1)) but the model takes {input_shape}")
         ids, rows = [], []
-        with open(path, newline="", encoding="utf-8") as f:
-            reader = csv.DictReader(f)
-            for row in reader:
-                try: rows.append(pad_or_truncate(parse_series(row[series_column] or ""), input_shape[0]))
-                except ValueError as e: raise ValueError(f"{path} line {reader.line_num}: {e}") from None
-                ids.append(row[id_column])
+        try:
+            with open(path, newline="", encoding="utf-8") as f:
+                reader = csv.DictReader(f)
+                for row in reader:
+                    try: rows.append(pad_or_truncate(parse_series(row[series_column] or ""), input_shape[0]))
+                    except ValueError as e: raise ValueError(f"{path} line {reader.line_num}: {e}") from None
+                    ids.append(row[id_column])
+        except UnicodeDecodeError as e: raise not_utf8(path, e) from None
         if not ids: raise ValueError(f"{path}: no rows after the header")
         return ids, np.stack(rows)[..., None].astype("float32")
     raise ValueError(f"{path}: expected a signals CSV ({id_column}, {series_column}) or a peak table "

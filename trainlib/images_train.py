@@ -155,7 +155,7 @@ def train_images(input, # folder of images (searched recursively)
     metrics = (lambda: [keras.metrics.CategoricalAccuracy(name="accuracy")]) if single_label else (lambda: multilabel_metrics(threshold))
     run.start_afresh()
     run.write_json("config.json", {k: (str(v) if isinstance(v, Path) else v) for k, v in args.items()})
-    run.write_json("dataset.json", {"version": dataset.version, "path": str(dataset.path), "classes": dataset.classes,
+    run.write_json("dataset.json", {"version": dataset.version, "path": str(dataset.path.resolve()), "classes": dataset.classes,
                                     "multi_label": not single_label, "batch_size": batch_size, **how})
     run.write_json("env.json", {**_env_images(seed)})
     write_atomic(run.file("labels.txt"), "\n".join(dataset.classes) + "\n")

@@ -34,6 +34,8 @@ def peak_matrix(rt, # retention times of the scans (increasing)
     if np.any(np.diff(rt) <= 0): raise ValueError(f"rt must be strictly increasing (scan {int(np.flatnonzero(np.diff(rt) <= 0)[0]) + 1})")
     if not (np.isfinite(rt_start) and np.isfinite(rt_end)): raise ValueError(f"rt_start and rt_end must be finite, got {rt_start} and {rt_end}")
     if not rt_end > rt_start: raise ValueError(f"rt_end must be > rt_start ({rt_start}), got {rt_end}")
+    if rt_end <= rt[0] or rt_start >= rt[-1]:          # no scan in the peak: its matrix would be a constant
+        raise ValueError(f"the peak ({rt_start} to {rt_end}) lies outside its scans ({rt[0]} to {rt[-1]})")
     width = rt_end - rt_start
     grid = np.linspace(rt_start - margin * width, rt_end + margin * width, matrice_size)
     if not np.isfinite(grid).all(): raise ValueError(f"the window from rt_start {rt_start} to rt_end {rt_end}, {margin} widths each side, overflows")
@@ -112,6 +114,10 @@ def make_peak_dataset(path, # CSV peak table
     split = create_batches(ids, labels, validation_split, normalise_class)
     classes = sorted(set(labels))
     if len(classes) < 2: raise ValueError(f"{path}: need at least 2 classes, got {classes}")
+    for c in classes:                                  # a class the model never trains on would only ever be mispredicted
+        if not ((split == "train") & (np.array(labels) == c)).any():
+            raise ValueError(f"{path}: class {c!r} has no peak in the training split ({labels.count(c)} peaks in all, "
+                             f"{', '.join(sorted(set(split[np.array(labels) == c]) - {''})) or 'none kept'}); add peaks of it or leave it out")
     _write_version(out, version, path, params, classes, ids, labels, x, split, dtype)
     return out
 

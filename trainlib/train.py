@@ -485,7 +485,7 @@ def _devices() -> list[str]:
 
 def dataset_record(dataset:DatasetVersion) -> dict:
     "What a run's `dataset.json` records of the dataset version it trained on."
-    return {"version": dataset.version, "path": str(dataset.path), "classes": dataset.classes}
+    return {"version": dataset.version, "path": str(dataset.path.resolve()), "classes": dataset.classes}   # found from any working folder
 
 def write_run_files(run:Run, config:TrainConfig, dataset:DatasetVersion):
     "The run's config.json, dataset.json, env.json and labels.txt."

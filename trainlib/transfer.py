@@ -146,6 +146,9 @@ def fine_tune(base:keras.Model, # the pretrained model (see `load_pretrained`)
         raise ValueError(f"dataset {dataset.version} holds images: fine-tune an image model with train_images(pretrained_model=...) "
                          "(CLI: trainlib train-images IMAGES OUTDIR -m MODEL)")
     _one_model(config, "fine_tune")
+    if config.shared.num_classes is not None and config.shared.num_classes != dataset.n_classes:
+        raise ValueError(f"shared.num_classes is {config.shared.num_classes} but dataset {dataset.version} has {dataset.n_classes} classes "
+                         f"({', '.join(dataset.classes)}); set it to {dataset.n_classes}, or leave it out (null)")
     if not input_fits(base.input_shape[1:], dataset.input_shape):     # a base of free length (None) takes any
         raise ValueError(f"the base model takes input of shape {base.input_shape[1:]} but dataset {dataset.version} has {tuple(dataset.input_shape)}")
     if isinstance(freeze_epochs, bool) or not isinstance(freeze_epochs, int) or freeze_epochs < 0: raise ValueError(f"freeze_epochs must be an int >= 0, got {freeze_epochs!r}")
@@ -183,6 +186,7 @@ def _fit_phases(model, config, dataset, run, phases, train_ds, val_ds, info:dict
     steps = math.ceil(dataset.count("train") / config.train.batch_size)
     run.mark("running", started=time.time())
     start, epoch, record = time.time(), len(read_history(run).get("epoch", [])), []
+    info = dict(info, planned=[name for name, *_ in phases])
     for name, epochs, lr, selection in phases:
         unfreeze(model)
         frozen = freeze(model, **selection)
@@ -222,6 +226,11 @@ def continue_training(run, # a `Run` or run folder made by `train` or `fine_tune
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1: raise ValueError(f"epochs must be an int >= 1, got {epochs!r}")
     config = TrainConfig.from_dict(json.loads(run.file("config.json").read_text()))
     _one_model(config, f"continue_training of {run.path}")
+    if run.file("transfer.json").is_file() and run.status == "interrupted":   # a fine-tuning stopped before its last phase
+        t = json.loads(run.file("transfer.json").read_text()); done = [p["phase"] for p in t.get("phases", [])]
+        if done and t.get("planned", done)[-1] != done[-1]:
+            raise ValueError(f"{run.path} was stopped in its {done[-1]!r} phase, before {', '.join(t['planned'][len(done):])}: continuing "
+                             "would train with that phase's frozen layers; fine-tune it again (overwrite=True, CLI: transfer --overwrite)")
     recorded = json.loads(run.file("dataset.json").read_text())
     dataset = dataset or DatasetVersion(recorded["path"])
     if "classes" in recorded and list(dataset.classes) != list(recorded["classes"]):
