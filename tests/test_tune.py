@@ -101,7 +101,7 @@ def test_grid_sequences_cli_trains_the_feedforward_grid_and_its_best_config_trai
     r = cli("grid-sequences", *[a for s in sets for a in ("--set", s)], "--meta", "{num_fc_layers: [0, 1]}", "--n-random", "1",
             "--replicas", "2", "--isolate", "none")
     assert r.returncode == 0, r.stderr[-3000:]
-    folder = next((tmp_path/"ff").glob("grid-aptamers_demo-*"))
+    folder = next(p for p in (tmp_path/"ff").glob("grid-aptamers_demo-*") if (p/"grid_runs.csv").is_file())   # beside its runs
     runs = list(csv.DictReader(open(folder/"grid_runs.csv")))
     summary = list(csv.DictReader(open(folder/"grid_summary.csv")))
     assert len(runs) == 4 and [s["num_fc_layers"] for s in summary] == ["0", "1"] and all(s["replicas"] == "2" for s in summary)

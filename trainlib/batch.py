@@ -18,8 +18,8 @@ from .config import load_yaml, write_atomic, yaml_error
 from .report import coerce_parameters, find_report, report_parameters, run_report
 
 # %% auto 0
-__all__ = ['read_grid', 'check_grid', 'parse_grid_args', 'grid_combinations', 'combination_name', 'final_metrics', 'run_one',
-           'summary_columns', 'write_summary', 'BatchResult', 'run_batch']
+__all__ = ['read_grid', 'check_grid', 'parse_grid_args', 'grid_combinations', 'combination_name', 'final_metrics', 'batch_record',
+           'run_one', 'summary_columns', 'write_summary', 'BatchResult', 'run_batch']
 
 # %% ../nbs/11b_batch.ipynb
 def read_grid(path) -> dict:
@@ -38,6 +38,8 @@ def check_grid(grid:dict, where:str="grid") -> dict:
     for name, values in grid.items():
         values = list(values) if isinstance(values, (list, tuple)) else [values]
         if not values: raise ValueError(f"{where}: parameter {name!r} has no values")
+        if twice := next((v for i, v in enumerate(values) if v in values[:i]), None):   # two runs would share one folder
+            raise ValueError(f"{where}: parameter {name!r} lists {twice!r} twice")
         out[str(name)] = values
     return out
 
@@ -71,7 +73,8 @@ def final_metrics(nb) -> dict:
     if not cells: return {}
     for out in cells[-1].get("outputs", []):
         if out.get("output_type") != "execute_result": continue
-        try: value = ast.literal_eval(out.get("data", {}).get("text/plain", ""))
+        text = re.sub(r"\bnp\.\w+\(([^()]*)\)", r"\1", out.get("data", {}).get("text/plain", ""))   # NumPy 2 shows np.float64(4.0)
+        try: value = ast.literal_eval(text)
         except (ValueError, SyntaxError): return {}
         if isinstance(value, dict):
             return {str(k): v for k, v in value.items() if isinstance(v, (int, float, str, bool)) or v is None}
@@ -89,11 +92,21 @@ def _error_line(e:BaseException) -> str:
     if hasattr(e, "ename"): return f"{e.ename}: {e.evalue} (cell {e.exec_count})"   # papermill's PapermillExecutionError
     return f"{type(e).__name__}: {e}"
 
+def batch_record(report, params:dict) -> dict:
+    "What a batch run's results depend on: the report notebook's and the config file's contents, and the parameters (`batch.json`)."
+    config = Path(str(params.get("config_path") or ""))
+    digest = lambda f: hashlib.sha256(Path(f).read_bytes()).hexdigest()
+    return {"report": str(Path(report).resolve()), "report_sha256": digest(report), "params": json.loads(json.dumps(params, default=str)),
+            "config_sha256": digest(config) if config.is_file() else None}
+
 def run_one(report:str, params:dict, folder, *, kernel_name:str|None=None, cwd=None) -> dict:
-    "Run `report` with `params` into `folder` unless it finished before; return its summary row."
+    "Run `report` with `params` into `folder` unless it finished before with the same report, config and parameters; return its summary row."
     folder = Path(folder)
-    name = folder.name
-    if (folder/"report.ipynb").is_file(): return _row(name, params, folder, "skipped")
+    name, record = folder.name, batch_record(report, params)
+    done = folder/"batch.json"
+    if (folder/"report.ipynb").is_file() and done.is_file() and json.loads(done.read_text()) == record:
+        return _row(name, params, folder, "skipped")
+    done.unlink(missing_ok=True)
     start = time.time()
     try: run_report(report, params, folder, kernel_name=kernel_name, cwd=cwd, progress=False)
     except Exception as e:
@@ -105,18 +118,24 @@ def run_one(report:str, params:dict, folder, *, kernel_name:str|None=None, cwd=N
             write_atomic(failed.with_suffix(".html"), body)
         return _row(name, params, folder, "failed", time.time() - start, _error_line(e))
     for stale in ("error.txt", "report.failed.ipynb", "report.failed.html"): (folder/stale).unlink(missing_ok=True)
+    write_atomic(done, json.dumps(record, indent=1) + "\n")
     return _row(name, params, folder, "ok", time.time() - start)
 
 # %% ../nbs/11b_batch.ipynb
 def summary_columns(rows:list[dict]) -> list[str]:
     "Column names of the summary: name, status, parameters, metrics, seconds, error, report."
     params = list(dict.fromkeys(k for r in rows for k in r["params"]))
-    metrics = [k for k in dict.fromkeys(k for r in rows for k in r["metrics"]) if k not in params]
+    metrics = list(dict.fromkeys(_metric_column(k, params) for r in rows for k in r["metrics"]))
     return ["name", "status", *params, *metrics, "seconds", "error", "report"]
+
+def _metric_column(name:str, params) -> str:
+    "A result's column: its name, or `<name> (result)` where a parameter has it (the epochs given, the epochs trained)."
+    return f"{name} (result)" if name in params else name
 
 def _flat(row:dict, root:Path) -> dict:
     report = "report.ipynb" if row["status"] != "failed" else "report.failed.ipynb"
-    return {**row["metrics"], **row["params"], "name": row["name"], "status": row["status"], "seconds": row["seconds"],
+    metrics = {_metric_column(k, row["params"]): v for k, v in row["metrics"].items()}
+    return {**metrics, **row["params"], "name": row["name"], "status": row["status"], "seconds": row["seconds"],
             "error": row["error"], "report": str((row["folder"]/report).relative_to(root))}
 
 def write_summary(rows:list[dict], root) -> tuple[Path, Path]:

@@ -141,12 +141,17 @@ def run_report(name:str, parameters:dict|None=None, output_dir=".", *, kernel_na
                             cwd=str(cwd or Path.cwd()), progress_bar=progress, **kernel_options(kernel))
     except BaseException as e:
         if tmp.exists(): tmp.replace(out/"report.failed.ipynb")
+        for f in ("report.ipynb", "report.html"): (out/f).unlink(missing_ok=True)     # an earlier success's: the folder shows this attempt
         if isinstance(e, pm.PapermillExecutionError): raise ReportError(path.stem, e, out/"report.failed.ipynb") from e
+        if type(e).__name__ == "DeadKernelError":       # nbclient's: the kernel process ended (killed for memory, os._exit)
+            raise ValueError(f"report {path.stem}: its kernel died while running it (out of memory, or killed); "
+                             f"the notebook up to there: {out/'report.failed.ipynb'}") from e
         raise
     html, _ = HTMLExporter().from_notebook_node(nbformat.read(tmp, as_version=4))
     (out/".tmp-report.html").write_text(html, encoding="utf-8")
     (out/".tmp-report.html").replace(out/"report.html")
     tmp.replace(final)
+    for f in ("report.failed.ipynb", "report.failed.html"): (out/f).unlink(missing_ok=True)     # an earlier failure's
     return final
 
 def _kernel() -> str:

@@ -13,7 +13,7 @@ import numpy as np
 import tensorflow as tf
 from tqdm.auto import tqdm
 
-from .config import SegmentConfig, check_output_file, check_type, check_value, write_atomic
+from .config import SegmentConfig, check_output_file, check_type, check_value, settings_diff, write_atomic
 from .store import finish_pipeline
 from .volumes import Volume, _check_crop, get_datasplit, tile_starts, volume_dataset
 from .augment import check_spatial_transforms, spatial_transform
@@ -21,10 +21,10 @@ from .models import build_segmentation_model
 from .losses import BCEDiceLoss, segmentation_metrics
 
 # %% auto 0
-__all__ = ['checkpoint_path', 'list_checkpoints', 'log_dir', 'read_history_csv', 'best_epoch', 'find_checkpoint',
-           'load_checkpoint', 'EpochCheckpoint', 'example_image', 'ExampleSlices', 'segmentation_datasets',
-           'model_input_shape', 'build_segmenter', 'SegmentResult', 'train_segmentation', 'crop_stride', 'crop_weights',
-           'axis_weight_sums', 'segment_volume']
+__all__ = ['MODEL_FIELDS', 'checkpoint_path', 'list_checkpoints', 'log_dir', 'read_history_csv', 'best_epoch', 'find_checkpoint',
+           'check_checkpoint_config', 'load_checkpoint', 'EpochCheckpoint', 'example_image', 'ExampleSlices',
+           'segmentation_datasets', 'model_input_shape', 'build_segmenter', 'SegmentResult', 'train_segmentation',
+           'crop_stride', 'crop_weights', 'axis_weight_sums', 'segment_volume']
 
 # %% ../nbs/06a_segment.ipynb
 def checkpoint_path(config:SegmentConfig, epoch:int, model_name:str|None=None) -> Path:
@@ -78,6 +78,17 @@ def find_checkpoint(config:SegmentConfig) -> tuple[int, Path|None, int]:
     return epoch, found[epoch], latest
 
 # %% ../nbs/06a_segment.ipynb
+MODEL_FIELDS = ("classes", "model_kwargs")   # what checkpoints' weights and outputs depend on (the crop shape may change: the nets are convolutional)
+
+def check_checkpoint_config(config:SegmentConfig, name:str):
+    "Raise if the checkpoints of model `name` were trained (its log folder's config.json) with other classes or model arguments."
+    f = log_dir(config, name)/"config.json"
+    if not f.is_file(): return
+    saved = json.loads(f.read_text())
+    if diff := settings_diff({k: saved[k] for k in MODEL_FIELDS if k in saved}, {k: getattr(config, k) for k in MODEL_FIELDS}, "when trained"):
+        raise ValueError(f"the checkpoints of {name} were trained with other settings ({diff}; see {f}): loaded into this config's model "
+                         "they would not fit, or their outputs would be named wrongly; use that config, or another model_name")
+
 def load_checkpoint(model:keras.Model, path) -> keras.Model:
     "Load a checkpoint's weights (and, for a compiled model, its optimizer state) into `model`."
     if getattr(model, "optimizer", None) is not None and not model.optimizer.built: model.optimizer.build(model.trainable_variables)
@@ -185,6 +196,7 @@ def train_segmentation(config:SegmentConfig, *,
         own = list_checkpoints(config, config.model_name)
         if own: epoch, path, latest = max(own), own[max(own)], max(own)   # this run was started before: resume it
         else: latest = 0
+    if path is not None: check_checkpoint_config(config, config.model_name if path.name.startswith(f"{config.model_name}_") else config.model_to_load)
     train_ds, val_ds, split = segmentation_datasets(config, start_epoch=latest)
     if path is not None: load_checkpoint(model, path)
     logs = log_dir(config); logs.mkdir(parents=True, exist_ok=True)
@@ -230,12 +242,15 @@ def segment_volume(config:SegmentConfig, # the run's config: model, classes, cro
     if checkpoint in ("best", "latest"):
         epoch, path, _ = find_checkpoint(config.update({"load_model": checkpoint, "model_to_load": None}))
         if path is None: raise FileNotFoundError(f"no checkpoint of {config.model_name} ({config.model_save_path}): train it first")
+        check_checkpoint_config(config, config.model_name)     # classes in another order would name the outputs wrongly
     else:
         epoch, path = None, Path(checkpoint)
         if not path.is_file(): raise FileNotFoundError(f"checkpoint not found: {path}")
     check_value("batch_size", check_type("batch_size", batch_size, "int|None"), dict(gt=0))
     check_value("overlap", check_type("overlap", overlap, "float"), dict(ge=0, lt=1))
     check_output_file(output_path, volume, path)
+    if Path(output_path).resolve().is_relative_to(Path(config.data_path).resolve()):
+        raise ValueError(f"output: {output_path} is inside data_path {config.data_path}, the training volumes: write the predictions elsewhere")
     vol = Volume(volume).check_scale(config.input_array_info)
     crop = _check_crop([vol], config.crop_shape)
     model = load_checkpoint(build_segmenter(config), path)
