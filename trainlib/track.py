@@ -144,8 +144,8 @@ def finish_tracking(callbacks:list, metrics:dict|None=None, *, interrupted:bool=
 
 # %% ../nbs/10_track.ipynb
 def _finished(run:Run) -> bool:
-    "A run is finished when evaluated (`complete`), or trained with its metrics written (feed-forward and image runs)."
-    return run.status == "complete" or (run.status == "trained" and run.file("metrics.json").is_file())
+    "A run is finished when evaluated (`complete`), or trained with its metrics written (feed-forward and image runs, or stopped early and scored)."
+    return run.status == "complete" or (run.status in ("trained", "interrupted") and run.file("metrics.json").is_file())
 
 def trainlib_run_id(run:Run) -> str:
     "The id a run folder is synced under: `<experiment folder>/<run name>@<start time>` (a retrained run is a new run)."
