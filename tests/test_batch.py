@@ -83,3 +83,40 @@ def test_batch_over_the_training_report(cli, tmp_path):
     for r in rows:                                      # the report's run folder is the combination's folder
         run = tmp_path/"runs"/"batch"/r["name"]
         assert (run/"report.html").is_file() and (run/"model.keras").is_file() and (run/"metrics.json").is_file()
+
+
+def test_ctrl_c_stops_the_running_reports_and_keeps_the_finished_ones(cli, tmp_path):
+    """Ctrl+C in `trainlib batch` stops the reports' kernels (they run in sessions of their own, so they never see it),
+    writes the summary with the stopped runs as `interrupted`, and exits 130; the finished run is kept, the stopped ones run next time."""
+    import signal, subprocess, time
+    from conftest import TRAINLIB
+    params = new_code_cell("x: int = 0  # which run\nseconds: float = 0.0  # how long it sleeps")
+    params.metadata["tags"] = ["parameters"]
+    nb = new_notebook(cells=[params, new_code_cell(
+        'import os, time, pathlib\npathlib.Path(f"pid-{x}").write_text(str(os.getpid()))\ntime.sleep(seconds if x else 0)'),
+        new_code_cell('{"x": x}')], metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
+    nbformat.write(nb, tmp_path/"sleep.ipynb")
+    p = subprocess.Popen([str(TRAINLIB), "batch", "sleep.ipynb", "-p", "x", "0,1,2,3", "-p", "seconds", "300", "--jobs", "2",
+                          "--output-dir", "out"], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         start_new_session=True)
+    deadline = time.time() + 240
+    while not ((tmp_path/"pid-1").is_file() and (tmp_path/"pid-2").is_file()) and time.time() < deadline and p.poll() is None:
+        time.sleep(0.5)
+    assert (tmp_path/"pid-2").is_file(), p.communicate(timeout=60)
+    time.sleep(2)                                     # both kernels are in their sleep
+    kernels = [int((tmp_path/f"pid-{x}").read_text()) for x in (1, 2)]
+    os.killpg(p.pid, signal.SIGINT)                   # a terminal's Ctrl+C: to the batch's process group
+    out, err = p.communicate(timeout=120)
+    assert p.returncode == 130, err[-3000:]
+    assert "Interrupted: stopping 2 running report(s)" in err
+    time.sleep(1)
+    for pid in kernels:                               # the kernels are gone, not left running their 300 s
+        with pytest.raises(ProcessLookupError): os.kill(pid, 0)
+    assert not (tmp_path/"pid-3").exists()            # the run not started is not started after Ctrl+C
+    root = tmp_path/"out"/"batch"
+    rows = read_summary(root)
+    assert [(r["name"], r["status"]) for r in rows] == [("x-0_seconds-300", "ok"), ("x-1_seconds-300", "interrupted"),
+                                                        ("x-2_seconds-300", "interrupted")]
+    assert rows[1]["error"] == "stopped by Ctrl+C" and rows[1]["report"] == "x-1_seconds-300/report.failed.ipynb"
+    assert (root/"x-1_seconds-300"/"report.failed.ipynb").is_file() and not (root/"x-1_seconds-300"/"batch.json").exists()
+    assert (root/"x-0_seconds-300"/"batch.json").is_file()

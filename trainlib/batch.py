@@ -4,8 +4,8 @@
 
 # %% ../nbs/11b_batch.ipynb 3
 from __future__ import annotations
-import ast, csv, hashlib, html, io, itertools, json, re, time, traceback
-from concurrent.futures import ThreadPoolExecutor, as_completed
+import ast, csv, hashlib, html, io, itertools, json, os, re, signal, sys, threading, time, traceback
+from concurrent.futures import ThreadPoolExecutor, as_completed, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,7 +19,7 @@ from .report import coerce_parameters, find_report, report_parameters, run_repor
 
 # %% auto 0
 __all__ = ['read_grid', 'check_grid', 'parse_grid_args', 'grid_combinations', 'combination_name', 'final_metrics', 'batch_record',
-           'run_one', 'summary_columns', 'write_summary', 'BatchResult', 'run_batch']
+           'run_one', 'RunningKernels', 'summary_columns', 'write_summary', 'BatchResult', 'run_batch']
 
 # %% ../nbs/11b_batch.ipynb
 def read_grid(path) -> dict:
@@ -99,7 +99,7 @@ def batch_record(report, params:dict) -> dict:
     return {"report": str(Path(report).resolve()), "report_sha256": digest(report), "params": json.loads(json.dumps(params, default=str)),
             "config_sha256": digest(config) if config.is_file() else None}
 
-def run_one(report:str, params:dict, folder, *, kernel_name:str|None=None, cwd=None) -> dict:
+def run_one(report:str, params:dict, folder, *, kernel_name:str|None=None, cwd=None, kernels:RunningKernels|None=None) -> dict:
     "Run `report` with `params` into `folder` unless it finished before with the same report, config and parameters; return its summary row."
     folder = Path(folder)
     name, record = folder.name, batch_record(report, params)
@@ -108,7 +108,8 @@ def run_one(report:str, params:dict, folder, *, kernel_name:str|None=None, cwd=N
         return _row(name, params, folder, "skipped")
     done.unlink(missing_ok=True)
     start = time.time()
-    try: run_report(report, params, folder, kernel_name=kernel_name, cwd=cwd, progress=False)
+    try: run_report(report, params, folder, kernel_name=kernel_name, cwd=cwd, progress=False,
+                    kernel_manager_class=kernels.manager_class() if kernels else None)
     except Exception as e:
         folder.mkdir(parents=True, exist_ok=True)
         write_atomic(folder/"error.txt", "".join(traceback.format_exception(e)))
@@ -122,6 +123,42 @@ def run_one(report:str, params:dict, folder, *, kernel_name:str|None=None, cwd=N
     return _row(name, params, folder, "ok", time.time() - start)
 
 # %% ../nbs/11b_batch.ipynb
+class RunningKernels:
+    "The kernels of a batch's running reports, so that Ctrl+C can stop them: each runs in its own session and never sees it."
+    def __init__(self): self.groups, self.stopped, self._lock = set(), False, threading.Lock()
+
+    def manager_class(self):
+        "A kernel manager class for papermill that records its kernel's process group while the kernel runs."
+        from jupyter_client.manager import AsyncKernelManager
+        running = self
+        class BatchKernelManager(AsyncKernelManager):
+            async def start_kernel(self, **kw):
+                await super().start_kernel(**kw)
+                self._trainlib_group = self.provisioner.pgid
+                running._started(self._trainlib_group)
+            async def cleanup_resources(self, restart=False):
+                running._ended(getattr(self, "_trainlib_group", None))
+                await super().cleanup_resources(restart=restart)
+        return BatchKernelManager
+
+    def _started(self, group):
+        with self._lock: self.groups.add(group); stopped = self.stopped
+        if stopped: _terminate(group)             # started while the batch was being stopped
+
+    def _ended(self, group):
+        with self._lock: self.groups.discard(group)
+
+    def stop(self) -> int:
+        "Terminate every running kernel and the processes it started (its process group), and any that starts later; return how many."
+        with self._lock: self.stopped, groups = True, list(self.groups)
+        for group in groups: _terminate(group)
+        return len(groups)
+
+def _terminate(group:int):
+    try: os.killpg(group, signal.SIGTERM)
+    except ProcessLookupError: pass
+
+# %% ../nbs/11b_batch.ipynb
 def summary_columns(rows:list[dict]) -> list[str]:
     "Column names of the summary: name, status, parameters, metrics, seconds, error, report."
     params = list(dict.fromkeys(k for r in rows for k in r["params"]))
@@ -133,7 +170,7 @@ def _metric_column(name:str, params) -> str:
     return f"{name} (result)" if name in params else name
 
 def _flat(row:dict, root:Path) -> dict:
-    report = "report.ipynb" if row["status"] != "failed" else "report.failed.ipynb"
+    report = "report.failed.ipynb" if row["status"] in ("failed", "interrupted") else "report.ipynb"
     metrics = {_metric_column(k, row["params"]): v for k, v in row["metrics"].items()}
     return {**metrics, **row["params"], "name": row["name"], "status": row["status"], "seconds": row["seconds"],
             "error": row["error"], "report": str((row["folder"]/report).relative_to(root))}
@@ -146,7 +183,7 @@ def write_summary(rows:list[dict], root) -> tuple[Path, Path]:
     w = csv.DictWriter(buf, cols, extrasaction="ignore", lineterminator="\n"); w.writeheader(); w.writerows(flat)
     head = "".join(f"<th>{html.escape(c)}</th>" for c in cols)
     body = "".join(f'<tr class="{html.escape(r["status"])}">' + "".join(_cell(c, r) for c in cols) + "</tr>\n" for r in flat)
-    ok = sum(r["status"] != "failed" for r in rows)
+    ok = sum(r["status"] in ("ok", "skipped") for r in rows)
     page = (f"<!doctype html><html><head><meta charset='utf-8'><title>Batch summary</title><style>{_CSS}</style></head>"
             f"<body><h1>Batch summary: {ok} of {len(rows)} runs finished</h1>\n<table><tr>{head}</tr>\n{body}</table></body></html>\n")
     return write_atomic(root/"summary.csv", buf.getvalue()), write_atomic(root/"summary.html", page)
@@ -166,7 +203,7 @@ class BatchResult:
     "The rows of a batch and where its summary is."
     path: Path
     rows: list = field(default_factory=list)
-    counts = property(lambda self: {s: sum(r["status"] == s for r in self.rows) for s in ("ok", "skipped", "failed")})
+    counts = property(lambda self: {s: sum(r["status"] == s for r in self.rows) for s in ("ok", "skipped", "failed", "interrupted")})
     failed = property(lambda self: [r for r in self.rows if r["status"] == "failed"])
     def __repr__(self):
         return f"BatchResult: {len(self.rows)} runs ({', '.join(f'{v} {k}' for k, v in self.counts.items())}) at {self.path}"
@@ -188,17 +225,27 @@ def run_batch(report:str, grid:dict, output_dir="runs", *, experiment:str="batch
         fixed = {"output_dir": str(root.parent), "experiment": experiment, "run_name": name}
         todo.append((name, {**{k: v for k, v in fixed.items() if k in declared and k not in grid}, **params}))
     root.mkdir(parents=True, exist_ok=True)
-    rows, pool = {}, ThreadPoolExecutor(max_workers=jobs)
+    rows, pool, kernels = {}, ThreadPoolExecutor(max_workers=jobs), RunningKernels()
+    futures = {pool.submit(run_one, str(path), params, root/name, kernel_name=kernel_name, cwd=cwd, kernels=kernels): name
+               for name, params in todo}
     try:
-        futures = {pool.submit(run_one, str(path), params, root/name, kernel_name=kernel_name, cwd=cwd): name
-                   for name, params in todo}
         for f in tqdm(as_completed(futures), total=len(futures), desc=f"batch {path.stem}", unit=" run", disable=not progress):
             rows[futures[f]] = f.result()
-    except BaseException:                        # Ctrl+C: start nothing more; finished runs are kept and skipped next time
+    except KeyboardInterrupt:                    # start nothing more, stop the running reports; what finished is kept and skipped next time
         pool.shutdown(wait=False, cancel_futures=True)
+        print(f"\nInterrupted: stopping {kernels.stop()} running report(s)", file=sys.stderr, flush=True)
+        wait([f for f in futures if not f.cancelled()], timeout=60)
+        for f, name in futures.items():
+            if name in rows or not f.done() or f.cancelled(): continue
+            rows[name] = f.result()
+            if rows[name]["status"] == "failed": rows[name].update(status="interrupted", error="stopped by Ctrl+C")
+        _summarise(rows, todo, grid, root)
         raise
     pool.shutdown()
-    ordered = [rows[name] for name, _ in todo]
-    for r, (_, params) in zip(ordered, todo): r["params"] = {k: params[k] for k in grid}
+    return BatchResult(root, _summarise(rows, todo, grid, root))
+
+def _summarise(rows:dict, todo:list, grid:dict, root:Path) -> list[dict]:
+    "The rows of the runs that have one, in the grid's order, with their grid parameters; written as the summary."
+    ordered = [{**rows[name], "params": {k: params[k] for k in grid}} for name, params in todo if name in rows]
     write_summary(ordered, root)
-    return BatchResult(root, ordered)
+    return ordered

@@ -129,7 +129,7 @@ class ReportError(RuntimeError):
                          f"(the executed notebook: {notebook})")
 
 def run_report(name:str, parameters:dict|None=None, output_dir=".", *, kernel_name:str|None=None,
-               cwd=None, progress:bool=True) -> Path:
+               cwd=None, progress:bool=True, kernel_manager_class=None) -> Path:
     "Execute report `name` with `parameters` into `output_dir`/report.ipynb and report.html; return the notebook path."
     path = find_report(name)
     params = coerce_parameters(parameters or {}, report_parameters(path), path.stem)
@@ -138,7 +138,8 @@ def run_report(name:str, parameters:dict|None=None, output_dir=".", *, kernel_na
     kernel = kernel_name or _kernel()
     try:
         pm.execute_notebook(str(path), str(tmp), parameters=params, kernel_name=kernel,
-                            cwd=str(cwd or Path.cwd()), progress_bar=progress, **kernel_options(kernel))
+                            cwd=str(cwd or Path.cwd()), progress_bar=progress, **kernel_options(kernel),
+                            **({"kernel_manager_class": kernel_manager_class} if kernel_manager_class else {}))
     except BaseException as e:
         if tmp.exists(): tmp.replace(out/"report.failed.ipynb")
         for f in ("report.ipynb", "report.html"): (out/f).unlink(missing_ok=True)     # an earlier success's: the folder shows this attempt
