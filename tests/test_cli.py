@@ -100,7 +100,7 @@ def test_check_takes_a_feedforward_config(cli, tmp_path):
                                      "train-model seg.py", "transfer --model", "train-model --distributed",
                                      "train-model --distributed jax", "train-model --coordinator", "train-images -t", "train-images -V", "segment", "segment --overlap", "predict --threshold", "predict feed-forward",
                                      "predict --output", "segment --output", "train-images outdir", "train-images inside", "evaluate --run",
-                                     "transfer --unfreeze-lr-factor", "predict --output run"])
+                                     "transfer --unfreeze-lr-factor", "predict --output run", "train-model run_name"])
 def test_a_bad_argument_is_reported_before_tensorflow_loads(cli, write_config, tmp_path, command):
     "A bad config, run folder or path ends the command before TensorFlow's import (seconds): a `tensorflow` that fails to import stands in for it."
     fake = tmp_path/"fake"/"tensorflow"; fake.mkdir(parents=True)
@@ -112,6 +112,8 @@ def test_a_bad_argument_is_reported_before_tensorflow_loads(cli, write_config, t
     (tmp_path/"ffrun").mkdir(); (tmp_path/"ffrun"/"dataset.json").write_text('{"heads": ["affinity"]}')
     (tmp_path/"new"/"images").mkdir(parents=True); (tmp_path/"new"/"run.json").write_text("{}")    # a run folder holding the input
     seg = tmp_path/"seg.py"; seg.write_text(f"model_name = '2d_unet'\nclasses = ['ball', 'boxx']\ndata_path = {str(ROOT/'data'/'volumes')!r}\n")
+    fixed = tmp_path/"runs"/"default"/"fixed"; fixed.mkdir(parents=True)      # a run made with another seed, where train.run_name points
+    (fixed/"run.json").write_text("{}"); (fixed/"config.json").write_text('{"train": {"seed": 7}}')
     args, error = {"tune": (["--config", bad], f"{bad}: unknown key 'train.max_epoch'"),
                    "grid": (["--config", bad, "--meta", "{width: [1]}"], f"{bad}: unknown key 'train.max_epoch'"),
                    "transfer": (["--config", bad, "--model", tmp_path/"base.keras"], f"{bad}: unknown key 'train.max_epoch'"),
@@ -153,6 +155,8 @@ def test_a_bad_argument_is_reported_before_tensorflow_loads(cli, write_config, t
                                                   "--process-id", "0"], "multi-process training needs the JAX backend, got KERAS_BACKEND='tensorflow'"),
                    "train-model --distributed jax": (["--config", write_config(), "--distributed", "--num-processes", "2", "--process-id", "0"],
                                                      "coordinator is not set: pass --coordinator or set TRAINLIB_COORDINATOR"),
+                   "train-model run_name": (["--config", write_config("fixed.json", train={"run_name": "fixed"})],
+                                            f"{fixed} holds a run made with other settings (train.seed: 7 in the run, 42 now)"),
                    "train-model --coordinator": (["--config", write_config(), "--coordinator", "127.0.0.1:1"],
                                                  "--coordinator, --num-processes, --process-id and --worker-dir need --distributed")}[command]
     backend = ["--backend", "jax"] if command.endswith(" jax") else []     # sets KERAS_BACKEND; the checks still run before any import

@@ -9,13 +9,14 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import FeedforwardConfig, SegmentConfig, TrainConfig, load_config, load_feedforward_config, load_python_config
+from .config import (FeedforwardConfig, SegmentConfig, TrainConfig, check_replaceable, check_run_settings, check_tracker,
+                             load_config, load_feedforward_config, load_python_config)
 from .data import open_csv, iter_signal_rows, list_csv_files, read_split_file
 
 # %% auto 0
 __all__ = ['Finding', 'check_signals', 'labels_in', 'check_writable', 'check_dataset_version', 'check_model', 'check_pretrained',
-           'check_snapshots', 'preflight', 'preflight_segment', 'preflight_feedforward', 'preflight_file',
-           'format_findings', 'raise_on_errors']
+           'check_snapshots', 'preflight', 'check_run_folder', 'preflight_segment', 'preflight_feedforward',
+           'preflight_file', 'format_findings', 'raise_on_errors']
 
 # %% ../nbs/11c_check.ipynb
 @dataclass
@@ -163,6 +164,7 @@ def preflight(config:TrainConfig, # the run's config (paths already resolved, se
               pretrained=None, # a pretrained model to check too: .keras/.h5 file, run folder or loaded `keras.Model`
               pretrained_source=None, # what to call a loaded `pretrained` model (its file)
               rows:int=20, # data rows parsed from the start of each input file
+              overwrite:bool=False, # the run will replace a run folder with other settings (`--overwrite`)
              ) -> list[Finding]:
     "Check `config`, its input files, model and output folders without training; one `Finding` per check."
     if rows <= 0: raise ValueError(f"rows must be > 0, got {rows}")
@@ -189,6 +191,10 @@ def preflight(config:TrainConfig, # the run's config (paths already resolved, se
     if inputs_ok:
         for v in _versions_for(config):
             out.append(_attempt("dataset version", v, lambda v=v: check_dataset_version(v, config)))
+    if config.train.run_name:
+        out.append(_attempt("run folder", f"train.run_name: {config.train.run_name}", lambda: check_run_folder(config, overwrite)))
+    if config.train.tracking != "none":
+        out.append(_attempt("tracker", f"train.tracking: {config.train.tracking}", lambda: f"{check_tracker(config.train.tracking)} is installed"))
     shape = (s.target_length, 1)
     if all(f.ok for f in out):
         out.append(_attempt("model", f"shared.model_type: {s.model_type}", lambda: check_model(config, shape, n_classes)))
@@ -202,17 +208,27 @@ def preflight(config:TrainConfig, # the run's config (paths already resolved, se
     return out
 
 # %% ../nbs/11c_check.ipynb
-def _datasplit_volumes(config:SegmentConfig, split:dict, checked=frozenset()) -> str:
+def check_run_folder(config:TrainConfig, overwrite:bool=False) -> str:
+    "Check the folder a fixed `train.run_name` names as training will: a run made with other settings is refused unless `overwrite`; what happens to it."
+    folder = Path(config.shared.output_dir)/config.train.experiment/config.train.run_name
+    check_replaceable(folder)
+    if not (folder/"config.json").is_file(): return f"{folder}: a new run"
+    if overwrite: return f"{folder}: replaced (overwrite)"
+    check_run_settings(folder, "config.json", config.to_dict())
+    return f"{folder}: holds a run with these settings, which is resumed or returned"
+
+# %% ../nbs/11c_check.ipynb
+def _datasplit_volumes(config:SegmentConfig, split:dict) -> str:
     "Check the volumes a datasplit lists (they may lie outside data_path) as training will: classes, scale and crop; a summary."
     from trainlib.volumes import Volume, _check_crop
-    vols = [Volume(p) for ps in split.values() for p in ps if p.resolve() not in checked]     # each volume is opened once
+    vols = [Volume(p) for ps in split.values() for p in ps]
     _check_crop([v.check_classes(config.classes).check_scale(config.input_array_info) for v in vols], config.crop_shape)
-    return ", ".join(f"{k} {len(v)}" for k, v in split.items())
+    return ", ".join(f"{k} {len(v)}" for k, v in split.items()) + " volumes; data_path is not read (the datasplit lists the volumes)"
 
 def preflight_segment(config:SegmentConfig, *, config_path=None) -> list[Finding]:
     "Preflight of a segmentation (`SegmentConfig`) run: volumes, datasplit, model and output folders."
     from trainlib.volumes import Volume, _check_crop, read_datasplit
-    out, checked = [Finding("ok", "config", str(config_path or "<config>"), "valid segmentation config (train-model)")], set()
+    out = [Finding("ok", "config", str(config_path or "<config>"), "valid segmentation config (train-model)")]
     def volumes():
         folder = Path(config.data_path)
         if not folder.is_dir(): raise FileNotFoundError(f"data_path is not a folder of .h5 volumes: {folder}")
@@ -220,19 +236,20 @@ def preflight_segment(config:SegmentConfig, *, config_path=None) -> list[Finding
         if not paths: raise FileNotFoundError(f"no .h5 volumes in {folder}")
         vols = [Volume(p).check_classes(config.classes).check_scale(config.input_array_info) for p in paths]
         _check_crop(vols, config.crop_shape)
-        checked.update(p.resolve() for p in paths)
         return f"{len(vols)} volumes with classes {', '.join(config.classes)}"
-    out.append(_attempt("volumes", f"data_path: {config.data_path}", volumes))
-    if Path(config.datasplit_path).is_file():
-        out.append(_attempt("datasplit", f"datasplit_path: {config.datasplit_path}",
-                            lambda: _datasplit_volumes(config, read_datasplit(config.datasplit_path), checked)))
-    else: out.append(_attempt("datasplit", f"datasplit_path: {config.datasplit_path}", lambda: check_writable(Path(config.datasplit_path).parent).replace("writable", "will be written")))
+    where = f"datasplit_path: {config.datasplit_path}"
+    if Path(config.datasplit_path).is_file():      # training reads the volumes it lists, and not data_path
+        out.append(_attempt("datasplit", where, lambda: _datasplit_volumes(config, read_datasplit(config.datasplit_path))))
+    else:                                          # training splits the volumes of data_path and writes the datasplit
+        out.append(_attempt("volumes", f"data_path: {config.data_path}", volumes))
+        out.append(_attempt("datasplit", where, lambda: check_writable(Path(config.datasplit_path).parent).replace("writable", "will be written")))
     def model():
         from trainlib.segment import build_segmenter, model_input_shape
         m = build_segmenter(config)
         return f"{config.model_name} builds: input {model_input_shape(config)}, {len(config.classes)} classes, {m.count_params():,} parameters"
     if all(f.ok for f in out): out.append(_attempt("model", f"model_name: {config.model_name}", model))
     else: out.append(Finding("skipped", "model", f"model_name: {config.model_name}", "fix the inputs first"))   # no TensorFlow for a bad path
+    if config.device in ("gpu", "cuda"): out.append(_attempt("device", f"device: {config.device}", lambda: _gpu(config)))
     for key in ("model_save_path", "logs_save_path"):
         folder = Path(getattr(config, key).format(model_name=config.model_name, epoch=0)).parent
         out.append(_attempt("output folder", f"{key}: {folder}", lambda folder=folder: check_writable(folder)))
@@ -273,7 +290,7 @@ def _feedforward_hint(message:str) -> str:
 
 def preflight_file(path, # config file: .json/.yaml (signals or feed-forward), Capfinder's, or a python segmentation config
                    overrides:dict|None=None, # dotted `--set` overrides
-                   *, pretrained=None, pretrained_source=None, rows:int=20) -> list[Finding]:
+                   *, pretrained=None, pretrained_source=None, rows:int=20, overwrite:bool=False) -> list[Finding]:
     "Read the config file at `path` (errors become findings), apply `overrides` and run the preflight checks."
     feedforward = Path(path).suffix != ".py" and _is_feedforward_file(path)
     try:
@@ -285,7 +302,15 @@ def preflight_file(path, # config file: .json/.yaml (signals or feed-forward), C
         return [Finding("error", "config", str(path), str(e) if feedforward else _feedforward_hint(str(e)))]
     if feedforward: return preflight_feedforward(config, config_path=path)
     if isinstance(config, SegmentConfig): return preflight_segment(config, config_path=path)
-    return preflight(config, config_path=path, pretrained=pretrained, pretrained_source=pretrained_source, rows=rows)
+    return preflight(config, config_path=path, pretrained=pretrained, pretrained_source=pretrained_source, rows=rows, overwrite=overwrite)
+
+# %% ../nbs/11c_check.ipynb
+def _gpu(config:SegmentConfig) -> str:
+    "Check that TensorFlow sees the GPU `device` asks for, as training will; the GPUs it sees."
+    from trainlib.segment import _device
+    import tensorflow as tf
+    _device(config)
+    return ", ".join(d.name for d in tf.config.list_logical_devices("GPU"))
 
 # %% ../nbs/11c_check.ipynb
 def format_findings(findings:list[Finding]) -> str:

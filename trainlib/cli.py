@@ -47,7 +47,7 @@ def train_model_distributed(args) -> int:
     s = init_distributed(args.coordinator, args.num_processes, args.process_id)
     if not args.no_check:                            # the check builds the model: replicated variables must be equal on every process
         import keras; keras.utils.set_random_seed(config.train.seed)
-        run_preflight(args.config, parse_overrides(args.set))
+        run_preflight(args.config, parse_overrides(args.set), overwrite=args.overwrite)
     run, metrics = train_distributed(config, worker_dir=args.worker_dir, overwrite=args.overwrite, verbose=args.verbose)
     if metrics is None:
         print(f"process {s['process_id']} of {s['num_processes']}: trained in lock-step; process 0 writes the run"); return 0
@@ -138,7 +138,7 @@ def cmd_train_model(args):
     if args.distributed: return train_model_distributed(args)   # the preflight runs there, after joining (JAX must start distributed)
     if args.coordinator or args.num_processes is not None or args.process_id is not None or args.worker_dir:
         raise ValueError("--coordinator, --num-processes, --process-id and --worker-dir need --distributed")
-    if not args.no_check: run_preflight(args.config, parse_overrides(args.set))
+    if not args.no_check: run_preflight(args.config, parse_overrides(args.set), overwrite=args.overwrite)
     import_tensorflow_quietly()        # after the preflight, which stops a bad config in a second without TensorFlow
     if Path(args.config).suffix == ".py":
         from trainlib.config import load_python_config
@@ -197,7 +197,8 @@ def parse_freeze(items:list[str]|None) -> dict:
     arg("--unsafe", action="store_true", help="allow Lambda layers (code inside the model file): only for trusted files"),
     arg("--overwrite", action="store_true", help="train again even if this run already finished"),
     arg("--verbose", type=int, default=2, choices=(0, 1, 2), help="Keras fit verbosity"),
-    arg("--no-check", action="store_true", help="skip the preflight checks of the config and the model (see `trainlib check`)")])
+    arg("--no-check", action="store_true", help="skip the preflight checks of the config's data and the model (see `trainlib check`); "
+                                                     "with --dataset there are none: the stored dataset was checked when it was made")])
 def cmd_transfer(args):
     "Fine-tune a pretrained model, evaluate it on the test split and pick the ROC threshold."
     if args.config is None and not args.list_layers: args.usage_error("the following arguments are required: --config (only --list-layers goes without it)")
@@ -214,7 +215,7 @@ def cmd_transfer(args):
     model = load_pretrained(args.model, safe_mode=not args.unsafe)
     if args.list_layers: print(format_layers(model)); return
     if args.dataset is None and not args.no_check:   # the config's data: checked, with the model, before any ETL or training
-        run_preflight(args.config, parse_overrides(args.set), pretrained=model, pretrained_source=args.model)   # the model loaded above
+        run_preflight(args.config, parse_overrides(args.set), pretrained=model, pretrained_source=args.model, overwrite=args.overwrite)   # the model loaded above
     if args.dataset is None: dataset = make_dataset(config)
     elif Path(args.dataset).suffix == ".csv":                 # a peak table, made into windows as the base model's were
         shape = tuple(model.input_shape[1:])
@@ -557,11 +558,11 @@ def cmd_batch(args):
     return 1 if result.failed else 0
 
 # %% ../nbs/12_cli.ipynb
-def run_preflight(config_path, overrides:dict|None=None, *, pretrained=None, pretrained_source=None, rows:int=20, file=None) -> list:
+def run_preflight(config_path, overrides:dict|None=None, *, pretrained=None, pretrained_source=None, rows:int=20, overwrite:bool=False, file=None) -> list:
     "Preflight checks of a config file; print a one-line summary to `file` (default stderr) and raise `ValueError` with the first error."
     from trainlib.check import preflight_file, raise_on_errors
     with filtered_stderr():          # a model check loads TensorFlow: without its start-up lines
-        findings = preflight_file(config_path, overrides, pretrained=pretrained, pretrained_source=pretrained_source, rows=rows)
+        findings = preflight_file(config_path, overrides, pretrained=pretrained, pretrained_source=pretrained_source, rows=rows, overwrite=overwrite)
     passed = sum(f.status == "ok" for f in findings)
     print(f"preflight: {passed} of {len(findings)} checks passed"
           + (f" (`trainlib check --config {config_path}` lists them; --no-check skips them)" if passed < len(findings) else ""), file=file or sys.stderr)

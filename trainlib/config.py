@@ -11,16 +11,16 @@ from pathlib import Path
 import yaml
 
 # %% auto 0
-__all__ = ['CAPFINDER_SECTIONS', 'CAPFINDER_KEYS', 'COMET_KEYS', 'REPORT_FILES', 'INPUT_PATHS', 'AXES', 'SPATIAL_TRANSFORMS',
-           'PATH_PARAMS', 'MIX_AUGMENTATIONS', 'BUILTIN_IMAGE_MODELS', 'DISTRIBUTED_ENV_VARS', 'param', 'check_value',
-           'check_type', 'Section', 'EtlConfig', 'TuneConfig', 'TrainParams', 'SharedConfig', 'ReduceLROnPlateauConfig',
-           'CyclicLRConfig', 'SGDRConfig', 'LRSchedulerConfig', 'TrainConfig', 'from_capfinder', 'write_atomic',
-           'check_replaceable', 'check_output_file', 'run_record', 'run_kind', 'model_folder', 'flatten_params',
-           'settings_diff', 'load_yaml', 'load_json', 'utf8_error_line', 'not_utf8', 'read_utf8', 'yaml_error',
-           'parse_config_text', 'load_config', 'resolve_inputs', 'save_config', 'check_spatial_transforms',
-           'SegmentConfig', 'load_python_config', 'FeedforwardConfig', 'load_feedforward_config',
-           'check_image_architecture', 'ImageTrainConfig', 'distributed_settings', 'keras_backend',
-           'check_distributed_backend']
+__all__ = ['CAPFINDER_SECTIONS', 'CAPFINDER_KEYS', 'COMET_KEYS', 'REPORT_FILES', 'TRACKER_MODULES', 'INPUT_PATHS', 'AXES',
+           'SPATIAL_TRANSFORMS', 'PATH_PARAMS', 'MIX_AUGMENTATIONS', 'BUILTIN_IMAGE_MODELS', 'DISTRIBUTED_ENV_VARS',
+           'param', 'check_value', 'check_type', 'Section', 'EtlConfig', 'TuneConfig', 'TrainParams', 'SharedConfig',
+           'ReduceLROnPlateauConfig', 'CyclicLRConfig', 'SGDRConfig', 'LRSchedulerConfig', 'TrainConfig',
+           'from_capfinder', 'write_atomic', 'check_replaceable', 'check_output_file', 'run_record', 'run_kind',
+           'model_folder', 'flatten_params', 'settings_diff', 'check_run_settings', 'check_tracker', 'load_yaml',
+           'load_json', 'utf8_error_line', 'not_utf8', 'read_utf8', 'yaml_error', 'parse_config_text', 'load_config',
+           'resolve_inputs', 'save_config', 'check_spatial_transforms', 'SegmentConfig', 'load_python_config',
+           'FeedforwardConfig', 'load_feedforward_config', 'check_image_architecture', 'ImageTrainConfig',
+           'distributed_settings', 'keras_backend', 'check_distributed_backend']
 
 # %% ../nbs/00_config.ipynb
 def param(default, help:str="", **rule):
@@ -344,6 +344,26 @@ def settings_diff(old:dict, new:dict, where:str="before", most:int=4) -> str:
     old, new = (flatten_params(json.loads(json.dumps(d, default=str))) for d in (old, new))
     diff = [f"{k}: {old[k]!r} {where}, {new[k]!r} now" for k in sorted(old.keys() & new.keys()) if old[k] != new[k]]
     return "; ".join(diff[:most]) + ("; ..." if len(diff) > most else "")
+
+# %% ../nbs/00_config.ipynb
+def check_run_settings(folder, name:str, settings:dict):
+    "Raise `ValueError` if the record `name` (e.g. `config.json`) of run folder `folder` gives other values than `settings` for the keys both have."
+    f = Path(folder)/name
+    if not f.is_file(): return
+    if diff := settings_diff(json.loads(f.read_text()), settings, "in the run"):
+        raise ValueError(f"{folder} holds a run made with other settings ({diff}): choose another run name or output folder, "
+                         "or pass overwrite=True (--overwrite) to replace it")
+
+# %% ../nbs/00_config.ipynb
+TRACKER_MODULES = {"mlflow": ("mlflow", "mlflow-skinny sqlalchemy alembic"), "comet": ("comet_ml", "comet-ml")}   # train.tracking -> (module, what to pip install)
+
+def check_tracker(tracking:str) -> str:
+    "The module `train.tracking` needs, found without importing it; a `ValueError` saying what to install when it is missing."
+    import importlib.util
+    module, package = TRACKER_MODULES[tracking]
+    if module not in sys.modules and importlib.util.find_spec(module) is None:     # imported already: found (a stand-in has no spec)
+        raise ValueError(f"train.tracking is {tracking!r} but {module} is not installed; pip install {package}, or set train.tracking to 'none'")
+    return module
 
 # %% ../nbs/00_config.ipynb
 class _UniqueKeyLoader(yaml.SafeLoader):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import keras
 
-from .config import TrainConfig, flatten_params, write_atomic
+from .config import TrainConfig, check_tracker, flatten_params, write_atomic
 from .train import Run
 
 # %% auto 0
@@ -22,13 +22,10 @@ def default_tracking_uri(config:TrainConfig) -> str:
     return config.train.tracking_uri or f"sqlite:///{Path(config.shared.output_dir).resolve()/'mlflow.db'}"
 
 # %% ../nbs/10_track.ipynb
-def _require(module:str, package:str, tracking:str):
-    "Import `module` or raise a ValueError saying what to install."
+def _require(tracking:str):
+    "Import the module tracker `tracking` needs, or raise a ValueError saying what to install."
     import importlib
-    try: return importlib.import_module(module)
-    except ImportError:
-        raise ValueError(f"train.tracking is {tracking!r} but {module} is not installed; "
-                         f"pip install {package}, or set train.tracking to 'none'") from None
+    return importlib.import_module(check_tracker(tracking))
 
 @contextlib.contextmanager
 def _store_lock(uri:str):
@@ -53,7 +50,7 @@ class MlflowTracker(keras.callbacks.Callback):
     "Log the config, per-epoch metrics, test metrics and run folder of `run` to MLflow."
     def __init__(self, config:TrainConfig, run:Run, *, tracking_uri:str|None=None):
         super().__init__()
-        _require("mlflow", "mlflow-skinny sqlalchemy alembic", "mlflow")
+        _require("mlflow")
         self.config, self.run = config, run
         self.uri = tracking_uri or default_tracking_uri(config)
         self.client, self.run_id = None, None
@@ -107,7 +104,7 @@ class CometTracker(keras.callbacks.Callback):
     "Log the config, per-epoch metrics, test metrics and run folder of `run` to Comet ML (offline without a key)."
     def __init__(self, config:TrainConfig, run:Run):
         super().__init__()
-        self.comet_ml = _require("comet_ml", "comet-ml", "comet")
+        self.comet_ml = _require("comet")
         self.config, self.run, self.experiment = config, run, None
 
     def on_train_begin(self, logs=None):

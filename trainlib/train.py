@@ -11,7 +11,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from .config import TrainConfig, check_replaceable, settings_diff, write_atomic
+from .config import TrainConfig, check_replaceable, check_run_settings, write_atomic
 from .store import DatasetVersion, to_tf_dataset
 from .augment import time_warp_map
 from .models import build_model
@@ -118,11 +118,7 @@ class Run:
 
     def check_settings(self, name:str, settings:dict):
         "Raise `ValueError` if the run's `name` file records other values than `settings` for the keys both have."
-        f = self.file(name)
-        if not f.is_file(): return
-        if diff := settings_diff(json.loads(f.read_text()), settings, "in the run"):
-            raise ValueError(f"{self.path} holds a run made with other settings ({diff}): choose another run name or output folder, "
-                             "or pass overwrite=True (--overwrite) to replace it")
+        check_run_settings(self.path, name, settings)
 
     def start_afresh(self):
         "Delete the run folder's contents (only if `check_replaceable` allows it; a report in progress stays) and create it, marked `new`."
