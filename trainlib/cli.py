@@ -43,8 +43,9 @@ def train_model_distributed(args) -> int:
     check_distributed_backend(keras_backend())       # these three checks need no Keras: they run before TensorFlow loads
     distributed_settings(args.coordinator, args.num_processes, args.process_id)
     import_tensorflow_quietly()
-    from trainlib.multiworker import init_distributed, train_distributed
+    from trainlib.multiworker import check_same_config, init_distributed, train_distributed
     s = init_distributed(args.coordinator, args.num_processes, args.process_id)
+    check_same_config(config)                        # before the preflight builds the model: a seed given to one process only is named
     if not args.no_check:                            # the check builds the model: replicated variables must be equal on every process
         import keras; keras.utils.set_random_seed(config.train.seed)
         run_preflight(args.config, parse_overrides(args.set), overwrite=args.overwrite)

@@ -4,19 +4,20 @@
 
 # %% ../nbs/11d_multiworker.ipynb 3
 from __future__ import annotations
-import contextlib, os, sys, tempfile
+import contextlib, hashlib, json, os, sys, tempfile
 
 import keras
 import numpy as np
 
-from .config import TrainConfig, check_distributed_backend, distributed_settings
+from .config import TrainConfig, check_distributed_backend, distributed_settings, flatten_params
 from .store import make_dataset
 from .train import Run, backup_state, run_for, train
 from .evaluate import evaluate
 from .track import finish_tracking, tracking_callbacks
 
 # %% auto 0
-__all__ = ['init_distributed', 'check_same_start', 'train_distributed']
+__all__ = ['PER_MACHINE', 'init_distributed', 'check_same_start', 'differing_setting', 'check_same_settings', 'check_same_config',
+           'train_distributed']
 
 # %% ../nbs/11d_multiworker.ipynb
 def init_distributed(coordinator:str|None=None, # HOST:PORT of process 0 (default: TRAINLIB_COORDINATOR)
@@ -48,17 +49,53 @@ def _start(config:TrainConfig, dataset, overwrite:bool) -> tuple[int, int]:
     return (int(run.status in ("trained", "interrupted", "complete")), (backup_state(run.file("backup")) or {}).get("epoch", 0))
 
 # %% ../nbs/11d_multiworker.ipynb
+PER_MACHINE = ("etl.data_path", "etl.test_path", "etl.split_path", "etl.dataset_dir", "shared.output_dir",
+               "train.tracking", "train.tracking_uri", "debug")    # where files are, and what only process 0 does: these may differ
+
+def _digest(value) -> int:
+    return int(hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:7], 16)   # 28 bits: an int32
+
+def differing_setting(digests, # per process: the digest of each setting, in one order
+                      names:list) -> tuple[str, list[int]]|None:
+    "The first setting whose digest differs between processes, and the processes whose value is not process 0's; None if all agree."
+    digests = np.asarray(digests)
+    for j, name in enumerate(names):
+        if (other := [int(i) for i in np.flatnonzero(digests[:, j] != digests[0, j])]): return name, other
+    return None
+
+def check_same_settings(settings:dict, # flat name -> value, e.g. {"train.seed": 42}
+                       ):
+    "Fail on every process, naming the setting, unless all processes have the same `settings`: lock-step training over other data or another model is no run at all."
+    if keras.distribution.distribution() is None or __import__("jax").process_count() == 1: return
+    from jax.experimental import multihost_utils
+    names = sorted(settings)
+    if differing_setting(multihost_utils.process_allgather(np.array([len(names), _digest(names)], np.int32)), ["fields"]):
+        raise ValueError("the processes' configs have other fields: run the same trainlib version on every process")
+    if found := differing_setting(multihost_utils.process_allgather(np.array([_digest(settings[k]) for k in names], np.int32)), names):
+        name, other = found
+        rank = __import__("jax").process_index()
+        raise ValueError(f"{name} differs between processes: process {', '.join(map(str, other))} has another value than process 0 "
+                         f"(here, process {rank}: {settings[name]!r}); every process must train with the same settings and data")
+
+def check_same_config(config:TrainConfig):
+    "`check_same_settings` for `config`, apart from where each machine keeps its files (`PER_MACHINE`)."
+    check_same_settings({k: v for k, v in flatten_params(config.to_dict()).items() if k not in PER_MACHINE})
+
+# %% ../nbs/11d_multiworker.ipynb
 def train_distributed(config:TrainConfig, *, worker_dir:str|None=None, # run folders of processes > 0 (default: a temporary folder, removed)
                       overwrite:bool=False, verbose="auto") -> tuple[Run, dict|None]:
     "Train `config` as one process of the group `init_distributed` joined; return `(run, metrics)`, metrics None on processes > 0."
     dist = keras.distribution.distribution()
     n = dist.num_processes if dist is not None else 1
     rank = __import__("jax").process_index() if n > 1 else 0
-    if config.train.batch_size % n:
-        raise ValueError(f"train.batch_size is the global batch and must be a multiple of the number of processes ({n}), "
-                         f"got {config.train.batch_size}")
+    devices = len(__import__("jax").devices()) if dist is not None else 1
+    if config.train.batch_size % devices:
+        raise ValueError(f"train.batch_size is the global batch, split evenly over the {devices} devices of the {n} process(es): "
+                         f"it must be a multiple of {devices}, got {config.train.batch_size}")
+    check_same_config(config)
     dataset = make_dataset(config)
     print(f"process {rank} of {n}: {dataset}", file=sys.stderr)
+    check_same_settings({"dataset version": dataset.version})
     with contextlib.ExitStack() as stack:
         if rank > 0:
             folder = worker_dir or stack.enter_context(tempfile.TemporaryDirectory(prefix=f"trainlib-process-{rank}-"))

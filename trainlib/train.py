@@ -23,7 +23,7 @@ __all__ = ['SCORE_FILES', 'H5_ADVICE', 'ENSEMBLE_NAME', 'VECTOR_FLAGS', 'NUMERIC
            'monitor_mode', 'save_model_atomic', 'Checkpoints', 'has_state', 'callback_state', 'restore_callback_state',
            'PeriodicBackup', 'backup_state', 'trim_history', 'sgdr_cycle_ends', 'snapshot_epochs', 'Snapshots',
            'snapshot_ensemble', 'make_callbacks', 'make_optimizer', 'epoch_steps', 'compile_model', 'pad_batches',
-           'process_batches', 'cpu_facts', 'dataset_record', 'write_run_files', 'train']
+           'process_batches', 'agreed', 'cpu_facts', 'dataset_record', 'write_run_files', 'train']
 
 # %% ../nbs/06_train.ipynb
 def cyclic_lr(step:int, *, base_lr:float=1e-3, max_lr:float=5e-2, step_size:int=100,
@@ -214,9 +214,10 @@ class Checkpoints(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         value = (logs or {}).get(self.monitor)
+        due = agreed(time.monotonic() - self._written >= self.interval)     # all processes decide alike: a save is collective there
         if value is not None and (self.best is None or self.better(value, self.best)):
             self.best, self.best_epoch, self.best_weights, self.dirty = value, epoch, self.model.get_weights(), True
-            if time.monotonic() - self._written >= self.interval: self._write_best(current=True)
+            if due: self._write_best(current=True)
 
     def _write_best(self, current=False):
         if not current:
@@ -293,7 +294,7 @@ class PeriodicBackup(keras.callbacks.BackupAndRestore):
         self._load_model(); self._saved = time.monotonic()
     def on_epoch_end(self, epoch, logs=None):
         self._current_epoch = epoch + 1
-        if time.monotonic() - self._saved >= self.interval:
+        if agreed(time.monotonic() - self._saved >= self.interval):
             self._save_model(); self._saved = time.monotonic()
     def _save_model(self):
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -432,6 +433,12 @@ def _process_slot() -> tuple[int, int]:
 
 def _num_processes() -> int: return _process_slot()[0]
 
+def agreed(due:bool) -> bool:
+    "Process 0's `due` on every process of a multi-process distribution (`due` alone otherwise): saving a model is collective there, so all processes save or none."
+    if _num_processes() == 1: return due
+    from jax.experimental import multihost_utils
+    return bool(multihost_utils.broadcast_one_to_all(np.array(due)))
+
 # %% ../nbs/06_train.ipynb
 def _datasets(config:TrainConfig, dataset:DatasetVersion, *, for_tuning:bool=False, start_epoch:int|None=None):
     "Training and validation `tf.data` pipelines (validation None when the split is empty); tuning: `tune.objective`, `tune.seed`, no augmentation; `start_epoch`: endless training epochs from there."
@@ -445,8 +452,10 @@ def _datasets(config:TrainConfig, dataset:DatasetVersion, *, for_tuning:bool=Fal
                              start_epoch=start_epoch)
     val_ds = to_tf_dataset(dataset, "val", batch_size=t.batch_size) if dataset.count("val") else None
     n, i = _process_slot()
+    if val_ds is not None and keras.distribution.distribution() is not None:
+        val_ds = pad_batches(val_ds, t.batch_size)          # a batch is split evenly over the devices: the last one too
     if n > 1:                          # every process gets its equal slice of each global batch
-        if val_ds is not None: val_ds = process_batches(pad_batches(val_ds, t.batch_size), t.batch_size, n, i)
+        if val_ds is not None: val_ds = process_batches(val_ds, t.batch_size, n, i)
         train_ds = process_batches(train_ds, t.batch_size, n, i)
     return train_ds, val_ds
 
