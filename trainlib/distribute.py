@@ -11,17 +11,30 @@ from .store import DatasetVersion
 from .tune import TuneResult, oracle_address, tune, tuner_role
 
 # %% auto 0
-__all__ = ['ROLES', 'parse_address', 'default_tuner_id', 'tuner_environment', 'distributed_tune']
+__all__ = ['ROLES', 'parse_address', 'check_listen', 'default_tuner_id', 'tuner_environment', 'distributed_tune']
 
 # %% ../nbs/11_distribute.ipynb
 ROLES = ("chief", "worker")
 
 def parse_address(address:str) -> tuple[str, int]:
-    "`'host:port'` to `(host, port)`, with a clear error for anything else."
+    "`'host:port'` to `(host, port)` (an IPv6 host in brackets, `[::1]:8000`), with a clear error for anything else."
     host, sep, port = str(address).rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ValueError(f"oracle address must be HOST:PORT with a port in 1..65535, got {address!r}")
+    bracketed = host.startswith("[") and host.endswith("]")
+    if (not sep or not host or not port.isdigit() or not 0 < int(port) < 65536 or "://" in host
+            or any(c.isspace() for c in str(address)) or (":" in host and not bracketed)):
+        raise ValueError(f"oracle address must be HOST:PORT with a port in 1..65535 (an IPv6 host in brackets), got {address!r}")
     return host, int(port)
+
+def check_listen(address:str):
+    "Raise a `ValueError` naming `address` unless this process can listen there: gRPC would let a second chief share the port."
+    host, port = parse_address(address)
+    host = host.strip("[]")
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)       # connections of an earlier chief waiting to close do not count
+        try: s.bind((host, port))
+        except OSError as e:
+            raise ValueError(f"--oracle {address}: the chief cannot listen there ({e.strerror or e}); another chief or program "
+                             "may hold the port, or the host is not this machine's: choose another") from None
 
 def default_tuner_id(role:str) -> str:
     "`chief` for the chief; for a worker, `KERASTUNER_TUNER_ID` if set, else `worker-<host>-<pid>` (unique per process)."
@@ -57,5 +70,6 @@ def distributed_tune(config:TrainConfig, dataset:DatasetVersion, role:str, addre
                      memory_limit_mb:int|None=None) -> TuneResult: # with isolate="process": each child's address-space limit (MiB)
     "Run `tune` as the chief or a worker of a keras-tuner search served at `address` ('host:port')."
     with tuner_environment(role, address, tuner_id):
+        if role == "chief": check_listen(f"{os.environ['KERASTUNER_ORACLE_IP']}:{os.environ['KERASTUNER_ORACLE_PORT']}")
         return tune(config, dataset, overwrite=overwrite if role == "chief" else False, verbose=verbose,
                     isolate=isolate, memory_limit_mb=memory_limit_mb)

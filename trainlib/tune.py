@@ -305,7 +305,9 @@ def make_tuner(config:TrainConfig, dataset:DatasetVersion, *, overwrite:bool|Non
               overwrite=fresh, directory=str(folder.parent), project_name=folder.name)
     if t.strategy == "hyperband": kw |= dict(max_epochs=t.max_epochs, factor=t.factor)
     else: kw |= dict(max_trials=t.max_trials)
+    other_id = not fresh and (folder/"oracle.json").is_file() and not (folder/f"{os.environ.get('KERASTUNER_TUNER_ID', 'tuner0')}.json").is_file()
     tuner = cls(make_hypermodel(config, dataset), **kw)
+    if other_id and tuner_role() != "worker": tuner.oracle.reload()   # the search ran as tuner0 (one process) or as the chief: keras-tuner reloads only its own id's
     if tuner_role() != "worker": write_atomic(folder/"search.json", json.dumps(search_settings(config), indent=1, default=str) + "\n")
     tuner.oracle.max_trials = t.max_trials
     tuner._times_path = Path(tuner.project_dir)/f"trial_seconds-{tuner.tuner_id}.json"
@@ -391,7 +393,7 @@ def _result(config:TrainConfig, tuner, interrupted:bool) -> TuneResult:
     "Write trials.csv and best_config.json for the finished trials of `tuner`."
     write_trials_csv(tuner)
     path = Path(tuner.project_dir)
-    best = tuner.oracle.get_best_trials(1)
+    best = [t for t in tuner.oracle.get_best_trials(1) if t.status == "COMPLETED" and t.score is not None]   # keras-tuner pads with unfinished ones
     if not best: return TuneResult(path, trial_rows(tuner), {}, None, None, interrupted)
     cfg_path = save_config(best_config(config, best[0].hyperparameters), path/"best_config.json")
     return TuneResult(path, trial_rows(tuner), dict(best[0].hyperparameters.values), best[0].score, cfg_path, interrupted)
@@ -747,6 +749,7 @@ class WorkerWatch:
 
     def _listen(self):
         "Wrap the oracle methods that the workers call over gRPC, noting who called."
+        from keras_tuner.src.engine.oracle import synchronized as kt_synchronized
         o = self.oracle
         create, update, end, get = (release_on_error(o, m) for m in (o.create_trial, o.update_trial, o.end_trial, o.get_trial))
         def create_trial(tuner_id):
@@ -755,7 +758,12 @@ class WorkerWatch:
             if trial.status == "STOPPED": self.stopped = True      # the search is over: workers leave
             return trial
         def update_trial(trial_id, metrics, step=0): self._heard(trial_id); return update(trial_id, metrics, step=step)
-        def end_trial(trial): self._heard(trial.trial_id); return end(trial)
+        def finish(oracle, trial):
+            if trial.trial_id in oracle._retry_queue: oracle._retry_queue.remove(trial.trial_id)   # a restarted chief queued it: its worker finished it
+            try: return end(trial)
+            finally: oracle.save()         # keras-tuner saved before the trial left ongoing_trials: a restart would run it again
+        finish = release_on_error(o, kt_synchronized(finish))        # under the oracle's lock, as its own methods
+        def end_trial(trial): self._heard(trial.trial_id); return finish(o, trial)
         def get_trial(trial_id): self._heard(trial_id); return get(trial_id)      # a worker's heartbeat
         o.create_trial, o.update_trial, o.end_trial, o.get_trial = create_trial, update_trial, end_trial, get_trial
 
@@ -773,6 +781,9 @@ class WorkerWatch:
             try: self._end(trial)
             except RuntimeError as e:                       # the oracle's limit of failed trials in a row
                 self.reason = f"{str(e).splitlines()[0]} (tune.max_consecutive_failed_trials); the last: {trial.message}"
+        busy = set(o.ongoing_trials)
+        for tuner_id in [t for t in o.tuner_ids if t not in busy and now - self.seen.setdefault(t, now) > self.timeout]:
+            o.tuner_ids.discard(tuner_id)       # a worker gone between trials: the chief waits for every id in tuner_ids before it ends
         quiet = [t for t, last in self.seen.items() if now - last > self.timeout]
         if not self.stopped and not o.ongoing_trials and self.seen and len(quiet) == len(self.seen) and self.reason is None:
             self.reason = (f"no trial is running and every worker ({', '.join(sorted(quiet))}) has been silent for over "
