@@ -105,3 +105,32 @@ def test_worker_stops_when_its_chief_is_killed(write_config, tmp_path):
     silent = re.search(r"has not answered for (\d+) s", log)
     assert silent and int(silent[1]) >= TIMEOUT, log[-3000:]                       # silent for the whole timeout, counted from its last answer
     assert EARLIEST <= waited < 60, waited
+
+
+@pytest.mark.slow   # failure injection across processes
+def test_failed_trials_in_a_row_on_a_worker_stop_the_chief_with_the_reason(write_config, tmp_path):
+    """Every trial of the worker fails (its children get 200 MiB): the chief stops at tune.max_consecutive_failed_trials with the last reason,
+    at once (it waited tune.worker_timeout and then blamed a lost connection), the worker is told to stop (it died with a gRPC traceback),
+    and trials.csv says why each trial failed (keras-tuner does not send a worker's message to the chief)."""
+    cfg = write_config(tune={"strategy": "random_search", "max_trials": 5, "max_epochs": 1, "max_consecutive_failed_trials": 2,
+                             "worker_timeout": 60})
+    address = f"127.0.0.1:{free_port()}"
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    def start(*args, log):
+        return subprocess.Popen([str(TRAINLIB), "tune", "--config", str(cfg), "--verbose", "0", "--oracle", address, *args],
+                                stdout=open(tmp_path/log, "w"), stderr=subprocess.STDOUT, env=env, cwd=tmp_path)
+    chief = start("--distributed", "chief", "--isolate", "none", log="chief.log")
+    worker = start("--distributed", "worker", "--tuner-id", "w1", "--isolate", "process", "--memory-limit-mb", "200", log="w1.log")
+    try: rcs = [chief.wait(timeout=300), worker.wait(timeout=120)]
+    finally:
+        for p in (chief, worker):
+            if p.poll() is None: p.kill()
+    logs = [(tmp_path/f).read_text() for f in ("chief.log", "w1.log")]
+    assert rcs == [1, 0], [log[-3000:] for log in logs]
+    assert "trainlib: error: the search stopped: Number of consecutive failures exceeded the limit of 2" in logs[0], logs[0][-3000:]
+    assert "(tune.max_consecutive_failed_trials); the last: " in logs[0] and "memory_limit_mb=200" in logs[0], logs[0][-3000:]
+    assert "sent nothing" not in logs[0], logs[0][-3000:]
+    assert "_InactiveRpcError" not in logs[1] and "worker ran 2 trials: 0, 1" in logs[1], logs[1][-3000:]   # (keras-tuner prints each failed trial's traceback)
+    folder = next((tmp_path/"runs"/"default").glob("tune-fcn-random_search-*"))
+    rows = list(csv.DictReader(open(folder/"trials.csv")))
+    assert [r["status"] for r in rows] == ["FAILED", "FAILED"] and all("memory_limit_mb=200" in r["reason"] for r in rows), rows

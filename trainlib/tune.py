@@ -95,10 +95,11 @@ class _TrialLog:
         return histories
     def on_trial_end(self, trial):
         if getattr(self, "_contact", None) is not None: self._contact.trial_id = None
-        super().on_trial_end(trial)
-        times = _read_json(self._times_path)
-        times[trial.trial_id] = {"seconds": round(time.time() - self._started, 2), "status": trial.status, "epochs": self._epochs}
+        times = _read_json(self._times_path)             # first: a chief reads the reason from it when the trial's end reaches it
+        times[trial.trial_id] = {"seconds": round(time.time() - self._started, 2), "status": trial.status, "epochs": self._epochs,
+                                 "reason": failure_reason(trial.message) if trial.status in ("FAILED", "INVALID") else ""}
         write_atomic(self._times_path, json.dumps(times))
+        super().on_trial_end(trial)
         if tuner_role() != "worker": write_trials_csv(self)
 
 def _read_json(path): return json.loads(Path(path).read_text()) if Path(path).is_file() else {}
@@ -118,9 +119,14 @@ def trial_rows(tuner) -> list[dict]:
     for tid, trial in sorted(tuner.oracle.trials.items()):
         rows.append({"trial": tid, "status": trial.status, "score": trial.score, "epochs": times.get(tid, {}).get("epochs"),
                      "seconds": times.get(tid, {}).get("seconds"), "tuner": times.get(tid, {}).get("tuner"),
-                     "reason": failure_reason(trial.message) if trial.status in ("FAILED", "INVALID") else "",
+                     "reason": _reason(trial, times.get(tid, {})),
                      **trial.hyperparameters.values})
     return rows
+
+def _reason(trial, times:dict) -> str:
+    "Why `trial` failed: its message, or (a worker's trial: keras-tuner does not send the message to the chief) what its tuner recorded."
+    if trial.status not in ("FAILED", "INVALID"): return ""
+    return failure_reason(trial.message) or times.get("reason") or ""
 
 def write_trials_csv(tuner):
     "Write `trials.csv` into the tuner's project folder."
@@ -740,6 +746,7 @@ class WorkerWatch:
                  clock=time.monotonic):
         self.oracle, self.timeout, self.clock = oracle, float(timeout), clock
         self.seen, self.failed, self.stopped, self.reason = {}, [], False, None    # seen: tuner id -> last heard from
+        self.too_many_failed = False
         self._end = release_on_error(oracle, oracle.end_trial)
         self._listen()
 
@@ -754,6 +761,8 @@ class WorkerWatch:
         create, update, end, get = (release_on_error(o, m) for m in (o.create_trial, o.update_trial, o.end_trial, o.get_trial))
         def create_trial(tuner_id):
             self.seen[tuner_id] = self.clock()
+            if self.too_many_failed:               # the search cannot go on: the workers leave
+                return kt.engine.trial.Trial(o.get_space(), trial_id=str(len(o.trials)), status="STOPPED")
             trial = create(tuner_id)
             if trial.status == "STOPPED": self.stopped = True      # the search is over: workers leave
             return trial
@@ -761,6 +770,11 @@ class WorkerWatch:
         def finish(oracle, trial):
             if trial.trial_id in oracle._retry_queue: oracle._retry_queue.remove(trial.trial_id)   # a restarted chief queued it: its worker finished it
             try: return end(trial)
+            except RuntimeError as e:      # too many failed trials in a row: stop the chief (the watch interrupts it), not the worker's call
+                if "consecutive failures" not in str(e): raise
+                last = _reason(trial, _trial_times(oracle._project_dir).get(trial.trial_id, {})) or "see the worker's output"
+                self.reason = f"{str(e).splitlines()[0]} (tune.max_consecutive_failed_trials); the last: {last}"
+                self.too_many_failed = True
             finally: oracle.save()         # keras-tuner saved before the trial left ongoing_trials: a restart would run it again
         finish = release_on_error(o, kt_synchronized(finish))        # under the oracle's lock, as its own methods
         def end_trial(trial): self._heard(trial.trial_id); return finish(o, trial)
@@ -781,6 +795,7 @@ class WorkerWatch:
             try: self._end(trial)
             except RuntimeError as e:                       # the oracle's limit of failed trials in a row
                 self.reason = f"{str(e).splitlines()[0]} (tune.max_consecutive_failed_trials); the last: {trial.message}"
+                self.too_many_failed = True
         busy = set(o.ongoing_trials)
         for tuner_id in [t for t in o.tuner_ids if t not in busy and now - self.seen.setdefault(t, now) > self.timeout]:
             o.tuner_ids.discard(tuner_id)       # a worker gone between trials: the chief waits for every id in tuner_ids before it ends
