@@ -134,3 +134,28 @@ def test_failed_trials_in_a_row_on_a_worker_stop_the_chief_with_the_reason(write
     folder = next((tmp_path/"runs"/"default").glob("tune-fcn-random_search-*"))
     rows = list(csv.DictReader(open(folder/"trials.csv")))
     assert [r["status"] for r in rows] == ["FAILED", "FAILED"] and all("memory_limit_mb=200" in r["reason"] for r in rows), rows
+
+
+@pytest.mark.slow   # failure injection across processes
+def test_a_worker_with_other_data_stops_at_its_first_trial(write_config, tmp_path):
+    "A worker whose data differ from the chief's (one series fewer on its machine) stops at its first trial; it trained on them and the chief kept the scores."
+    from conftest import GUNPOINT
+    lines = (GUNPOINT/"train.csv").read_text().splitlines(keepends=True)
+    (tmp_path/"other.csv").write_text("".join(lines[:-1]))
+    tune = {"strategy": "random_search", "max_trials": 2, "max_epochs": 1, "worker_timeout": 8}
+    cfg, other = write_config(tune=tune), write_config("other.json", tune=tune, etl={"data_path": str(tmp_path/"other.csv")})
+    address = f"127.0.0.1:{free_port()}"
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    def start(config, *args, log):
+        return subprocess.Popen([str(TRAINLIB), "tune", "--config", str(config), "--verbose", "0", "--oracle", address, "--isolate", "none", *args],
+                                stdout=open(tmp_path/log, "w"), stderr=subprocess.STDOUT, env=env, cwd=tmp_path)
+    chief, worker = start(cfg, "--distributed", "chief", log="chief.log"), start(other, "--distributed", "worker", "--tuner-id", "w1", log="w1.log")
+    try: rcs = [worker.wait(timeout=300), chief.wait(timeout=120)]
+    finally:
+        for p in (chief, worker):
+            if p.poll() is None: p.kill()
+    logs = [(tmp_path/f).read_text() for f in ("w1.log", "chief.log")]
+    assert rcs == [1, 1], [log[-3000:] for log in logs]
+    assert "trainlib: error: this worker's search is not the chief's" in logs[0], logs[0][-3000:]
+    rows = list(csv.DictReader(open(next((tmp_path/"runs"/"default").glob("tune-*/trials.csv")))))
+    assert not any(r["status"] == "COMPLETED" for r in rows), rows

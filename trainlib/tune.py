@@ -19,12 +19,13 @@ from .feedforward_train import feedforward_run, train_feedforward
 from .quiet import call_quietly
 
 # %% auto 0
-__all__ = ['STRATEGIES', 'SEARCH_FREE', 'keras_settings', 'restore_keras_settings', 'search_space', 'make_hypermodel',
-           'best_config', 'tune_dir', 'tuner_role', 'oracle_address', 'trial_rows', 'write_trials_csv',
-           'failure_reason', 'exit_when_orphaned', 'search_settings', 'check_search', 'make_tuner', 'TuneResult',
-           'tune', 'plot_trials', 'trials_markdown', 'sample_hyperparameters', 'GridKind', 'SignalGrid',
-           'FeedforwardGrid', 'grid_kind', 'grid_run_name', 'grid_plan', 'grid_search', 'release_on_error',
-           'WorkerWatch', 'ChiefContact', 'watch_workers', 'keep_in_touch']
+__all__ = ['STRATEGIES', 'SEARCH_ID', 'SEARCH_FREE', 'keras_settings', 'restore_keras_settings', 'search_space',
+           'make_hypermodel', 'best_config', 'tune_dir', 'tuner_role', 'oracle_address', 'trial_rows',
+           'write_trials_csv', 'failure_reason', 'exit_when_orphaned', 'search_settings', 'search_digest',
+           'check_search', 'make_tuner', 'TuneResult', 'tune', 'plot_trials', 'trials_markdown',
+           'sample_hyperparameters', 'GridKind', 'SignalGrid', 'FeedforwardGrid', 'grid_kind', 'grid_run_name',
+           'grid_plan', 'grid_search', 'release_on_error', 'WorkerWatch', 'ChiefContact', 'watch_workers',
+           'keep_in_touch']
 
 # %% ../nbs/07_tune.ipynb
 def keras_settings() -> dict:
@@ -85,6 +86,10 @@ def oracle_address() -> str|None:
 class _TrialLog:
     "Mixin for a keras-tuner `Tuner`: time every trial, count its epochs; rewrite `trials.csv` after each one (unless a worker)."
     def on_trial_begin(self, trial):
+        chiefs = trial.hyperparameters.values.get(SEARCH_ID)
+        if chiefs is not None and chiefs != getattr(self, "_search_digest", chiefs):
+            raise ValueError(f"this worker's search is not the chief's: its dataset version, model type, strategy or tune settings differ "
+                             f"(here: {Path(self.project_dir).name}); start every worker with the chief's config and data")
         self._started, self._epochs = time.time(), None
         if getattr(self, "_contact", None) is not None: self._contact.trial_id = trial.trial_id   # a worker asks the chief for it
         super().on_trial_begin(trial)
@@ -120,8 +125,14 @@ def trial_rows(tuner) -> list[dict]:
         rows.append({"trial": tid, "status": trial.status, "score": trial.score, "epochs": times.get(tid, {}).get("epochs"),
                      "seconds": times.get(tid, {}).get("seconds"), "tuner": times.get(tid, {}).get("tuner"),
                      "reason": _reason(trial, times.get(tid, {})),
-                     **trial.hyperparameters.values})
+                     **_searched(trial.hyperparameters)})
     return rows
+
+SEARCH_ID = "trainlib_search"     # a fixed hyperparameter the chief adds: the digest of its search, which every worker checks
+
+def _searched(hp) -> dict:
+    "The values of hyperparameters `hp` that were searched (without `SEARCH_ID`)."
+    return {k: v for k, v in hp.values.items() if k != SEARCH_ID}
 
 def _reason(trial, times:dict) -> str:
     "Why `trial` failed: its message, or (a worker's trial: keras-tuner does not send the message to the chief) what its tuner recorded."
@@ -288,6 +299,11 @@ def search_settings(config:TrainConfig) -> dict:
     "The settings (flat names) a search's trial scores depend on; the dataset's are in the folder name (its version)."
     return {k: v for k, v in flatten_params(config.to_dict()).items() if not k.startswith("etl.") and k not in SEARCH_FREE}
 
+def search_digest(config:TrainConfig, dataset:DatasetVersion) -> str:
+    "A digest of what a search's scores depend on: its folder name (model type, strategy, dataset version) and `search_settings`."
+    blob = json.dumps({"search": tune_dir(config, dataset).name, **search_settings(config)}, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
 def check_search(folder:Path, config:TrainConfig):
     "Refuse to resume the search in `folder` with settings that change its trials' scores (`search.json` records those it began with)."
     f = folder/"search.json"
@@ -314,6 +330,8 @@ def make_tuner(config:TrainConfig, dataset:DatasetVersion, *, overwrite:bool|Non
     other_id = not fresh and (folder/"oracle.json").is_file() and not (folder/f"{os.environ.get('KERASTUNER_TUNER_ID', 'tuner0')}.json").is_file()
     tuner = cls(make_hypermodel(config, dataset), **kw)
     if other_id and tuner_role() != "worker": tuner.oracle.reload()   # the search ran as tuner0 (one process) or as the chief: keras-tuner reloads only its own id's
+    tuner._search_digest = search_digest(config, dataset)
+    if tuner_role() == "chief": tuner.oracle.hyperparameters.Fixed(SEARCH_ID, tuner._search_digest)   # every trial carries it to the workers
     if tuner_role() != "worker": write_atomic(folder/"search.json", json.dumps(search_settings(config), indent=1, default=str) + "\n")
     tuner.oracle.max_trials = t.max_trials
     tuner._times_path = Path(tuner.project_dir)/f"trial_seconds-{tuner.tuner_id}.json"
@@ -402,7 +420,7 @@ def _result(config:TrainConfig, tuner, interrupted:bool) -> TuneResult:
     best = [t for t in tuner.oracle.get_best_trials(1) if t.status == "COMPLETED" and t.score is not None]   # keras-tuner pads with unfinished ones
     if not best: return TuneResult(path, trial_rows(tuner), {}, None, None, interrupted)
     cfg_path = save_config(best_config(config, best[0].hyperparameters), path/"best_config.json")
-    return TuneResult(path, trial_rows(tuner), dict(best[0].hyperparameters.values), best[0].score, cfg_path, interrupted)
+    return TuneResult(path, trial_rows(tuner), _searched(best[0].hyperparameters), best[0].score, cfg_path, interrupted)
 
 # %% ../nbs/07_tune.ipynb
 def plot_trials(rows:list[dict], objective:str="val_loss", axes=None):
