@@ -107,6 +107,20 @@ def test_worker_stops_when_its_chief_is_killed(write_config, tmp_path):
     assert EARLIEST <= waited < 60, waited
 
 
+def chief_and_worker(tmp_path, chief_args, worker_args, timeout=300) -> tuple[list[int], list[str]]:
+    "Run `trainlib tune --distributed chief` and one worker w1 on a free local port, each with its own arguments (the config among them): exit codes and logs, chief's first."
+    address, env = f"127.0.0.1:{free_port()}", {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    def start(role, args, log):
+        return subprocess.Popen([str(TRAINLIB), "tune", "--verbose", "0", "--oracle", address, "--distributed", role, *map(str, args)],
+                                stdout=open(tmp_path/log, "w"), stderr=subprocess.STDOUT, env=env, cwd=tmp_path)
+    procs = [start("chief", chief_args, "chief.log"), start("worker", ["--tuner-id", "w1", *worker_args], "w1.log")]
+    try: rcs = [p.wait(timeout=timeout) for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None: p.kill()
+    return rcs, [(tmp_path/f).read_text() for f in ("chief.log", "w1.log")]
+
+
 @pytest.mark.slow   # failure injection across processes
 def test_failed_trials_in_a_row_on_a_worker_stop_the_chief_with_the_reason(write_config, tmp_path):
     """Every trial of the worker fails (its children get 200 MiB): the chief stops at tune.max_consecutive_failed_trials with the last reason,
@@ -114,18 +128,7 @@ def test_failed_trials_in_a_row_on_a_worker_stop_the_chief_with_the_reason(write
     and trials.csv says why each trial failed (keras-tuner does not send a worker's message to the chief)."""
     cfg = write_config(tune={"strategy": "random_search", "max_trials": 5, "max_epochs": 1, "max_consecutive_failed_trials": 2,
                              "worker_timeout": 60})
-    address = f"127.0.0.1:{free_port()}"
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    def start(*args, log):
-        return subprocess.Popen([str(TRAINLIB), "tune", "--config", str(cfg), "--verbose", "0", "--oracle", address, *args],
-                                stdout=open(tmp_path/log, "w"), stderr=subprocess.STDOUT, env=env, cwd=tmp_path)
-    chief = start("--distributed", "chief", "--isolate", "none", log="chief.log")
-    worker = start("--distributed", "worker", "--tuner-id", "w1", "--isolate", "process", "--memory-limit-mb", "200", log="w1.log")
-    try: rcs = [chief.wait(timeout=300), worker.wait(timeout=120)]
-    finally:
-        for p in (chief, worker):
-            if p.poll() is None: p.kill()
-    logs = [(tmp_path/f).read_text() for f in ("chief.log", "w1.log")]
+    rcs, logs = chief_and_worker(tmp_path, ["--config", cfg, "--isolate", "none"], ["--config", cfg, "--isolate", "process", "--memory-limit-mb", "200"])
     assert rcs == [1, 0], [log[-3000:] for log in logs]
     assert "trainlib: error: the search stopped: Number of consecutive failures exceeded the limit of 2" in logs[0], logs[0][-3000:]
     assert "(tune.max_consecutive_failed_trials); the last: " in logs[0] and "memory_limit_mb=200" in logs[0], logs[0][-3000:]
@@ -144,18 +147,8 @@ def test_a_worker_with_other_data_stops_at_its_first_trial(write_config, tmp_pat
     (tmp_path/"other.csv").write_text("".join(lines[:-1]))
     tune = {"strategy": "random_search", "max_trials": 2, "max_epochs": 1, "worker_timeout": 8}
     cfg, other = write_config(tune=tune), write_config("other.json", tune=tune, etl={"data_path": str(tmp_path/"other.csv")})
-    address = f"127.0.0.1:{free_port()}"
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    def start(config, *args, log):
-        return subprocess.Popen([str(TRAINLIB), "tune", "--config", str(config), "--verbose", "0", "--oracle", address, "--isolate", "none", *args],
-                                stdout=open(tmp_path/log, "w"), stderr=subprocess.STDOUT, env=env, cwd=tmp_path)
-    chief, worker = start(cfg, "--distributed", "chief", log="chief.log"), start(other, "--distributed", "worker", "--tuner-id", "w1", log="w1.log")
-    try: rcs = [worker.wait(timeout=300), chief.wait(timeout=120)]
-    finally:
-        for p in (chief, worker):
-            if p.poll() is None: p.kill()
-    logs = [(tmp_path/f).read_text() for f in ("w1.log", "chief.log")]
+    rcs, logs = chief_and_worker(tmp_path, ["--config", cfg, "--isolate", "none"], ["--config", other, "--isolate", "none"])
     assert rcs == [1, 1], [log[-3000:] for log in logs]
-    assert "trainlib: error: this worker's search is not the chief's" in logs[0], logs[0][-3000:]
+    assert "trainlib: error: this worker's search is not the chief's" in logs[1], logs[1][-3000:]
     rows = list(csv.DictReader(open(next((tmp_path/"runs"/"default").glob("tune-*/trials.csv")))))
     assert not any(r["status"] == "COMPLETED" for r in rows), rows
