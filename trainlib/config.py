@@ -298,13 +298,16 @@ def check_replaceable(path, inputs=(), name:str="outdir"):
                               "delete it; choose a new output folder, or empty this one yourself")
 
 def check_output_file(path, *inputs, name:str="output",
-                      run=None): # the folder of the model used: the output must stay out of it if it is a run folder
-    "Raise `ValueError` if the file `path` (option `name`) is a folder, would replace one of the `inputs` (paths or None), or is inside the run folder `run`."
+                      run=None, # the folder of the model used: the output must stay out of it if it is a run folder
+                      outside:dict|None=None): # other folders the output must stay out of: {what they are: folder}
+    "Raise `ValueError` if the file `path` (option `name`) is a folder, would replace one of the `inputs` (paths or None), or is inside the run folder `run` or a folder of `outside`."
     text, path = str(path), Path(path)
     if text.endswith(("/", os.sep)) or path.is_dir(): raise ValueError(f"{name}: {text} is a folder; give the file to write, e.g. {path/'predictions.csv'}")
     if run is not None and any((Path(run)/f).is_file() for f in ("run.json", "dataset.json")) and path.resolve().is_relative_to(Path(run).resolve()):
         raise ValueError(f"{name}: {text} is inside the run folder {run}, whose files it could replace (and which training again replaces): "
                          "write it elsewhere")
+    for what, folder in (outside or {}).items():
+        if path.resolve().is_relative_to(Path(folder).resolve()): raise ValueError(f"{name}: {text} is inside {what}: write it elsewhere")
     for i in inputs:
         if i is not None and Path(i).is_file() and path.resolve() == Path(i).resolve():
             raise ValueError(f"{name}: {text} is an input of this command and would be replaced; write the output elsewhere")

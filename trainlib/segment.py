@@ -192,11 +192,12 @@ def train_segmentation(config:SegmentConfig, *,
     device = _device(config)
     model = build_segmenter(config)                       # a bad model or shape fails before any file is written
     epoch, path, latest = find_checkpoint(config)
+    source = config.model_to_load or config.model_name              # the model whose checkpoint `path` is
     if config.model_to_load not in (None, config.model_name):     # another model's weights to start from: this run's epochs are its own
         own = list_checkpoints(config, config.model_name)
-        if own: epoch, path, latest = max(own), own[max(own)], max(own)   # this run was started before: resume it
+        if own: epoch, path, latest, source = max(own), own[max(own)], max(own), config.model_name   # this run was started before: resume it
         else: latest = 0
-    if path is not None: check_checkpoint_config(config, config.model_name if path.name.startswith(f"{config.model_name}_") else config.model_to_load)
+    if path is not None: check_checkpoint_config(config, source)
     train_ds, val_ds, split = segmentation_datasets(config, start_epoch=latest)
     if path is not None: load_checkpoint(model, path)
     logs = log_dir(config); logs.mkdir(parents=True, exist_ok=True)
@@ -248,9 +249,7 @@ def segment_volume(config:SegmentConfig, # the run's config: model, classes, cro
         if not path.is_file(): raise FileNotFoundError(f"checkpoint not found: {path}")
     check_value("batch_size", check_type("batch_size", batch_size, "int|None"), dict(gt=0))
     check_value("overlap", check_type("overlap", overlap, "float"), dict(ge=0, lt=1))
-    check_output_file(output_path, volume, path)
-    if Path(output_path).resolve().is_relative_to(Path(config.data_path).resolve()):
-        raise ValueError(f"output: {output_path} is inside data_path {config.data_path}, the training volumes: write the predictions elsewhere")
+    check_output_file(output_path, volume, path, outside={f"data_path {config.data_path}, the training volumes": config.data_path})
     vol = Volume(volume).check_scale(config.input_array_info)
     crop = _check_crop([vol], config.crop_shape)
     model = load_checkpoint(build_segmenter(config), path)
