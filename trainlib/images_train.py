@@ -18,7 +18,7 @@ from .store import DatasetVersion, finish_pipeline, load_arrays, load_ids
 from .augment import lighting_map, mix_map
 from .models import IMAGE_MODELS, MODELS, build_model
 from .label_losses import AsymmetricLoss, label_scores, multilabel_metrics, single_label_loss
-from .train import Checkpoints, GracefulInterrupt, Run, ScheduleLR, _env, read_history, save_model_atomic
+from .train import Checkpoints, GracefulInterrupt, Run, ScheduleLR, _env, dataset_record, read_history, save_model_atomic
 from .transfer import freeze, load_pretrained, unfreeze
 from .bundle import check_labels, load_bundle_model, read_bundle, read_labels, write_bundle
 
@@ -155,8 +155,7 @@ def train_images(input, # folder of images (searched recursively)
     metrics = (lambda: [keras.metrics.CategoricalAccuracy(name="accuracy")]) if single_label else (lambda: multilabel_metrics(threshold))
     run.start_afresh()
     run.write_json("config.json", {k: (str(v) if isinstance(v, Path) else v) for k, v in args.items()})
-    run.write_json("dataset.json", {"version": dataset.version, "path": str(dataset.path.resolve()), "classes": dataset.classes,
-                                    "multi_label": not single_label, "batch_size": batch_size, **how})
+    run.write_json("dataset.json", {**dataset_record(dataset), "multi_label": not single_label, "batch_size": batch_size, **how})
     run.write_json("env.json", {**_env_images(seed)})
     write_atomic(run.file("labels.txt"), "\n".join(dataset.classes) + "\n")
     _write_input_data(run, dataset)
