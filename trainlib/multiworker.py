@@ -29,6 +29,8 @@ def init_distributed(coordinator:str|None=None, # HOST:PORT of process 0 (defaul
     settings = distributed_settings(coordinator, num_processes, process_id)
     import jax
     jax.config.update("jax_cpu_collectives_implementation", "gloo")
+    print(f"process {settings['process_id']} of {settings['num_processes']}: joining the group at {settings['coordinator']} "
+          f"(this waits until all {settings['num_processes']} have joined)", file=sys.stderr, flush=True)
     jax.distributed.initialize(settings["coordinator"], settings["num_processes"], settings["process_id"])
     keras.distribution.set_distribution(keras.distribution.DataParallel(devices=jax.devices(), auto_shard_dataset=False))   # trainlib.train slices the batches
     return settings
