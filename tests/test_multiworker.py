@@ -44,6 +44,7 @@ def test_two_processes_train_in_lock_step(write_config, tmp_path):
     assert rcs == [0, 0], [log[-3000:] for log in logs]
     assert "2 processes" in logs[0] and "process 1 of 2: trained in lock-step" in logs[1]
     assert f"process 0 of 2: joining the group at 127.0.0.1:{port} (this waits until all 2 have joined)" in logs[0]   # not silent while it waits
+    assert not any("ran out of data" in log for log in logs), logs                 # the validation slices' count is known
     # process 0 wrote the one run folder of the shared output; process 1 only its own throwaway one
     (run,) = (tmp_path/"runs"/"default").iterdir()
     history = list(csv.DictReader(open(run/"history.csv")))

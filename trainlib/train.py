@@ -423,7 +423,10 @@ def pad_batches(ds:tf.data.Dataset, batch_size:int) -> tf.data.Dataset:
 def process_batches(ds:tf.data.Dataset, batch_size:int, num_processes:int, process_id:int) -> tf.data.Dataset:
     "Process `process_id`'s slice (`batch_size / num_processes` rows) of every full global batch of `ds`."
     if batch_size % num_processes: raise ValueError(f"train.batch_size must be a multiple of the number of processes ({num_processes}), got {batch_size}")
-    return ds.rebatch(batch_size // num_processes).shard(num_processes, process_id).prefetch(tf.data.AUTOTUNE)
+    out = ds.rebatch(batch_size // num_processes).shard(num_processes, process_id)
+    if (n := int(ds.cardinality())) >= 0:            # one slice per batch; rebatch hides the count, and Keras warned its input "ran out of data"
+        out = out.apply(tf.data.experimental.assert_cardinality(n))
+    return out.prefetch(tf.data.AUTOTUNE)
 
 def _process_slot() -> tuple[int, int]:
     "`(number of processes, this process's index)` under the current `keras.distribution` ((1, 0) without one)."
