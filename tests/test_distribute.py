@@ -152,3 +152,12 @@ def test_a_worker_with_other_data_stops_at_its_first_trial(write_config, tmp_pat
     assert "trainlib: error: this worker's search is not the chief's" in logs[1], logs[1][-3000:]
     rows = list(csv.DictReader(open(next((tmp_path/"runs"/"default").glob("tune-*/trials.csv")))))
     assert not any(r["status"] == "COMPLETED" for r in rows), rows
+
+
+@pytest.mark.slow
+def test_a_worker_reports_the_trials_it_ran_this_time(write_config, tmp_path):
+    "The search continued with one trial more: the worker ran only that one, and says so (it counted its trials of the first run too)."
+    for trials, ran in ((1, "worker ran 1 trials: 0"), (2, "worker ran 1 trials: 1")):
+        cfg = write_config(tune={"strategy": "random_search", "max_trials": trials, "max_epochs": 1})
+        rcs, logs = chief_and_worker(tmp_path, ["--config", cfg, "--isolate", "none"], ["--config", cfg, "--isolate", "none"])
+        assert rcs == [0, 0] and ran in logs[1], [log[-3000:] for log in logs]

@@ -104,6 +104,7 @@ class _TrialLog:
         times[trial.trial_id] = {"seconds": round(time.time() - self._started, 2), "status": trial.status, "epochs": self._epochs,
                                  "reason": failure_reason(trial.message) if trial.status in ("FAILED", "INVALID") else ""}
         write_atomic(self._times_path, json.dumps(times))
+        self._ran = [*getattr(self, "_ran", []), trial.trial_id]     # this process's trials (the times file keeps earlier runs')
         super().on_trial_end(trial)
         if tuner_role() != "worker": write_trials_csv(self)
 
@@ -408,7 +409,8 @@ def tune(config:TrainConfig, dataset:DatasetVersion, *, overwrite:bool|None=None
         for w in (watch, contact):
             if w is not None: w.done.set()
     if tuner_role() == "worker":      # the chief's oracle has the trials; report the ones this worker ran
-        rows = [{"trial": tid, **v} for tid, v in sorted(_read_json(tuner._times_path).items())]
+        times = _read_json(tuner._times_path)
+        rows = [{"trial": tid, **times[tid]} for tid in sorted(getattr(tuner, "_ran", []))]
         return TuneResult(Path(tuner.project_dir), rows, {}, None, None, interrupted)
     return _result(config, tuner, interrupted)
 
