@@ -310,8 +310,9 @@ def check_search(folder:Path, config:TrainConfig):
     f = folder/"search.json"
     if not f.is_file(): return
     if diff := settings_diff(json.loads(f.read_text()), search_settings(config), "in the search"):
-        raise ValueError(f"{folder} holds a search made with other settings ({diff}): its trials' scores would be ranked with the "
-                         "new ones; set tune.overwrite: true to start it again, or give this search another train.experiment")
+        again = ("start the chief with --overwrite first (a worker never starts a search afresh), or give every process the chief's config"
+                 if tuner_role() == "worker" else "set tune.overwrite: true to start it again, or give this search another train.experiment")
+        raise ValueError(f"{folder} holds a search made with other settings ({diff}): its trials' scores would be ranked with the new ones; {again}")
 
 def make_tuner(config:TrainConfig, dataset:DatasetVersion, *, overwrite:bool|None=None,
                isolate:str="none", # "process": fit each trial in a spawned child process; "none": in this one
