@@ -87,7 +87,8 @@ def test_batch_over_the_training_report(cli, tmp_path):
 
 def test_ctrl_c_stops_the_running_reports_and_keeps_the_finished_ones(cli, tmp_path):
     """Ctrl+C in `trainlib batch` stops the reports' kernels (they run in sessions of their own, so they never see it),
-    writes the summary with the stopped runs as `interrupted`, and exits 130; the finished run is kept, the stopped ones run next time."""
+    writes the summary with the stopped runs as `interrupted`, and exits 130; the finished run is kept, the stopped ones run next time.
+    Started with SIGINT ignored, as a shell starts a background job (and CI its commands): the batch sets Python's handler itself."""
     import signal, subprocess, time
     from conftest import TRAINLIB
     params = new_code_cell("x: int = 0  # which run\nseconds: float = 0.0  # how long it sleeps")
@@ -98,7 +99,8 @@ def test_ctrl_c_stops_the_running_reports_and_keeps_the_finished_ones(cli, tmp_p
     nbformat.write(nb, tmp_path/"sleep.ipynb")
     p = subprocess.Popen([str(TRAINLIB), "batch", "sleep.ipynb", "-p", "x", "0,1,2,3", "-p", "seconds", "300", "--jobs", "2",
                           "--output-dir", "out"], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                         start_new_session=True)
+                         start_new_session=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))   # as a shell's background job
+
     deadline = time.time() + 240
     while not ((tmp_path/"pid-1").is_file() and (tmp_path/"pid-2").is_file()) and time.time() < deadline and p.poll() is None:
         time.sleep(0.5)

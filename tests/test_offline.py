@@ -103,15 +103,18 @@ def test_check_passes_a_good_config_and_checks_a_pretrained_model(trained, capsy
     cfg, run = trained
     assert main(["check", "--config", str(cfg), "--model", str(run)]) == 0
     out = capsys.readouterr().out.splitlines()
-    checks = [l.split()[1] + (" " + l.split()[2] if l.split()[1] in ("input", "output", "dataset", "pretrained") else "") for l in out[1:-1]]
-    assert checks == ["config", "input file", "input file", "dataset version", "model", "pretrained model", "output folder", "output folder"]
-    assert all(l.split()[0] == "ok" for l in out[1:-1]) and out[-1] == "all 8 checks passed"
+    checks = [l.split()[1] + (" " + l.split()[2] if l.split()[1] in ("input", "output", "dataset", "pretrained", "run") else "") for l in out[1:-1]]
+    assert checks == ["config", "input file", "input file", "dataset version", "run folder", "model", "pretrained model", "output folder", "output folder"]
+    assert all(l.split()[0] == "ok" for l in out[1:-1]) and out[-1] == "all 9 checks passed"
     assert "fcn builds: input (150, 1), 2 classes" in "\n".join(out)
     # a dataset version and a pretrained model for another target_length do not fit
-    assert main(["check", "--config", str(cfg), "--model", str(run), "--set", "shared.target_length=100"]) == 1
+    # (in another run folder: the trained one, made with target_length 150, would refuse it, and the check says so)
+    assert main(["check", "--config", str(cfg), "--model", str(run), "--set", "shared.target_length=100", "--set", "train.run_name=other"]) == 1
     cap = capsys.readouterr()
     assert "the model takes input (150, 1), but the config's data have shape (100, 1)" in cap.err
-    assert [l.split()[0] for l in cap.out.splitlines()[1:]] == ["ok", "ok", "ok", "ok", "error", "ok", "ok"]
+    assert [l.split()[0] for l in cap.out.splitlines()[1:]] == ["ok", "ok", "ok", "ok", "ok", "error", "ok", "ok"]
+    assert main(["check", "--config", str(cfg), "--set", "shared.target_length=100"]) == 1
+    assert "holds a run made with other settings (shared.target_length: 150 in the run, 100 now)" in capsys.readouterr().err
 
 
 def test_check_finds_an_output_folder_it_cannot_create(write_config, tmp_path, capsys):

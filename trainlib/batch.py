@@ -18,8 +18,8 @@ from .config import load_yaml, write_atomic, yaml_error
 from .report import coerce_parameters, find_report, report_parameters, run_report
 
 # %% auto 0
-__all__ = ['read_grid', 'check_grid', 'parse_grid_args', 'grid_combinations', 'combination_name', 'final_metrics', 'batch_record',
-           'run_one', 'RunningKernels', 'summary_columns', 'write_summary', 'BatchResult', 'run_batch']
+__all__ = ['read_grid', 'check_grid', 'parse_grid_args', 'grid_combinations', 'combination_name', 'final_metrics',
+           'RunningKernels', 'batch_record', 'run_one', 'summary_columns', 'write_summary', 'BatchResult', 'run_batch']
 
 # %% ../nbs/11b_batch.ipynb
 def read_grid(path) -> dict:
@@ -81,6 +81,42 @@ def final_metrics(nb) -> dict:
     return {}
 
 # %% ../nbs/11b_batch.ipynb
+class RunningKernels:
+    "The kernels of a batch's running reports, so that Ctrl+C can stop them: each runs in its own session and never sees it."
+    def __init__(self): self.groups, self.stopped, self._lock = set(), False, threading.Lock()
+
+    def manager_class(self):
+        "A kernel manager class for papermill that records its kernel's process group while the kernel runs."
+        from jupyter_client.manager import AsyncKernelManager
+        running = self
+        class BatchKernelManager(AsyncKernelManager):
+            async def start_kernel(self, **kw):
+                await super().start_kernel(**kw)
+                self._trainlib_group = self.provisioner.pgid
+                running._started(self._trainlib_group)
+            async def cleanup_resources(self, restart=False):
+                running._ended(getattr(self, "_trainlib_group", None))
+                await super().cleanup_resources(restart=restart)
+        return BatchKernelManager
+
+    def _started(self, group):
+        with self._lock: self.groups.add(group); stopped = self.stopped
+        if stopped: _terminate(group)             # started while the batch was being stopped
+
+    def _ended(self, group):
+        with self._lock: self.groups.discard(group)
+
+    def stop(self) -> int:
+        "Terminate every running kernel and the processes it started (its process group), and any that starts later; return how many."
+        with self._lock: self.stopped, groups = True, list(self.groups)
+        for group in groups: _terminate(group)
+        return len(groups)
+
+def _terminate(group:int):
+    try: os.killpg(group, signal.SIGTERM)
+    except ProcessLookupError: pass
+
+# %% ../nbs/11b_batch.ipynb
 def _row(name:str, params:dict, folder:Path, status:str, seconds:float|None=None, error:str="") -> dict:
     nb_path = folder/"report.ipynb"
     nb = nbformat.read(nb_path, as_version=4) if nb_path.is_file() else None
@@ -121,42 +157,6 @@ def run_one(report:str, params:dict, folder, *, kernel_name:str|None=None, cwd=N
     for stale in ("error.txt", "report.failed.ipynb", "report.failed.html"): (folder/stale).unlink(missing_ok=True)
     write_atomic(done, json.dumps(record, indent=1) + "\n")
     return _row(name, params, folder, "ok", time.time() - start)
-
-# %% ../nbs/11b_batch.ipynb
-class RunningKernels:
-    "The kernels of a batch's running reports, so that Ctrl+C can stop them: each runs in its own session and never sees it."
-    def __init__(self): self.groups, self.stopped, self._lock = set(), False, threading.Lock()
-
-    def manager_class(self):
-        "A kernel manager class for papermill that records its kernel's process group while the kernel runs."
-        from jupyter_client.manager import AsyncKernelManager
-        running = self
-        class BatchKernelManager(AsyncKernelManager):
-            async def start_kernel(self, **kw):
-                await super().start_kernel(**kw)
-                self._trainlib_group = self.provisioner.pgid
-                running._started(self._trainlib_group)
-            async def cleanup_resources(self, restart=False):
-                running._ended(getattr(self, "_trainlib_group", None))
-                await super().cleanup_resources(restart=restart)
-        return BatchKernelManager
-
-    def _started(self, group):
-        with self._lock: self.groups.add(group); stopped = self.stopped
-        if stopped: _terminate(group)             # started while the batch was being stopped
-
-    def _ended(self, group):
-        with self._lock: self.groups.discard(group)
-
-    def stop(self) -> int:
-        "Terminate every running kernel and the processes it started (its process group), and any that starts later; return how many."
-        with self._lock: self.stopped, groups = True, list(self.groups)
-        for group in groups: _terminate(group)
-        return len(groups)
-
-def _terminate(group:int):
-    try: os.killpg(group, signal.SIGTERM)
-    except ProcessLookupError: pass
 
 # %% ../nbs/11b_batch.ipynb
 def summary_columns(rows:list[dict]) -> list[str]:
@@ -226,6 +226,8 @@ def run_batch(report:str, grid:dict, output_dir="runs", *, experiment:str="batch
         todo.append((name, {**{k: v for k, v in fixed.items() if k in declared and k not in grid}, **params}))
     root.mkdir(parents=True, exist_ok=True)
     rows, pool, kernels = {}, ThreadPoolExecutor(max_workers=jobs), RunningKernels()
+    main = threading.current_thread() is threading.main_thread()    # Python's own Ctrl+C, also when started with SIGINT ignored (in the background)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler) if main else None
     futures = {pool.submit(run_one, str(path), params, root/name, kernel_name=kernel_name, cwd=cwd, kernels=kernels): name
                for name, params in todo}
     try:
@@ -241,6 +243,8 @@ def run_batch(report:str, grid:dict, output_dir="runs", *, experiment:str="batch
             if rows[name]["status"] == "failed": rows[name].update(status="interrupted", error="stopped by Ctrl+C")
         _summarise(rows, todo, grid, root)
         raise
+    finally:
+        if previous is not None: signal.signal(signal.SIGINT, previous)
     pool.shutdown()
     return BatchResult(root, _summarise(rows, todo, grid, root))
 

@@ -796,7 +796,8 @@ class WorkerWatch:
                 last = _reason(trial, _trial_times(oracle._project_dir).get(trial.trial_id, {})) or "see the worker's output"
                 self.reason = f"{str(e).splitlines()[0]} (tune.max_consecutive_failed_trials); the last: {last}"
                 self.too_many_failed = True
-            finally: oracle.save()         # keras-tuner saved before the trial left ongoing_trials: a restart would run it again
+            finally:                       # keras-tuner saved before the trial left ongoing_trials: a restart would run it again
+                write_atomic(Path(oracle._get_oracle_fname()), json.dumps(oracle.get_state()))   # what keras-tuner writes, atomically
         finish = release_on_error(o, kt_synchronized(finish))        # under the oracle's lock, as its own methods
         def end_trial(trial): self._heard(trial.trial_id); return finish(o, trial)
         def get_trial(trial_id): self._heard(trial_id); return get(trial_id)      # a worker's heartbeat
