@@ -130,8 +130,8 @@ def test_failed_trials_in_a_row_on_a_worker_stop_the_chief_with_the_reason(write
                              "worker_timeout": 60})
     rcs, logs = chief_and_worker(tmp_path, ["--config", cfg, "--isolate", "none"], ["--config", cfg, "--isolate", "process", "--memory-limit-mb", "200"])
     assert rcs == [1, 0], [log[-3000:] for log in logs]
-    assert "trainlib: error: the search stopped: Number of consecutive failures exceeded the limit of 2" in logs[0], logs[0][-3000:]
-    assert "(tune.max_consecutive_failed_trials); the last: " in logs[0] and "memory_limit_mb=200" in logs[0], logs[0][-3000:]
+    assert "trainlib: error: the search stopped: 2 failed trials in a row (tune.max_consecutive_failed_trials); the last one: " in logs[0], logs[0][-3000:]
+    assert "memory_limit_mb=200" in logs[0], logs[0][-3000:]
     assert "sent nothing" not in logs[0], logs[0][-3000:]
     assert "_InactiveRpcError" not in logs[1] and "worker ran 2 trials: 0, 1" in logs[1], logs[1][-3000:]   # (keras-tuner prints each failed trial's traceback)
     folder = next((tmp_path/"runs"/"default").glob("tune-fcn-random_search-*"))

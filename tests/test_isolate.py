@@ -69,6 +69,6 @@ def test_failures_in_a_row_stop_the_search_with_the_reason(cli, write_config, tm
     cfg = write_config(tune={"strategy": "random_search", "max_trials": 5, "max_epochs": 1, "max_consecutive_failed_trials": 2})
     r = cli("tune", "--config", cfg, "--verbose", "0", "--memory-limit-mb", "200")
     assert r.returncode == 1, r.stderr[-3000:]
-    assert "trainlib: error: the search stopped after 2 failed trials in a row (tune.max_consecutive_failed_trials)" in r.stderr, r.stderr[-3000:]
+    assert "trainlib: error: the search stopped: 2 failed trials in a row (tune.max_consecutive_failed_trials); the last one: " in r.stderr, r.stderr[-3000:]
     rows = list(csv.DictReader(open(next((tmp_path/"runs"/"default").glob("tune-*/trials.csv")))))
     assert [x["status"] for x in rows] == ["FAILED", "FAILED"] and all(x["reason"] for x in rows), rows

@@ -4,7 +4,7 @@
 
 # %% ../nbs/11b_batch.ipynb 3
 from __future__ import annotations
-import ast, csv, hashlib, html, io, itertools, json, os, re, signal, sys, threading, time, traceback
+import ast, csv, functools, hashlib, html, io, itertools, json, os, re, signal, sys, threading, time, traceback
 from concurrent.futures import ThreadPoolExecutor, as_completed, wait
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -85,8 +85,9 @@ class RunningKernels:
     "The kernels of a batch's running reports, so that Ctrl+C can stop them: each runs in its own session and never sees it."
     def __init__(self): self.groups, self.stopped, self._lock = set(), False, threading.Lock()
 
+    @functools.cached_property
     def manager_class(self):
-        "A kernel manager class for papermill that records its kernel's process group while the kernel runs."
+        "A kernel manager class for papermill that records its kernel's process group while the kernel runs (one class per batch)."
         from jupyter_client.manager import AsyncKernelManager
         running = self
         class BatchKernelManager(AsyncKernelManager):
@@ -145,7 +146,7 @@ def run_one(report:str, params:dict, folder, *, kernel_name:str|None=None, cwd=N
     done.unlink(missing_ok=True)
     start = time.time()
     try: run_report(report, params, folder, kernel_name=kernel_name, cwd=cwd, progress=False,
-                    kernel_manager_class=kernels.manager_class() if kernels else None)
+                    kernel_manager_class=kernels.manager_class if kernels else None)
     except Exception as e:
         folder.mkdir(parents=True, exist_ok=True)
         write_atomic(folder/"error.txt", "".join(traceback.format_exception(e)))

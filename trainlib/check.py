@@ -210,7 +210,7 @@ def preflight(config:TrainConfig, # the run's config (paths already resolved, se
 # %% ../nbs/11c_check.ipynb
 def check_run_folder(config:TrainConfig, overwrite:bool=False) -> str:
     "Check the folder a fixed `train.run_name` names as training will: a run made with other settings is refused unless `overwrite`; what happens to it."
-    folder = Path(config.shared.output_dir)/config.train.experiment/config.train.run_name
+    folder = config.experiment_dir/config.train.run_name
     check_replaceable(folder)
     if not (folder/"config.json").is_file(): return f"{folder}: a new run"
     if overwrite: return f"{folder}: replaced (overwrite)"

@@ -49,7 +49,7 @@ def train_model_distributed(args) -> int:
     if not args.no_check:                            # the check builds the model: replicated variables must be equal on every process
         import keras; keras.utils.set_random_seed(config.train.seed)
         run_preflight(args.config, parse_overrides(args.set), overwrite=args.overwrite)
-    run, metrics = train_distributed(config, worker_dir=args.worker_dir, overwrite=args.overwrite, verbose=args.verbose)
+    run, metrics = train_distributed(config, worker_dir=args.worker_dir, overwrite=args.overwrite, verbose=args.verbose, config_checked=True)
     if metrics is None:
         print(f"process {s['process_id']} of {s['num_processes']}: trained in lock-step; process 0 writes the run"); return 0
     print(f"run: {run.path}\ntest accuracy: {metrics['accuracy']:.4f} ({metrics['n']} examples, {metrics['epochs']} epochs, {s['num_processes']} processes)")

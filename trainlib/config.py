@@ -208,6 +208,11 @@ class TrainConfig(Section):
     @classmethod
     def from_dict(cls, d:dict|None, path:str=""): return super().from_dict(d, path)
 
+    @property
+    def experiment_dir(self) -> Path:
+        "`shared.output_dir`/`train.experiment`: the folder of this experiment's runs and searches."
+        return Path(self.shared.output_dir)/self.train.experiment
+
     def update(self, overrides:dict) -> "TrainConfig":
         "A new validated config with dotted-key `overrides` applied, e.g. `{'train.max_epochs': 5}`."
         d = self.to_dict()

@@ -53,6 +53,7 @@ def _start(config:TrainConfig, dataset, overwrite:bool) -> tuple[int, int]:
 # %% ../nbs/11d_multiworker.ipynb
 PER_MACHINE = ("etl.data_path", "etl.test_path", "etl.split_path", "etl.dataset_dir", "shared.output_dir",
                "train.tracking", "train.tracking_uri", "debug")    # where files are, and what only process 0 does: these may differ
+# (tuning's counterpart, the settings a search may continue with other values of, is `trainlib.tune.SEARCH_FREE`)
 
 def _digest(value) -> int:
     return int(hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:7], 16)   # 28 bits: an int32
@@ -66,14 +67,17 @@ def differing_setting(digests, # per process: the digest of each setting, in one
     return None
 
 def check_same_settings(settings:dict, # flat name -> value, e.g. {"train.seed": 42}
+                        allgather=None, # array -> the arrays of every process, stacked (default: JAX's, over the group)
                        ):
     "Fail on every process, naming the setting, unless all processes have the same `settings`: lock-step training over other data or another model is no run at all."
-    if keras.distribution.distribution() is None or __import__("jax").process_count() == 1: return
-    from jax.experimental import multihost_utils
+    if allgather is None:
+        if keras.distribution.distribution() is None or __import__("jax").process_count() == 1: return
+        from jax.experimental import multihost_utils
+        allgather = multihost_utils.process_allgather
     names = sorted(settings)
-    if differing_setting(multihost_utils.process_allgather(np.array([len(names), _digest(names)], np.int32)), ["fields"]):
+    if differing_setting(allgather(np.array([len(names), _digest(names)], np.int32)), ["count", "names"]):
         raise ValueError("the processes' configs have other fields: run the same trainlib version on every process")
-    if found := differing_setting(multihost_utils.process_allgather(np.array([_digest(settings[k]) for k in names], np.int32)), names):
+    if found := differing_setting(allgather(np.array([_digest(settings[k]) for k in names], np.int32)), names):
         name, other = found
         rank = __import__("jax").process_index()
         raise ValueError(f"{name} differs between processes: process {', '.join(map(str, other))} has another value than process 0 "
@@ -85,7 +89,9 @@ def check_same_config(config:TrainConfig):
 
 # %% ../nbs/11d_multiworker.ipynb
 def train_distributed(config:TrainConfig, *, worker_dir:str|None=None, # run folders of processes > 0 (default: a temporary folder, removed)
-                      overwrite:bool=False, verbose="auto") -> tuple[Run, dict|None]:
+                      overwrite:bool=False, verbose="auto",
+                      config_checked:bool=False, # the caller ran `check_same_config(config)` already (the CLI does, before its preflight)
+                     ) -> tuple[Run, dict|None]:
     "Train `config` as one process of the group `init_distributed` joined; return `(run, metrics)`, metrics None on processes > 0."
     dist = keras.distribution.distribution()
     n = dist.num_processes if dist is not None else 1
@@ -94,7 +100,7 @@ def train_distributed(config:TrainConfig, *, worker_dir:str|None=None, # run fol
     if config.train.batch_size % devices:
         raise ValueError(f"train.batch_size is the global batch, split evenly over the {devices} devices of the {n} process(es): "
                          f"it must be a multiple of {devices}, got {config.train.batch_size}")
-    check_same_config(config)
+    if not config_checked: check_same_config(config)
     dataset = make_dataset(config)
     print(f"process {rank} of {n}: {dataset}", file=sys.stderr)
     check_same_settings({"dataset version": dataset.version})

@@ -165,7 +165,7 @@ def run_id(config:TrainConfig, dataset:DatasetVersion) -> str:
 
 def run_for(config:TrainConfig, dataset:DatasetVersion) -> Run:
     "The run folder for (config, dataset) (not created)."
-    return Run(Path(config.shared.output_dir)/config.train.experiment/run_id(config, dataset))
+    return Run(config.experiment_dir/run_id(config, dataset))
 
 # %% ../nbs/06_train.ipynb
 def monitor_mode(monitor:str) -> str:

@@ -117,7 +117,7 @@ def _transfer_run(config:TrainConfig, dataset:DatasetVersion, base_id:str, setti
     if not name:
         blob = json.dumps({"config": config.to_dict(), "dataset": dataset.version, "base": base_id, **settings}, sort_keys=True, default=str)
         name = f"transfer-{hashlib.sha256(blob.encode()).hexdigest()[:8]}"
-    return Run(Path(config.shared.output_dir)/config.train.experiment/name)
+    return Run(config.experiment_dir/name)
 
 def _compile(model, config:TrainConfig, learning_rate:float):
     model.compile(optimizer=make_optimizer(config.update({"train.learning_rate": learning_rate})),

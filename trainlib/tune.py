@@ -22,7 +22,7 @@ from .quiet import call_quietly
 __all__ = ['STRATEGIES', 'SEARCH_ID', 'SEARCH_FREE', 'keras_settings', 'restore_keras_settings', 'search_space',
            'make_hypermodel', 'best_config', 'tune_dir', 'tuner_role', 'oracle_address', 'trial_rows',
            'write_trials_csv', 'failure_reason', 'exit_when_orphaned', 'search_settings', 'search_digest',
-           'check_search', 'make_tuner', 'TuneResult', 'tune', 'plot_trials', 'trials_markdown',
+           'check_search', 'make_tuner', 'TuneResult', 'failed_in_a_row', 'tune', 'plot_trials', 'trials_markdown',
            'sample_hyperparameters', 'GridKind', 'SignalGrid', 'FeedforwardGrid', 'grid_kind', 'grid_run_name',
            'grid_plan', 'grid_search', 'release_on_error', 'WorkerWatch', 'ChiefContact', 'watch_workers',
            'keep_in_touch']
@@ -70,7 +70,7 @@ STRATEGIES = {"hyperband": kt.Hyperband, "random_search": kt.RandomSearch, "baye
 
 def tune_dir(config:TrainConfig, dataset:DatasetVersion) -> Path:
     "Where the search for (config, dataset) keeps its state: `<output_dir>/<experiment>/tune-<model>-<strategy>-<dataset>`."
-    return Path(config.shared.output_dir)/config.train.experiment/f"tune-{config.shared.model_type}-{config.tune.strategy}-{dataset.version}"
+    return config.experiment_dir/f"tune-{config.shared.model_type}-{config.tune.strategy}-{dataset.version}"
 
 # %% ../nbs/07_tune.ipynb
 def tuner_role() -> str|None:
@@ -295,6 +295,7 @@ def _history(values:dict) -> keras.callbacks.History:
 SEARCH_FREE = ("tune.max_trials", "tune.overwrite", "tune.worker_timeout", "tune.max_consecutive_failed_trials", "train.max_epochs",
                "train.patience", "train.experiment", "train.run_name", "train.tracking", "train.tracking_uri", "train.checkpoint_interval",
                "shared.output_dir", "debug")    # settings a search may be resumed with other values of: its trials' scores do not depend on them
+# (multi-process training's counterpart, the settings each process may set for itself, is `trainlib.multiworker.PER_MACHINE`)
 
 def search_settings(config:TrainConfig) -> dict:
     "The settings (flat names) a search's trial scores depend on; the dataset's are in the folder name (its version)."
@@ -329,9 +330,9 @@ def make_tuner(config:TrainConfig, dataset:DatasetVersion, *, overwrite:bool|Non
               overwrite=fresh, directory=str(folder.parent), project_name=folder.name)
     if t.strategy == "hyperband": kw |= dict(max_epochs=t.max_epochs, factor=t.factor)
     else: kw |= dict(max_trials=t.max_trials)
-    other_id = not fresh and (folder/"oracle.json").is_file() and not (folder/f"{os.environ.get('KERASTUNER_TUNER_ID', 'tuner0')}.json").is_file()
     tuner = cls(make_hypermodel(config, dataset), **kw)
-    if other_id and tuner_role() != "worker": tuner.oracle.reload()   # the search ran as tuner0 (one process) or as the chief: keras-tuner reloads only its own id's
+    if not fresh and tuner_role() != "worker" and (folder/"oracle.json").is_file() and not (folder/f"{tuner.tuner_id}.json").is_file():
+        tuner.oracle.reload()        # the search ran under another tuner id (tuner0 in one process, or the chief's): keras-tuner reloads only its own id's
     tuner._search_digest = search_digest(config, dataset)
     if tuner_role() == "chief": tuner.oracle.hyperparameters.Fixed(SEARCH_ID, tuner._search_digest)   # every trial carries it to the workers
     if tuner_role() != "worker": write_atomic(folder/"search.json", json.dumps(search_settings(config), indent=1, default=str) + "\n")
@@ -371,6 +372,13 @@ class _SearchInterrupt(keras.callbacks.Callback):
     on_train_batch_end = on_test_batch_end = on_epoch_end = on_train_begin = check
 
 # %% ../nbs/07_tune.ipynb
+def failed_in_a_row(error:Exception, limit:int, # tune.max_consecutive_failed_trials
+                    last:str) -> str|None:      # the last failed trial's reason
+    "Why the search stopped, when `error` is keras-tuner's: `limit` trials failed in a row; None for any other error."
+    if not isinstance(error, RuntimeError) or "consecutive failures" not in str(error): return None
+    return f"{limit} failed trials in a row (tune.max_consecutive_failed_trials); the last one: {last}"
+
+# %% ../nbs/07_tune.ipynb
 def tune(config:TrainConfig, dataset:DatasetVersion, *, overwrite:bool|None=None, verbose=1,
          isolate:str="none", # "process": each trial's fit in a spawned child process (a crash fails only that trial)
          memory_limit_mb:int|None=None # with isolate="process": each child's address-space limit in MiB (None: no limit)
@@ -399,12 +407,10 @@ def tune(config:TrainConfig, dataset:DatasetVersion, *, overwrite:bool|None=None
         if contact is not None and contact.reason is not None: raise ValueError(f"this worker stops: {contact.reason}") from None
         interrupted = True
         print("Interrupted: keeping the finished trials; run the same command again to continue the search")
-    except RuntimeError as e:         # keras-tuner's oracle: too many failed trials in a row
-        if "consecutive failures" not in str(e): raise
+    except RuntimeError as e:
+        if (why := failed_in_a_row(e, t.max_consecutive_failed_trials, failure_reason(str(e)))) is None: raise
         write_trials_csv(tuner)
-        raise ValueError(f"the search stopped after {t.max_consecutive_failed_trials} failed trials in a row "
-                         f"(tune.max_consecutive_failed_trials); the last one: {failure_reason(str(e))}; "
-                         f"see {Path(tuner.project_dir)/'trials.csv'}") from None
+        raise ValueError(f"the search stopped: {why}; see {Path(tuner.project_dir)/'trials.csv'}") from None
     finally:
         if previous is not None: signal.signal(signal.SIGINT, previous)
         for w in (watch, contact):
@@ -501,7 +507,7 @@ class SignalGrid(GridKind):
                                     "factor", "strategy", "objective", "executions_per_trial")))    # tune.seed draws the hyperparameters
     def __init__(self, config, dataset):
         super().__init__(config, dataset)
-        self.home, self.data = Path(config.shared.output_dir)/config.train.experiment, dataset.version
+        self.home, self.data = config.experiment_dir, dataset.version
         self.max_failed, self.model_type = config.tune.max_consecutive_failed_trials, config.shared.model_type
         self.max_failed_source = " (tune.max_consecutive_failed_trials)"
     def is_hp(self, key:str) -> bool: return "." not in key
@@ -792,10 +798,9 @@ class WorkerWatch:
             if trial.trial_id in oracle._retry_queue: oracle._retry_queue.remove(trial.trial_id)   # a restarted chief queued it: its worker finished it
             try: return end(trial)
             except RuntimeError as e:      # too many failed trials in a row: stop the chief (the watch interrupts it), not the worker's call
-                if "consecutive failures" not in str(e): raise
                 last = _reason(trial, _trial_times(oracle._project_dir).get(trial.trial_id, {})) or "see the worker's output"
-                self.reason = f"{str(e).splitlines()[0]} (tune.max_consecutive_failed_trials); the last: {last}"
-                self.too_many_failed = True
+                if (why := failed_in_a_row(e, oracle.max_consecutive_failed_trials, last)) is None: raise
+                self.reason, self.too_many_failed = why, True
             finally:                       # keras-tuner saved before the trial left ongoing_trials: a restart would run it again
                 write_atomic(Path(oracle._get_oracle_fname()), json.dumps(oracle.get_state()))   # what keras-tuner writes, atomically
         finish = release_on_error(o, kt_synchronized(finish))        # under the oracle's lock, as its own methods
@@ -816,8 +821,8 @@ class WorkerWatch:
             self.failed.append(trial.trial_id)
             try: self._end(trial)
             except RuntimeError as e:                       # the oracle's limit of failed trials in a row
-                self.reason = f"{str(e).splitlines()[0]} (tune.max_consecutive_failed_trials); the last: {trial.message}"
-                self.too_many_failed = True
+                if (why := failed_in_a_row(e, o.max_consecutive_failed_trials, trial.message)) is None: raise
+                self.reason, self.too_many_failed = why, True
         busy = set(o.ongoing_trials)
         for tuner_id in [t for t in o.tuner_ids if t not in busy and now - self.seen.setdefault(t, now) > self.timeout]:
             o.tuner_ids.discard(tuner_id)       # a worker gone between trials: the chief waits for every id in tuner_ids before it ends
