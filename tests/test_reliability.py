@@ -106,7 +106,7 @@ def test_backup_state_is_consistent_if_killed_between_writes(tmp_path, monkeypat
     model.fit(np.ones((4, 3)), np.ones((4, 2)), verbose=0)
     cb = T.PeriodicBackup(tmp_path/"backup", interval=0); cb.set_model(model)
     cb._current_epoch = 1; cb._save_model()
-    assert T.backup_state(tmp_path/"backup") == {"epoch": 1, "weights": "epoch-00001.weights.h5", "seeds": [], "callbacks": []}   # no dropout, no callbacks
+    assert T.backup_state(tmp_path/"backup") == {"epoch": 1, "weights": "epoch-00001.weights.h5", "seeds": [], "callbacks": [], "phase": None}   # no dropout, no callbacks, one phase
     monkeypatch.setattr(T, "write_atomic", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt("killed")))
     cb._current_epoch = 2
     with pytest.raises(KeyboardInterrupt): cb._save_model()
@@ -191,3 +191,33 @@ def test_kill9_mid_training_then_rerun_resumes_and_finishes(tmp_path):
         assert all(np.array_equal(a, b) for a, b in zip(wa, wb)), name
     ma, mb = (json.loads((r/"metrics.json").read_text()) for r in (run, tmp_path/"runs"/"default"/"uninterrupted"))
     assert (ma["accuracy"], ma["confusion_matrix"]) == (mb["accuracy"], mb["confusion_matrix"])
+
+
+@pytest.mark.slow
+def test_kill9_in_an_image_runs_second_phase_then_rerun_goes_on_there(tmp_path):
+    "train-images with frozen epochs, killed in its unfrozen phase: the same command trains only the epochs after the backup."
+    root = Path(__file__).resolve().parents[1]
+    args = ["train-images", root/"data"/"images"/"varkodes", "run", "--epochs", "6", "--freeze-epochs", "2", "--checkpoint-interval", "0",
+            "--image-size", "8", "8", "--model-hp", "{hidden_dim: 8, depth: 1, num_heads: 1, mlp_dim: 8}", "--dataset-dir", "ds", "-g"]
+    run, log = tmp_path/"run", open(tmp_path/"log1.txt", "w")
+    p = _start(args, tmp_path, log)
+    try:
+        deadline = time.time() + 300
+        while time.time() < deadline:      # 4 epochs logged: two of the unfrozen phase
+            if (run/"history.csv").is_file() and len((run/"history.csv").read_text().splitlines()) >= 5: break
+            assert p.poll() is None, (tmp_path/"log1.txt").read_text()[-3000:]
+            time.sleep(0.05)
+        p.send_signal(signal.SIGKILL)
+        p.wait(timeout=60)
+    finally: _kill(p)
+    killed_at = len(_history(run))
+    state = json.loads((run/"backup"/"state.json").read_text())
+    assert 4 <= killed_at < 8 and state["phase"] == {"index": 1, "start": 2}, (killed_at, state)
+    assert json.loads((run/"run.json").read_text())["status"] == "running"
+    r = subprocess.run([str(TRAINLIB), *map(str, args)], capture_output=True, text=True, env=ENV, cwd=tmp_path, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert f"resuming the killed run in its phase 2, after epoch {state['epoch']}" in r.stderr, r.stderr[-3000:]
+    assert [int(row["epoch"]) for row in _history(run)] == list(range(8))
+    assert json.loads((run/"run.json").read_text())["status"] == "trained"
+    assert not (run/"backup").exists() and not list(run.rglob(".tmp-*"))
+    assert [p["phase"] for p in json.loads((run/"metrics.json").read_text())["phases"]] == ["head only", "unfrozen"]

@@ -447,6 +447,7 @@ def cmd_train_sequences(args):
     arg("-l", "--max-lighting", type=float, default=0.25, help="largest lighting change"),
     arg("--flips", action="store_true", help="also flip images left-right (off: varKodes are not flip-invariant)"),
     arg("--dataset-dir", default="datasets", help="where the dataset version is stored"),
+    arg("--checkpoint-interval", type=float, default=30.0, help="seconds between writes of the best model and of the backup a killed run resumes from"),
     arg("-g", "--no-logging", action="store_true", help="no progress bars or per-epoch logs")])
 def cmd_train_images(args):
     "Train an image classifier on a folder of images, as varKoder's train does."
@@ -469,7 +470,8 @@ def cmd_train_images(args):
                        base_learning_rate=args.base_learning_rate, epochs=args.epochs, freeze_epochs=args.freeze_epochs,
                        negative_downweighting=args.negative_downweighting, mix_augmentation=args.mix_augmentation,
                        label_smoothing=args.label_smoothing, p_lighting=args.p_lighting, max_lighting=args.max_lighting, flips=args.flips,
-                       seed=args.seed, overwrite=args.overwrite, dataset_dir=args.dataset_dir, verbose=0 if args.no_logging else 2)
+                       seed=args.seed, checkpoint_interval=args.checkpoint_interval, overwrite=args.overwrite, dataset_dir=args.dataset_dir,
+                       verbose=0 if args.no_logging else 2)
     val = json.loads(run.file("metrics.json").read_text()).get("val", {})
     print(f"run: {run.path}")
     if "macro" in val: print(f"valid ({val['n']} images, threshold {val['threshold']}): " + ", ".join(f"macro {k} {v:.4f}" for k, v in val["macro"].items() if v is not None))

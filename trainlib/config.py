@@ -704,6 +704,7 @@ class ImageTrainConfig(Section):
     max_lighting: float = param(0.25, "largest lighting change", ge=0, lt=1)
     flips: bool = param(False, "also flip images left-right")
     seed: int = param(42, "random seed")
+    checkpoint_interval: float = param(30.0, "seconds between writes of the best model and of the backup a killed run resumes from", ge=0)
 
     def __post_init__(self):
         super().__post_init__()

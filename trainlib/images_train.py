@@ -18,7 +18,7 @@ from .store import DatasetVersion, finish_pipeline, load_arrays, load_ids
 from .augment import lighting_map, mix_map
 from .models import IMAGE_MODELS, MODELS, build_model
 from .label_losses import AsymmetricLoss, label_scores, multilabel_metrics, single_label_loss
-from .train import Checkpoints, GracefulInterrupt, Run, ScheduleLR, _env, dataset_record, read_history, save_model_atomic
+from .train import Checkpoints, GracefulInterrupt, PeriodicBackup, Run, ScheduleLR, _env, dataset_record, phase_to_resume, read_history, save_model_atomic
 from .transfer import freeze, load_pretrained, unfreeze
 from .bundle import check_labels, load_bundle_model, read_bundle, read_labels, write_bundle
 
@@ -117,6 +117,7 @@ def train_images(input, # folder of images (searched recursively)
                  max_lighting:float=0.25, # largest lighting change
                  flips:bool=False, # also flip left-right
                  seed:int=42, # random seed
+                 checkpoint_interval:float=30.0, # seconds between writes of the best model and of the backup a killed run resumes from
                  overwrite:bool=False, # replace a finished run in outdir
                  dataset_dir="datasets", # where the dataset version is stored
                  verbose="auto") -> Run:
@@ -153,7 +154,8 @@ def train_images(input, # folder of images (searched recursively)
         val_ds = _pipeline(xv, np.eye(dataset.n_classes, dtype="float32")[yv] if single_label else yv, batch_size)
     loss = single_label_loss(0.1 if label_smoothing else 0.0) if single_label else AsymmetricLoss(gamma_neg=negative_downweighting)
     metrics = (lambda: [keras.metrics.CategoricalAccuracy(name="accuracy")]) if single_label else (lambda: multilabel_metrics(threshold))
-    run.start_afresh()
+    resume = phase_to_resume(run, overwrite)     # a killed run goes on from its backup
+    if resume is None: run.start_afresh()
     run.write_json("config.json", {k: (str(v) if isinstance(v, Path) else v) for k, v in args.items()})
     run.write_json("dataset.json", {**dataset_record(dataset), "multi_label": not single_label, "batch_size": batch_size, **how})
     run.write_json("env.json", {**_env_images(seed)})
@@ -166,14 +168,16 @@ def train_images(input, # folder of images (searched recursively)
     settle_onednn_notice()       # the multi-label AUC's first step would log it, at error level
     run.mark("running", started=time.time(), batch_size=batch_size)
     start, first, record = time.time(), 0, []
-    for name, n, lr, pct, frozen in phases:
+    for i, (name, n, lr, pct, frozen) in enumerate(phases):
         unfreeze(model)
         if frozen: freeze(model, all_but_last=1)
         model.compile(optimizer=keras.optimizers.AdamW(learning_rate=lr, weight_decay=0.01), loss=loss, metrics=metrics())
-        sched = (lambda f0, n0, lr0, p0: lambda epoch, step: one_cycle_lr((epoch - f0) / n0, lr0, p0))(first, n, lr, pct)
-        cbs = [Checkpoints(run.file("checkpoints"), monitor, history=read_history(run)), ScheduleLR(sched, steps),
-               keras.callbacks.CSVLogger(str(run.file("history.csv")), append=True), GracefulInterrupt()]
         record.append(dict(phase=name, epochs=n, learning_rate=lr, pct_start=pct, trainable_params=int(sum(np.prod(w.shape) for w in model.trainable_weights))))
+        if resume and i < resume["index"]: first += n; continue      # finished before the kill: a later phase's backup holds its result
+        sched = (lambda f0, n0, lr0, p0: lambda epoch, step: one_cycle_lr((epoch - f0) / n0, lr0, p0))(first, n, lr, pct)
+        counting = [Checkpoints(run.file("checkpoints"), monitor, checkpoint_interval, history=read_history(run))]   # backed up with the weights
+        cbs = [*counting, ScheduleLR(sched, steps), keras.callbacks.CSVLogger(str(run.file("history.csv")), append=True),
+               PeriodicBackup(run.file("backup"), checkpoint_interval, counting, phase={"index": i, "start": first}), GracefulInterrupt()]
         model.fit(train_ds, validation_data=val_ds, initial_epoch=first, epochs=first + n, callbacks=cbs, verbose=verbose,
                   shuffle=False)   # the tf.data pipeline shuffles
         first += n
@@ -186,6 +190,7 @@ def train_images(input, # folder of images (searched recursively)
     best = cbs[0]
     run.mark("interrupted" if cbs[-1].interrupted else "trained", epochs=len(read_history(run).get("epoch", [])),
              best_epoch=None if best.best_epoch is None else best.best_epoch + 1, fit_seconds=round(time.time() - start, 2))
+    shutil.rmtree(run.file("backup"), ignore_errors=True)      # kept between the phases until the run is saved
     return run
 
 def _env_images(seed):

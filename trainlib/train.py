@@ -21,9 +21,9 @@ from .bundle import write_bundle
 __all__ = ['SCORE_FILES', 'H5_ADVICE', 'ENSEMBLE_NAME', 'VECTOR_FLAGS', 'NUMERICS_ENV', 'cyclic_lr', 'sgdr_lr', 'ScheduleLR',
            'make_lr_callback', 'GracefulInterrupt', 'Run', 'load_model', 'read_history', 'run_id', 'run_for',
            'monitor_mode', 'save_model_atomic', 'Checkpoints', 'has_state', 'callback_state', 'restore_callback_state',
-           'PeriodicBackup', 'backup_state', 'trim_history', 'sgdr_cycle_ends', 'snapshot_epochs', 'Snapshots',
-           'snapshot_ensemble', 'make_callbacks', 'make_optimizer', 'epoch_steps', 'compile_model', 'pad_batches',
-           'process_batches', 'agreed', 'cpu_facts', 'dataset_record', 'write_run_files', 'train']
+           'PeriodicBackup', 'backup_state', 'phase_to_resume', 'trim_history', 'sgdr_cycle_ends', 'snapshot_epochs',
+           'Snapshots', 'snapshot_ensemble', 'make_callbacks', 'make_optimizer', 'epoch_steps', 'compile_model',
+           'pad_batches', 'process_batches', 'agreed', 'cpu_facts', 'dataset_record', 'write_run_files', 'train']
 
 # %% ../nbs/06_train.ipynb
 def cyclic_lr(step:int, *, base_lr:float=1e-3, max_lr:float=5e-2, step_size:int=100,
@@ -272,12 +272,13 @@ def _seed_states(model) -> list:
 
 class PeriodicBackup(keras.callbacks.BackupAndRestore):
     "Keras's `BackupAndRestore` at epoch ends, at most every `interval` s; weights, epoch, random states and `callbacks`' state are replaced together, atomically."
-    def __init__(self, backup_dir, interval:float=30.0, callbacks:list=()):
-        super().__init__(str(backup_dir))
-        self.folder, self.interval, self.callbacks = Path(backup_dir), interval, [c for c in callbacks if c is not None]
+    def __init__(self, backup_dir, interval:float=30.0, callbacks:list=(),
+                 phase:dict|None=None): # of a training in phases: `{"index", "start"}`; the backup is kept at the end and only this phase's is loaded
+        super().__init__(str(backup_dir), delete_checkpoint=phase is None)
+        self.folder, self.interval, self.callbacks, self.phase = Path(backup_dir), interval, [c for c in callbacks if c is not None], phase
     def _load_model(self):
         state = backup_state(self.folder)
-        if state is None: return
+        if state is None or state.get("phase") != self.phase: return      # another phase's: its optimizer and frozen layers differ
         if self.model.optimizer is not None and not self.model.optimizer.built:
             self.model.optimizer.build(self.model.trainable_variables)
         self.model.load_weights(self.folder/state["weights"])
@@ -291,11 +292,14 @@ class PeriodicBackup(keras.callbacks.BackupAndRestore):
         if any(getattr(c, "stopped_epoch", 0) for c in self.callbacks):   # early stopping had ended the run: no more epochs
             self.model._initial_epoch = self.params.get("epochs", state["epoch"])
     def on_train_begin(self, logs=None):
-        self._load_model(); self._saved = time.monotonic()
+        self._load_model(); self._saved, self._unsaved = time.monotonic(), False
     def on_epoch_end(self, epoch, logs=None):
-        self._current_epoch = epoch + 1
+        self._current_epoch, self._unsaved = epoch + 1, True
         if agreed(time.monotonic() - self._saved >= self.interval):
-            self._save_model(); self._saved = time.monotonic()
+            self._save_model(); self._saved, self._unsaved = time.monotonic(), False
+    def on_train_end(self, logs=None):
+        if self.phase is None: return super().on_train_end(logs)     # removes the backup: the run is over
+        if self._unsaved: self._save_model()     # the phase's end: a kill in the next phase resumes from here, not from its start
     def _save_model(self):
         self.folder.mkdir(parents=True, exist_ok=True)
         name = f"epoch-{self._current_epoch:05d}.weights.h5"
@@ -304,7 +308,7 @@ class PeriodicBackup(keras.callbacks.BackupAndRestore):
         callbacks = [{"class": type(c).__name__, "state": callback_state(c)} for c in self.callbacks]    # best.keras is written here
         seeds = [np.asarray(v.numpy()).tolist() for v in _seed_states(self.model)]
         write_atomic(self.folder/"state.json", json.dumps({"epoch": self._current_epoch, "weights": name, "seeds": seeds,
-                                                           "callbacks": callbacks}) + "\n")
+                                                           "callbacks": callbacks, "phase": self.phase}) + "\n")
         for f in self.folder.glob("epoch-*.weights.h5"):
             if f.name != name: f.unlink(missing_ok=True)
 
@@ -312,6 +316,14 @@ def backup_state(folder) -> dict|None:
     "The `{'epoch', 'weights', 'seeds', 'callbacks'}` a `PeriodicBackup` in `folder` would resume from, or None."
     f = Path(folder)/"state.json"
     return json.loads(f.read_text()) if f.is_file() else None
+
+def phase_to_resume(run:Run, overwrite:bool=False) -> dict|None:
+    "The phase (`{'index', 'start'}`) a killed training in phases (fine-tuning, image training) goes on in, its history trimmed to its backup; None: start afresh."
+    state = None if overwrite else backup_state(run.file("backup"))
+    if state is None or state.get("phase") is None: return None
+    trim_history(run.file("history.csv"), state["epoch"])     # epochs logged after the backup are trained again
+    print(f"{run.path}: resuming the killed run in its phase {state['phase']['index'] + 1}, after epoch {state['epoch']}", file=sys.stderr)
+    return state["phase"]
 
 def trim_history(path, epochs:int):
     "Keep the header and the first `epochs` rows of `history.csv` (a killed run may have logged epochs its backup does not hold)."
@@ -375,7 +387,8 @@ def snapshot_ensemble(files:list) -> keras.Model:
 
 # %% ../nbs/06_train.ipynb
 def make_callbacks(config:TrainConfig, run:Run, steps_per_epoch:int,
-                   stateful:list=()) -> list: # callbacks of yours whose state (`has_state`) is backed up with trainlib's
+                   stateful:list=(), # callbacks of yours whose state (`has_state`) is backed up with trainlib's
+                   phase:dict|None=None) -> list: # in a training in phases, this one's `{"index", "start"}` (see `PeriodicBackup`)
     "The callbacks of a training run, writing into `run`."
     t, m = config.train, config.train.monitor
     counting = [Checkpoints(run.file("checkpoints"), m, t.checkpoint_interval, history=read_history(run)),
@@ -383,7 +396,7 @@ def make_callbacks(config:TrainConfig, run:Run, steps_per_epoch:int,
                 make_lr_callback(config, steps_per_epoch), *stateful]   # their state is backed up with the weights
     cbs = [*counting,
            keras.callbacks.CSVLogger(str(run.file("history.csv")), append=True),
-           PeriodicBackup(run.file("backup"), t.checkpoint_interval, counting),   # after CSVLogger: a backup never holds an unlogged epoch
+           PeriodicBackup(run.file("backup"), t.checkpoint_interval, counting, phase),   # after CSVLogger: a backup never holds an unlogged epoch
            keras.callbacks.TensorBoard(str(run.file("tensorboard")), write_graph=False, profile_batch=0),
            GracefulInterrupt()]
     return [c for c in cbs if c is not None]

@@ -15,7 +15,7 @@ from .config import TrainConfig, check_replaceable, write_atomic
 from .bundle import input_fits
 from .store import SPLITS, DatasetVersion, load_arrays, load_ids
 from .train import (ENSEMBLE_NAME, GracefulInterrupt, Run, _datasets, _finish, dataset_record, make_callbacks, make_optimizer,
-                            read_history, write_run_files)
+                            phase_to_resume, read_history, write_run_files)
 
 # %% auto 0
 __all__ = ['MODEL_SUFFIXES', 'load_pretrained', 'layer_table', 'format_layers', 'select_layers', 'freeze', 'unfreeze',
@@ -166,13 +166,14 @@ def fine_tune(base:keras.Model, # the pretrained model (see `load_pretrained`)
     keras.utils.set_random_seed(config.train.seed)
     model = replace_head(base, dataset.n_classes) if new_head else base
     train_ds, val_ds = _datasets(config, dataset)
-    run.start_afresh()                                 # overwrite, or a fine-tuning that was killed: start afresh
+    resume = phase_to_resume(run, overwrite)           # a killed fine-tuning goes on from its backup
+    if resume is None: run.start_afresh()              # overwrite, or killed before its first backup
     write_run_files(run, config, dataset)
     phases = ([("head only", freeze_epochs, config.train.learning_rate, {"all_but_last": 1})] if freeze_epochs else [])
     lr = config.train.learning_rate * (unfreeze_lr_factor if freeze_epochs else 1.0)
     phases.append(("unfrozen", config.train.max_epochs, lr, frozen))
     return _fit_phases(model, config, dataset, run, phases, train_ds, val_ds, dict(settings, base=base_path or base.name,
-                       base_params=int(base.count_params()), dataset=dataset.version), verbose)
+                       base_params=int(base.count_params()), dataset=dataset.version), verbose, resume)
 
 # %% ../nbs/08_transfer.ipynb
 def _scaled_schedule(config:TrainConfig, factor:float) -> TrainConfig:
@@ -181,25 +182,29 @@ def _scaled_schedule(config:TrainConfig, factor:float) -> TrainConfig:
     keys = {"sgdr": ("min_lr", "max_lr"), "cyclic_lr": ("base_lr", "max_lr")}.get(kind, ())
     return config.update({f"lr_scheduler.{kind}.{k}": getattr(getattr(config.lr_scheduler, kind), k) * factor for k in keys}) if factor != 1 else config
 
-def _fit_phases(model, config, dataset, run, phases, train_ds, val_ds, info:dict, verbose) -> Run:
+def _fit_phases(model, config, dataset, run, phases, train_ds, val_ds, info:dict, verbose,
+                resume:dict|None=None) -> Run: # the phase a killed run goes on in (`phase_to_resume`)
     "Fit each (name, epochs, learning rate, frozen selection) phase in turn, continuing one history."
     steps = math.ceil(dataset.count("train") / config.train.batch_size)
     run.mark("running", started=time.time())
-    start, epoch, record = time.time(), len(read_history(run).get("epoch", [])), []
+    start, epoch, record = time.time(), (resume or {}).get("start", 0), []
     info = dict(info, planned=[name for name, *_ in phases])
-    for name, epochs, lr, selection in phases:
+    for i, (name, epochs, lr, selection) in enumerate(phases):
         unfreeze(model)
         frozen = freeze(model, **selection)
         _compile(model, config, lr)
         record.append(dict(phase=name, epochs=epochs, learning_rate=lr, frozen_layers=frozen,
                            trainable_params=int(sum(np.prod(w.shape) for w in model.trainable_weights))))
         run.write_json("transfer.json", dict(info, phases=record))
-        cbs = make_callbacks(_scaled_schedule(config, lr / config.train.learning_rate), run, steps)
+        if resume and i < resume["index"]: continue   # finished before the kill: the backup of a later phase holds its result
+        cbs = make_callbacks(_scaled_schedule(config, lr / config.train.learning_rate), run, steps, phase={"index": i, "start": epoch})
         model.fit(train_ds, validation_data=val_ds, initial_epoch=epoch, epochs=epoch + epochs, callbacks=cbs,
                   verbose=verbose, shuffle=False)
         epoch = len(read_history(run).get("epoch", []))
         if next(c for c in cbs if isinstance(c, GracefulInterrupt)).interrupted: break
-    return _finish(model, run, cbs, start, config=config, dataset=dataset)
+    run = _finish(model, run, cbs, start, config=config, dataset=dataset)
+    shutil.rmtree(run.file("backup"), ignore_errors=True)      # kept between the phases until the run is saved
+    return run
 
 # %% ../nbs/08_transfer.ipynb
 def _warn_trained_on_test(dataset:DatasetVersion, recorded:dict):
