@@ -22,6 +22,21 @@ def _history(run):
     with open(run/"history.csv", newline="") as f: return list(csv.DictReader(f))
 
 
+def _kill9_after(args, cwd, run, epochs:int):
+    "Run `trainlib *args` in `cwd` and kill -9 it once `run`'s history.csv holds `epochs` epochs (its output in cwd/log1.txt)."
+    log = open(cwd/"log1.txt", "w")
+    p = _start(args, cwd, log)
+    try:
+        deadline = time.time() + 300
+        while time.time() < deadline:
+            if (run/"history.csv").is_file() and len((run/"history.csv").read_text().splitlines()) > epochs: break
+            assert p.poll() is None, (cwd/"log1.txt").read_text()[-3000:]
+            time.sleep(0.05)
+        p.send_signal(signal.SIGKILL)
+        p.wait(timeout=60)
+    finally: _kill(p)
+
+
 # --- concurrency -----------------------------------------------------------------------------------
 
 def test_two_make_dataset_at_once_give_one_version(write_config, tmp_path):
@@ -150,17 +165,7 @@ def test_kill9_mid_training_then_rerun_resumes_and_finishes(tmp_path):
                                         "deterministic": True, "run_name": "killed"})
     (tmp_path/"c.json").write_text(json.dumps(base))
     run = tmp_path/"runs"/"default"/"killed"
-    log = open(tmp_path/"log1.txt", "w")
-    p = _start(["train-model", "--config", "c.json"], tmp_path, log)
-    try:
-        deadline = time.time() + 300
-        while time.time() < deadline:
-            if (run/"history.csv").is_file() and len((run/"history.csv").read_text().splitlines()) >= 4: break
-            assert p.poll() is None, (tmp_path/"log1.txt").read_text()[-3000:]
-            time.sleep(0.1)
-        p.send_signal(signal.SIGKILL)
-        p.wait(timeout=60)
-    finally: _kill(p)
+    _kill9_after(["train-model", "--config", "c.json"], tmp_path, run, 3)
     killed_at = len(_history(run))
     assert 3 <= killed_at < epochs
     info = json.loads((run/"run.json").read_text())
@@ -199,17 +204,8 @@ def test_kill9_in_an_image_runs_second_phase_then_rerun_goes_on_there(tmp_path):
     root = Path(__file__).resolve().parents[1]
     args = ["train-images", root/"data"/"images"/"varkodes", "run", "--epochs", "6", "--freeze-epochs", "2", "--checkpoint-interval", "0",
             "--image-size", "8", "8", "--model-hp", "{hidden_dim: 8, depth: 1, num_heads: 1, mlp_dim: 8}", "--dataset-dir", "ds", "-g"]
-    run, log = tmp_path/"run", open(tmp_path/"log1.txt", "w")
-    p = _start(args, tmp_path, log)
-    try:
-        deadline = time.time() + 300
-        while time.time() < deadline:      # 4 epochs logged: two of the unfrozen phase
-            if (run/"history.csv").is_file() and len((run/"history.csv").read_text().splitlines()) >= 5: break
-            assert p.poll() is None, (tmp_path/"log1.txt").read_text()[-3000:]
-            time.sleep(0.05)
-        p.send_signal(signal.SIGKILL)
-        p.wait(timeout=60)
-    finally: _kill(p)
+    run = tmp_path/"run"
+    _kill9_after(args, tmp_path, run, 4)      # two epochs of the unfrozen phase
     killed_at = len(_history(run))
     state = json.loads((run/"backup"/"state.json").read_text())
     assert 4 <= killed_at < 8 and state["phase"] == {"index": 1, "start": 2}, (killed_at, state)
