@@ -55,13 +55,14 @@ def _pretrained_labels(path) -> list|None:
     return read_labels(model_folder(path)/"labels.txt")
 
 def image_model(n_classes:int, input_shape:tuple, *, multi_label:bool=True, architecture:str="vit",
-                model_hp:dict|None=None, pretrained_model=None, classes:list|None=None) -> tuple[keras.Model, dict]:
+                model_hp:dict|None=None, pretrained_model=None, classes:list|None=None,
+                base:keras.Model|None=None) -> tuple[keras.Model, dict]: # `pretrained_model` loaded already (default: load it)
     "The model to train (new, or pretrained with a new head where needed) and what was done."
     activation = "sigmoid" if multi_label else "softmax"
     if pretrained_model is None:
         check_image_architecture(architecture, IMAGE_MODELS)
         return build_model(architecture, tuple(input_shape), n_classes, activation=activation, **(model_hp or {})), {"architecture": architecture}
-    base = load_pretrained(pretrained_model)
+    base = load_pretrained(pretrained_model) if base is None else base
     old = _pretrained_labels(pretrained_model)
     same = (old == list(classes) if old is not None and classes is not None else base.output_shape[-1] == n_classes) and _head_activation(base) == activation
     if same: return base, {"pretrained_model": str(pretrained_model), "new_head": False}
@@ -129,9 +130,9 @@ def train_images(input, # folder of images (searched recursively)
     settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in args.items() if k not in ("overwrite", "outdir")}
     if not overwrite: run.check_settings("config.json", settings)
     keras.utils.set_random_seed(seed)
-    channels = None
+    channels, base = None, None
     if pretrained_model is not None:             # the images take the pretrained model's input size and channels
-        shape = load_pretrained(pretrained_model).input_shape
+        base = load_pretrained(pretrained_model); shape = base.input_shape
         if len(shape) != 4: raise ValueError(f"pretrained_model: {pretrained_model} takes input of shape {tuple(shape[1:])}, not images (height, width, channels)")
         image_size, channels = image_size or tuple(shape[1:3]), shape[3]
     dataset = DatasetVersion(make_image_dataset(input, dataset_dir, label_table, labels_from, image_size, channels,
@@ -140,7 +141,7 @@ def train_images(input, # folder of images (searched recursively)
     if run.status in ("trained", "interrupted") and not overwrite:
         print(f"{run.path}: already {run.status}; returning it (pass overwrite=True, or --overwrite, to train again)", file=sys.stderr); return run
     model, how = image_model(dataset.n_classes, dataset.input_shape, multi_label=not single_label, architecture=architecture,
-                             model_hp=model_hp, pretrained_model=pretrained_model, classes=dataset.classes)
+                             model_hp=model_hp, pretrained_model=pretrained_model, classes=dataset.classes, base=base)
     if tuple(model.input_shape[1:]) != tuple(dataset.input_shape):
         raise ValueError(f"the pretrained model takes input of shape {model.input_shape[1:]} but the images are {tuple(dataset.input_shape)}")
     (x, y), n_train = load_arrays(dataset, "train"), dataset.count("train")
