@@ -15,7 +15,7 @@ from .config import FeedforwardConfig, check_output_file, check_replaceable, mod
 from .sequences import DATASETS, SequenceData, load_dataset, read_sequences
 from .models import build_feedforward, output_heads
 from .store import finish_pipeline
-from .train import Checkpoints, GracefulInterrupt, PeriodicBackup, Run, backup_state, read_history, save_model_atomic, trim_history
+from .train import Checkpoints, GracefulInterrupt, Run, read_history, resumable_callbacks, resume_epoch, save_model_atomic
 
 # %% auto 0
 __all__ = ['HEAD_LOSSES', 'EVAL_SEED', 'Prepared', 'prepare', 'compile_feedforward', 'epoch_plan', 'head_metrics',
@@ -165,9 +165,8 @@ def train_feedforward(config:FeedforwardConfig, *, callbacks:list|None=None, ove
     plan = epoch_plan(config, prep)
     model = compile_feedforward(config, prep)
     if overwrite: run.start_afresh()
-    resume = 0 if overwrite else (backup_state(run.file("backup")) or {}).get("epoch", 0)    # a killed run goes on from its backup
+    resume = resume_epoch(run, overwrite)             # a killed run goes on from its backup
     run.path.mkdir(parents=True, exist_ok=True)
-    trim_history(run.file("history.csv"), resume)     # epochs logged after the backup are trained again
     run.write_json("config.json", config.to_dict())
     run.write_json("dataset.json", dict(dataset=config.dataset, input_path=config.input_path, length=prep.length,
                                         counts={s: prep.count(s) for s in prep.x}, heads=prep.heads, targets=prep.targets,
@@ -182,11 +181,8 @@ def train_feedforward(config:FeedforwardConfig, *, callbacks:list|None=None, ove
         run.mark("running", started=time.time(), initial_evaluation=initial)
     run.mark("running", steps_per_epoch=plan["steps_per_epoch"], epoch_examples=plan["epoch_examples"], eval_examples=len(rows))
     interval = config.checkpoint_interval
-    counting = [Checkpoints(run.file("checkpoints"), monitor, interval, history=read_history(run))]    # backed up with the weights
-    cbs = [*counting, keras.callbacks.CSVLogger(str(run.file("history.csv")), append=True),
-           PeriodicBackup(run.file("backup"), interval, counting),      # after CSVLogger: a backup never holds an unlogged epoch
-           keras.callbacks.TensorBoard(str(run.file("tensorboard")), write_graph=False, profile_batch=0),
-           GracefulInterrupt(), *(callbacks or [])]
+    cbs = [*resumable_callbacks(run, [Checkpoints(run.file("checkpoints"), monitor, interval, history=read_history(run))], interval),
+           *(callbacks or [])]
     start = time.time()
     model.fit(train_ds, steps_per_epoch=plan["steps_per_epoch"], epochs=config.epochs, validation_data=val_ds,
               callbacks=cbs, verbose=verbose, shuffle=False)   # the tf.data pipeline shuffles

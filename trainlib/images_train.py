@@ -18,7 +18,7 @@ from .store import DatasetVersion, finish_pipeline, load_arrays, load_ids
 from .augment import lighting_map, mix_map
 from .models import IMAGE_MODELS, MODELS, build_model
 from .label_losses import AsymmetricLoss, label_scores, multilabel_metrics, single_label_loss
-from .train import Checkpoints, GracefulInterrupt, PeriodicBackup, Run, ScheduleLR, _env, dataset_record, phase_to_resume, read_history, save_model_atomic
+from .train import Checkpoints, GracefulInterrupt, Run, ScheduleLR, _env, dataset_record, phase_to_resume, read_history, resumable_callbacks, save_model_atomic
 from .transfer import freeze, load_pretrained, unfreeze
 from .bundle import check_labels, load_bundle_model, read_bundle, read_labels, write_bundle
 
@@ -176,9 +176,8 @@ def train_images(input, # folder of images (searched recursively)
         record.append(dict(phase=name, epochs=n, learning_rate=lr, pct_start=pct, trainable_params=int(sum(np.prod(w.shape) for w in model.trainable_weights))))
         if resume and i < resume["index"]: first += n; continue      # finished before the kill: a later phase's backup holds its result
         sched = (lambda f0, n0, lr0, p0: lambda epoch, step: one_cycle_lr((epoch - f0) / n0, lr0, p0))(first, n, lr, pct)
-        counting = [Checkpoints(run.file("checkpoints"), monitor, checkpoint_interval, history=read_history(run))]   # backed up with the weights
-        cbs = [*counting, ScheduleLR(sched, steps), keras.callbacks.CSVLogger(str(run.file("history.csv")), append=True),
-               PeriodicBackup(run.file("backup"), checkpoint_interval, counting, phase={"index": i, "start": first}), GracefulInterrupt()]
+        cbs = resumable_callbacks(run, [Checkpoints(run.file("checkpoints"), monitor, checkpoint_interval, history=read_history(run)),
+                                        ScheduleLR(sched, steps)], checkpoint_interval, phase={"index": i, "start": first}, tensorboard=False)
         model.fit(train_ds, validation_data=val_ds, initial_epoch=first, epochs=first + n, callbacks=cbs, verbose=verbose,
                   shuffle=False)   # the tf.data pipeline shuffles
         first += n

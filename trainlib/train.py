@@ -22,8 +22,9 @@ __all__ = ['SCORE_FILES', 'H5_ADVICE', 'ENSEMBLE_NAME', 'VECTOR_FLAGS', 'NUMERIC
            'make_lr_callback', 'GracefulInterrupt', 'Run', 'load_model', 'read_history', 'run_id', 'run_for',
            'monitor_mode', 'save_model_atomic', 'Checkpoints', 'has_state', 'callback_state', 'restore_callback_state',
            'PeriodicBackup', 'backup_state', 'phase_to_resume', 'trim_history', 'sgdr_cycle_ends', 'snapshot_epochs',
-           'Snapshots', 'snapshot_ensemble', 'make_callbacks', 'make_optimizer', 'epoch_steps', 'compile_model',
-           'pad_batches', 'process_batches', 'agreed', 'cpu_facts', 'dataset_record', 'write_run_files', 'train']
+           'Snapshots', 'snapshot_ensemble', 'resumable_callbacks', 'resume_epoch', 'make_callbacks', 'make_optimizer',
+           'epoch_steps', 'compile_model', 'pad_batches', 'process_batches', 'agreed', 'cpu_facts', 'dataset_record',
+           'write_run_files', 'train']
 
 # %% ../nbs/06_train.ipynb
 def cyclic_lr(step:int, *, base_lr:float=1e-3, max_lr:float=5e-2, step_size:int=100,
@@ -386,20 +387,31 @@ def snapshot_ensemble(files:list) -> keras.Model:
     return keras.Model(inp, keras.layers.Average(name="mean_probabilities")([m(inp) for m in models]), name=ENSEMBLE_NAME)
 
 # %% ../nbs/06_train.ipynb
+def resumable_callbacks(run:Run, counting:list, # callbacks whose state is backed up with the weights (`has_state`); None ones are left out
+                        interval:float, # seconds between backups (and best-model writes)
+                        phase:dict|None=None, # in a training in phases, this one's `{"index", "start"}` (see `PeriodicBackup`)
+                        tensorboard:bool=True) -> list:
+    "`counting`, then the history log, the backup a killed run resumes from, TensorBoard logs and Ctrl+C handling, all writing into `run`."
+    counting = [c for c in counting if c is not None]
+    return [*counting, keras.callbacks.CSVLogger(str(run.file("history.csv")), append=True),
+            PeriodicBackup(run.file("backup"), interval, counting, phase),      # after CSVLogger: a backup never holds an unlogged epoch
+            *([keras.callbacks.TensorBoard(str(run.file("tensorboard")), write_graph=False, profile_batch=0)] if tensorboard else []),
+            GracefulInterrupt()]
+
+def resume_epoch(run:Run, overwrite:bool=False) -> int:
+    "The epoch a killed run goes on from: its backup's (0 with none, or with `overwrite`); epochs logged after it are dropped from its history."
+    epoch = 0 if overwrite else (backup_state(run.file("backup")) or {}).get("epoch", 0)
+    if not overwrite: trim_history(run.file("history.csv"), epoch)      # they are trained again
+    return epoch
+
 def make_callbacks(config:TrainConfig, run:Run, steps_per_epoch:int,
                    stateful:list=(), # callbacks of yours whose state (`has_state`) is backed up with trainlib's
                    phase:dict|None=None) -> list: # in a training in phases, this one's `{"index", "start"}` (see `PeriodicBackup`)
     "The callbacks of a training run, writing into `run`."
     t, m = config.train, config.train.monitor
-    counting = [Checkpoints(run.file("checkpoints"), m, t.checkpoint_interval, history=read_history(run)),
-                keras.callbacks.EarlyStopping(monitor=m, mode=monitor_mode(m), patience=t.patience),
-                make_lr_callback(config, steps_per_epoch), *stateful]   # their state is backed up with the weights
-    cbs = [*counting,
-           keras.callbacks.CSVLogger(str(run.file("history.csv")), append=True),
-           PeriodicBackup(run.file("backup"), t.checkpoint_interval, counting, phase),   # after CSVLogger: a backup never holds an unlogged epoch
-           keras.callbacks.TensorBoard(str(run.file("tensorboard")), write_graph=False, profile_batch=0),
-           GracefulInterrupt()]
-    return [c for c in cbs if c is not None]
+    return resumable_callbacks(run, [Checkpoints(run.file("checkpoints"), m, t.checkpoint_interval, history=read_history(run)),
+                                     keras.callbacks.EarlyStopping(monitor=m, mode=monitor_mode(m), patience=t.patience),
+                                     make_lr_callback(config, steps_per_epoch), *stateful], t.checkpoint_interval, phase)
 
 # %% ../nbs/06_train.ipynb
 def make_optimizer(config:TrainConfig) -> keras.optimizers.Optimizer:
@@ -528,14 +540,13 @@ def train(config:TrainConfig, dataset:DatasetVersion, *, callbacks:list|None=Non
         return run
     if config.train.deterministic: tf.config.experimental.enable_op_determinism()
     keras.utils.set_random_seed(config.train.seed)
-    resume = 0 if overwrite else (backup_state(run.file("backup")) or {}).get("epoch", 0)
+    resume = resume_epoch(run, overwrite)
     train_ds, val_ds = _datasets(config, dataset, start_epoch=resume)   # epoch k's batches do not depend on where the run started
     steps = epoch_steps(config, dataset)
     model = compile_model(config, dataset, steps)    # bad model names and hyperparameters fail here, before any output
     snaps = snapshot_epochs(config)                  # so do snapshots that cannot be taken
     if overwrite: run.start_afresh()
     run.path.mkdir(parents=True, exist_ok=True)
-    trim_history(run.file("history.csv"), resume)    # epochs logged after the last backup are trained again
     yours = list(callbacks or [])
     cbs = (make_callbacks(config, run, steps, stateful=[c for c in yours if has_state(c)]) + ([Snapshots(run.file("snapshots"), snaps)] if snaps else [])
            + [c for c in yours if not has_state(c)])
