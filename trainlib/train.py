@@ -293,6 +293,7 @@ class PeriodicBackup(keras.callbacks.BackupAndRestore):
         if any(getattr(c, "stopped_epoch", 0) for c in self.callbacks):   # early stopping had ended the run: no more epochs
             self.model._initial_epoch = self.params.get("epochs", state["epoch"])
     def on_train_begin(self, logs=None):
+        self.model._initial_epoch = None     # Keras's fit takes a set one over its own initial_epoch: an earlier phase's resume must not leak into this fit
         self._load_model(); self._saved, self._unsaved = time.monotonic(), False
     def on_epoch_end(self, epoch, logs=None):
         self._current_epoch, self._unsaved = epoch + 1, True
