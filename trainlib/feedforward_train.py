@@ -15,7 +15,7 @@ from .config import FeedforwardConfig, check_output_file, check_replaceable, mod
 from .sequences import DATASETS, SequenceData, load_dataset, read_sequences
 from .models import build_feedforward, output_heads
 from .store import finish_pipeline
-from .train import Checkpoints, GracefulInterrupt, Run, read_history, resumable_callbacks, resume_epoch, save_model_atomic
+from .train import Checkpoints, GracefulInterrupt, Run, drop_backup, read_history, resumable_callbacks, resume_epoch, save_model_atomic
 
 # %% auto 0
 __all__ = ['HEAD_LOSSES', 'EVAL_SEED', 'Prepared', 'prepare', 'compile_feedforward', 'epoch_plan', 'head_metrics',
@@ -193,6 +193,7 @@ def train_feedforward(config:FeedforwardConfig, *, callbacks:list|None=None, ove
     interrupted = next(c for c in cbs if isinstance(c, GracefulInterrupt)).interrupted
     run.mark("interrupted" if interrupted else "trained", epochs=len(read_history(run).get("epoch", [])), monitor=monitor,
              best_epoch=None if best.best_epoch is None else best.best_epoch + 1, fit_seconds=round(time.time() - start, 2))
+    drop_backup(run)
     return run
 
 # %% ../nbs/06b_feedforward.ipynb

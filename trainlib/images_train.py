@@ -4,7 +4,7 @@
 
 # %% ../nbs/08a_images_train.ipynb 3
 from __future__ import annotations
-import csv, io, json, math, shutil, sys, time
+import csv, functools, io, json, math, sys, time
 from pathlib import Path
 
 import keras
@@ -18,7 +18,7 @@ from .store import DatasetVersion, finish_pipeline, load_arrays, load_ids
 from .augment import lighting_map, mix_map
 from .models import IMAGE_MODELS, MODELS, build_model
 from .label_losses import AsymmetricLoss, label_scores, multilabel_metrics, single_label_loss
-from .train import Checkpoints, GracefulInterrupt, Run, ScheduleLR, _env, dataset_record, phase_to_resume, read_history, resumable_callbacks, save_model_atomic
+from .train import Checkpoints, Run, ScheduleLR, _env, dataset_record, drop_backup, fit_phases, read_history, resume_from, resumable_callbacks, save_model_atomic
 from .transfer import freeze, load_pretrained, unfreeze
 from .bundle import check_labels, load_bundle_model, read_bundle, read_labels, write_bundle
 
@@ -127,7 +127,8 @@ def train_images(input, # folder of images (searched recursively)
     ImageTrainConfig.check(args)   # the settings, checked
     run = Run(outdir)
     check_replaceable(run.path, inputs=[input])     # outdir is deleted before training: only a run folder, holding no input, may go
-    settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in args.items() if k not in ("overwrite", "outdir")}
+    settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in args.items()
+                if k not in ("overwrite", "outdir", "checkpoint_interval")}     # what changes the results
     if not overwrite: run.check_settings("config.json", settings)
     keras.utils.set_random_seed(seed)
     channels, base = None, None
@@ -155,7 +156,7 @@ def train_images(input, # folder of images (searched recursively)
         val_ds = _pipeline(xv, np.eye(dataset.n_classes, dtype="float32")[yv] if single_label else yv, batch_size)
     loss = single_label_loss(0.1 if label_smoothing else 0.0) if single_label else AsymmetricLoss(gamma_neg=negative_downweighting)
     metrics = (lambda: [keras.metrics.CategoricalAccuracy(name="accuracy")]) if single_label else (lambda: multilabel_metrics(threshold))
-    resume = phase_to_resume(run, overwrite)     # a killed run goes on from its backup
+    resume = (resume_from(run, overwrite, phased=True) or {}).get("phase")     # a killed run goes on in its phase, from its backup
     if resume is None: run.start_afresh()
     run.write_json("config.json", {k: (str(v) if isinstance(v, Path) else v) for k, v in args.items()})
     run.write_json("dataset.json", {**dataset_record(dataset), "multi_label": not single_label, "batch_size": batch_size, **how})
@@ -168,20 +169,19 @@ def train_images(input, # folder of images (searched recursively)
     monitor = "val_loss" if val_ds is not None else "loss"
     settle_onednn_notice()       # the multi-label AUC's first step would log it, at error level
     run.mark("running", started=time.time(), batch_size=batch_size)
-    start, first, record = time.time(), 0, []
-    for i, (name, n, lr, pct, frozen) in enumerate(phases):
+    start, record = time.time(), []
+    def prepare(name, n, lr, pct, frozen):
         unfreeze(model)
         if frozen: freeze(model, all_but_last=1)
         model.compile(optimizer=keras.optimizers.AdamW(learning_rate=lr, weight_decay=0.01), loss=loss, metrics=metrics())
         record.append(dict(phase=name, epochs=n, learning_rate=lr, pct_start=pct, trainable_params=int(sum(np.prod(w.shape) for w in model.trainable_weights))))
-        if resume and i < resume["index"]: first += n; continue      # finished before the kill: a later phase's backup holds its result
-        sched = (lambda f0, n0, lr0, p0: lambda epoch, step: one_cycle_lr((epoch - f0) / n0, lr0, p0))(first, n, lr, pct)
-        cbs = resumable_callbacks(run, [Checkpoints(run.file("checkpoints"), monitor, checkpoint_interval, history=read_history(run)),
-                                        ScheduleLR(sched, steps)], checkpoint_interval, phase={"index": i, "start": first}, tensorboard=False)
-        model.fit(train_ds, validation_data=val_ds, initial_epoch=first, epochs=first + n, callbacks=cbs, verbose=verbose,
-                  shuffle=False)   # the tf.data pipeline shuffles
-        first += n
-        if cbs[-1].interrupted: break
+    def callbacks(i, phase):
+        _, n, lr, pct, _ = phases[i]
+        sched = lambda epoch, step: one_cycle_lr((epoch - phase["start"]) / n, lr, pct)
+        return resumable_callbacks(run, [Checkpoints(run.file("checkpoints"), monitor, checkpoint_interval, history=read_history(run)),
+                                         ScheduleLR(sched, steps)], checkpoint_interval, phase=phase, tensorboard=False)
+    cbs = fit_phases(model, run, [(p[1], functools.partial(prepare, *p)) for p in phases], callbacks, resume,
+                     x=train_ds, validation_data=val_ds, verbose=verbose)
     save_model_atomic(model, run.file("model.keras"))
     scores = evaluate_images(model, dataset, threshold=threshold) if val_ds is not None else {}
     run.write_json("metrics.json", {"val": scores, "phases": record})
@@ -190,7 +190,7 @@ def train_images(input, # folder of images (searched recursively)
     best = cbs[0]
     run.mark("interrupted" if cbs[-1].interrupted else "trained", epochs=len(read_history(run).get("epoch", [])),
              best_epoch=None if best.best_epoch is None else best.best_epoch + 1, fit_seconds=round(time.time() - start, 2))
-    shutil.rmtree(run.file("backup"), ignore_errors=True)      # kept between the phases until the run is saved
+    drop_backup(run)
     return run
 
 def _env_images(seed):

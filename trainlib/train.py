@@ -21,10 +21,10 @@ from .bundle import write_bundle
 __all__ = ['SCORE_FILES', 'H5_ADVICE', 'ENSEMBLE_NAME', 'VECTOR_FLAGS', 'NUMERICS_ENV', 'cyclic_lr', 'sgdr_lr', 'ScheduleLR',
            'make_lr_callback', 'GracefulInterrupt', 'Run', 'load_model', 'read_history', 'run_id', 'run_for',
            'monitor_mode', 'save_model_atomic', 'Checkpoints', 'has_state', 'callback_state', 'restore_callback_state',
-           'PeriodicBackup', 'backup_state', 'phase_to_resume', 'trim_history', 'sgdr_cycle_ends', 'snapshot_epochs',
-           'Snapshots', 'snapshot_ensemble', 'resumable_callbacks', 'resume_epoch', 'make_callbacks', 'make_optimizer',
-           'epoch_steps', 'compile_model', 'pad_batches', 'process_batches', 'agreed', 'cpu_facts', 'dataset_record',
-           'write_run_files', 'train']
+           'PeriodicBackup', 'backup_state', 'resume_from', 'resume_epoch', 'drop_backup', 'trim_history',
+           'sgdr_cycle_ends', 'snapshot_epochs', 'Snapshots', 'snapshot_ensemble', 'resumable_callbacks',
+           'make_callbacks', 'make_optimizer', 'epoch_steps', 'compile_model', 'pad_batches', 'process_batches',
+           'agreed', 'fit_phases', 'cpu_facts', 'dataset_record', 'write_run_files', 'train']
 
 # %% ../nbs/06_train.ipynb
 def cyclic_lr(step:int, *, base_lr:float=1e-3, max_lr:float=5e-2, step_size:int=100,
@@ -233,16 +233,20 @@ class Checkpoints(keras.callbacks.Callback):
         if self.best_weights is not None: self.model.set_weights(self.best_weights)
 
     def get_state(self) -> dict:
-        "The best epoch so far, for a backup; best.keras is written first, so a backup's best and the file agree."
-        if self.dirty: self._write_best()
+        "The best value and epoch so far, for a backup (their weights: `get_arrays`)."
         return {"best": None if self.best is None else float(self.best), "best_epoch": self.best_epoch}
 
     def set_state(self, state:dict):
-        "Resume from a backup's `get_state`: its best value, epoch and the weights in best.keras."
-        on_disk = (self.folder/"best.keras").is_file()
-        self.best, self.best_epoch = (state["best"], state["best_epoch"]) if on_disk else (None, None)
-        self.best_weights = _load(self.folder/"best.keras").get_weights() if self.best_epoch is not None else None
-        self.dirty = False
+        "Resume from a backup's `get_state` (the weights come with `set_arrays`)."
+        self.best, self.best_epoch, self.best_weights = state["best"], state["best_epoch"], None
+
+    def get_arrays(self) -> list|None:
+        "The best epoch's weights, for a backup: best.keras can be written after it, at an epoch a resumed run trains again."
+        return self.best_weights
+
+    def set_arrays(self, arrays:list):
+        "Resume with a backup's best weights; best.keras is written again, to agree with them."
+        self.best_weights, self.dirty = arrays, True
 
 # %% ../nbs/06_train.ipynb
 _KERAS_STATE = {keras.callbacks.EarlyStopping: ("wait", "stopped_epoch", "best", "best_epoch"),
@@ -260,23 +264,33 @@ def callback_state(cb) -> dict|None:
     attrs = next((a for t, a in _KERAS_STATE.items() if isinstance(cb, t)), None)
     return None if attrs is None else {a: _number(getattr(cb, a)) for a in attrs}
 
-def restore_callback_state(cb, state:dict|None):
-    "Put back what `callback_state(cb)` recorded (None: nothing to put back)."
+def restore_callback_state(cb, state:dict|None, arrays:list|None=None):
+    "Put back what `callback_state(cb)` recorded (None: nothing to put back), and the arrays of `cb.get_arrays()`."
     if state is None: return
     if hasattr(cb, "set_state"): cb.set_state(state)
     else:
         for a, v in state.items(): setattr(cb, a, v)
+    if arrays is not None: cb.set_arrays(arrays)
+
+def _write_arrays(path, arrays:list):
+    "`arrays` as one .npz file, written under a temporary name and renamed."
+    tmp = path.with_name(".tmp-" + path.name)
+    with open(tmp, "wb") as f: np.savez(f, *arrays)
+    os.replace(tmp, path)
+
+def _read_arrays(path) -> list:
+    with np.load(path) as z: return [z[f"arr_{i}"] for i in range(len(z.files))]
 
 def _seed_states(model) -> list:
     "The random-number states of the model's layers (dropout, noise): not weights, so `save_weights` leaves them out."
     return [v for v in model.variables if v.path.endswith("seed_generator_state")]
 
 class PeriodicBackup(keras.callbacks.BackupAndRestore):
-    "Keras's `BackupAndRestore` at epoch ends, at most every `interval` s; weights, epoch, random states and `callbacks`' state are replaced together, atomically."
+    "Keras's `BackupAndRestore` at epoch ends, every `interval` s at most and at the fit's last epoch; weights, epoch, random states and `callbacks`' state are replaced together, atomically. The backup stays: `drop_backup` once the run is saved."
     def __init__(self, backup_dir, interval:float=30.0, callbacks:list=(),
-                 phase:dict|None=None): # of a training in phases: `{"index", "start"}`; the backup is kept at the end and only this phase's is loaded
-        super().__init__(str(backup_dir), delete_checkpoint=phase is None)
-        self.folder, self.interval, self.callbacks, self.phase = Path(backup_dir), interval, [c for c in callbacks if c is not None], phase
+                 phase:dict|None=None): # of a training in phases: `{"index", "start"}`; only this phase's backup is loaded
+        super().__init__(str(backup_dir), delete_checkpoint=False)
+        self.folder, self.interval, self.callbacks, self.phase = Path(backup_dir), interval, list(callbacks), phase
     def _load_model(self):
         state = backup_state(self.folder)
         if state is None or state.get("phase") != self.phase: return      # another phase's: its optimizer and frozen layers differ
@@ -289,43 +303,66 @@ class PeriodicBackup(keras.callbacks.BackupAndRestore):
             for v, s in zip(seeds, state["seeds"]): v.assign(np.asarray(s, dtype=v.dtype))
         saved = state.get("callbacks", [])
         for c, s in zip(self.callbacks, saved):     # trainlib's come first; a callback of yours left out on resume starts afresh
-            if s["class"] == type(c).__name__: restore_callback_state(c, s["state"])
+            if s["class"] == type(c).__name__:
+                restore_callback_state(c, s["state"], _read_arrays(self.folder/s["arrays"]) if s.get("arrays") else None)
         if any(getattr(c, "stopped_epoch", 0) for c in self.callbacks):   # early stopping had ended the run: no more epochs
             self.model._initial_epoch = self.params.get("epochs", state["epoch"])
     def on_train_begin(self, logs=None):
         self.model._initial_epoch = None     # Keras's fit takes a set one over its own initial_epoch: an earlier phase's resume must not leak into this fit
-        self._load_model(); self._saved, self._unsaved = time.monotonic(), False
+        self._load_model(); self._saved = time.monotonic()
     def on_epoch_end(self, epoch, logs=None):
-        self._current_epoch, self._unsaved = epoch + 1, True
-        if agreed(time.monotonic() - self._saved >= self.interval):
-            self._save_model(); self._saved, self._unsaved = time.monotonic(), False
-    def on_train_end(self, logs=None):
-        if self.phase is None: return super().on_train_end(logs)     # removes the backup: the run is over
-        if self._unsaved: self._save_model()     # the phase's end: a kill in the next phase resumes from here, not from its start
+        self._current_epoch = epoch + 1
+        last = self._current_epoch >= self.params["epochs"] or self.model.stop_training    # before `Checkpoints` puts the best weights back
+        if agreed(last or time.monotonic() - self._saved >= self.interval):
+            self._save_model(); self._saved = time.monotonic()
+    def on_train_end(self, logs=None): pass     # kept: a kill before the run is saved, or early in its next phase, goes on from here
     def _save_model(self):
         self.folder.mkdir(parents=True, exist_ok=True)
         name = f"epoch-{self._current_epoch:05d}.weights.h5"
         self.model.save_weights(self.folder/f".tmp-{name}", overwrite=True)
         os.replace(self.folder/f".tmp-{name}", self.folder/name)
-        callbacks = [{"class": type(c).__name__, "state": callback_state(c)} for c in self.callbacks]    # best.keras is written here
+        callbacks, files = [], {name}
+        for i, c in enumerate(self.callbacks):
+            entry = {"class": type(c).__name__, "state": callback_state(c)}
+            if (arrays := getattr(c, "get_arrays", lambda: None)()) is not None:        # the best weights of `Checkpoints`
+                entry["arrays"] = f"epoch-{self._current_epoch:05d}.callback-{i}.npz"
+                _write_arrays(self.folder/entry["arrays"], arrays); files.add(entry["arrays"])
+            callbacks.append(entry)
         seeds = [np.asarray(v.numpy()).tolist() for v in _seed_states(self.model)]
         write_atomic(self.folder/"state.json", json.dumps({"epoch": self._current_epoch, "weights": name, "seeds": seeds,
                                                            "callbacks": callbacks, "phase": self.phase}) + "\n")
-        for f in self.folder.glob("epoch-*.weights.h5"):
-            if f.name != name: f.unlink(missing_ok=True)
+        for f in self.folder.glob("epoch-*"):
+            if f.name not in files: f.unlink(missing_ok=True)
 
 def backup_state(folder) -> dict|None:
     "The `{'epoch', 'weights', 'seeds', 'callbacks'}` a `PeriodicBackup` in `folder` would resume from, or None."
     f = Path(folder)/"state.json"
     return json.loads(f.read_text()) if f.is_file() else None
 
-def phase_to_resume(run:Run, overwrite:bool=False) -> dict|None:
-    "The phase (`{'index', 'start'}`) a killed training in phases (fine-tuning, image training) goes on in, its history trimmed to its backup; None: start afresh."
-    state = None if overwrite else backup_state(run.file("backup"))
-    if state is None or state.get("phase") is None: return None
-    trim_history(run.file("history.csv"), state["epoch"])     # epochs logged after the backup are trained again
-    print(f"{run.path}: resuming the killed run in its phase {state['phase']['index'] + 1}, after epoch {state['epoch']}", file=sys.stderr)
-    return state["phase"]
+def resume_from(run:Run, overwrite:bool=False,
+                phased:bool=False, # whether the run trains in phases (a fine-tuning, an image training)
+                start:int=0) -> dict|None: # the epoch to go on from without a backup
+    "The backup (`backup_state`) a killed run goes on from, None without one or with `overwrite`; the epochs logged after it (after `start` without one) leave the history, as they are trained again."
+    if overwrite: return None
+    state = backup_state(run.file("backup"))
+    if state is not None and (state.get("phase") is not None) != phased:
+        kind = "a training in phases (a fine-tuning, an image training)" if state.get("phase") is not None else "a training in one phase"
+        raise ValueError(f"{run.file('backup')} is the backup of {kind}, not of this one: another kind of run used this folder; "
+                         "pass overwrite=True (CLI: --overwrite) to train afresh")
+    trim_history(run.file("history.csv"), start if state is None else state["epoch"])
+    if state is not None:
+        where = f" in its phase {state['phase']['index'] + 1}," if phased else ""
+        print(f"{run.path}: resuming the killed run{where} after epoch {state['epoch']}", file=sys.stderr)
+    return state
+
+def resume_epoch(run:Run, overwrite:bool=False, start:int=0) -> int:
+    "The epoch a killed training in one phase goes on from: its backup's (see `resume_from`), or `start` without one."
+    state = resume_from(run, overwrite, start=start)
+    return start if state is None else state["epoch"]
+
+def drop_backup(run:Run):
+    "Remove the run's backup, once the run is saved: a `PeriodicBackup` keeps it for a kill before then."
+    shutil.rmtree(run.file("backup"), ignore_errors=True)
 
 def trim_history(path, epochs:int):
     "Keep the header and the first `epochs` rows of `history.csv` (a killed run may have logged epochs its backup does not hold)."
@@ -399,12 +436,6 @@ def resumable_callbacks(run:Run, counting:list, # callbacks whose state is backe
             *([keras.callbacks.TensorBoard(str(run.file("tensorboard")), write_graph=False, profile_batch=0)] if tensorboard else []),
             GracefulInterrupt()]
 
-def resume_epoch(run:Run, overwrite:bool=False) -> int:
-    "The epoch a killed run goes on from: its backup's (0 with none, or with `overwrite`); epochs logged after it are dropped from its history."
-    epoch = 0 if overwrite else (backup_state(run.file("backup")) or {}).get("epoch", 0)
-    if not overwrite: trim_history(run.file("history.csv"), epoch)      # they are trained again
-    return epoch
-
 def make_callbacks(config:TrainConfig, run:Run, steps_per_epoch:int,
                    stateful:list=(), # callbacks of yours whose state (`has_state`) is backed up with trainlib's
                    phase:dict|None=None) -> list: # in a training in phases, this one's `{"index", "start"}` (see `PeriodicBackup`)
@@ -467,6 +498,23 @@ def agreed(due:bool) -> bool:
     if _num_processes() == 1: return due
     from jax.experimental import multihost_utils
     return bool(multihost_utils.broadcast_one_to_all(np.array(due)))
+
+# %% ../nbs/06_train.ipynb
+def fit_phases(model:keras.Model, run:Run,
+               phases:list, # per phase: `(epochs, prepare)`; `prepare()` freezes and compiles `model` for it (a phase finished before a kill, too)
+               callbacks, # `callbacks(index, phase)`: phase `index`'s callbacks, `phase` (`{"index", "start"}`) given to `resumable_callbacks`
+               resume:dict|None=None, # the phase a killed run goes on in (its backup's, see `resume_from`)
+               **fit_kwargs) -> list: # `model.fit`'s data and `verbose`
+    "Fit `model` phase after phase into `run`'s one history, skipping those a killed run finished; the callbacks of the last phase fitted."
+    start, cbs = (resume or {}).get("start", 0), []
+    for i, (epochs, prepare) in enumerate(phases):
+        prepare()
+        if resume and i < resume["index"]: continue       # finished before the kill: a later phase's backup holds its result
+        cbs = callbacks(i, {"index": i, "start": start})
+        model.fit(initial_epoch=start, epochs=start + epochs, callbacks=cbs, shuffle=False, **fit_kwargs)   # the tf.data pipeline shuffles
+        start = len(read_history(run).get("epoch", []))    # early stopping may end a phase early
+        if next(c for c in cbs if isinstance(c, GracefulInterrupt)).interrupted: break
+    return cbs
 
 # %% ../nbs/06_train.ipynb
 def _datasets(config:TrainConfig, dataset:DatasetVersion, *, for_tuning:bool=False, start_epoch:int|None=None):
@@ -574,4 +622,5 @@ def _finish(model, run:Run, cbs:list, start:float, *, config:TrainConfig|None=No
     run.mark("interrupted" if interrupted else "trained", epochs=len(read_history(run).get("epoch", [])),
              best_epoch=None if best.best_epoch is None else best.best_epoch + 1, fit_seconds=round(time.time() - start, 2),
              **({"snapshots": [f.name for f in snaps]} if snaps else {}))
+    drop_backup(run)
     return run

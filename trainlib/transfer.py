@@ -4,7 +4,7 @@
 
 # %% ../nbs/08_transfer.ipynb 3
 from __future__ import annotations
-import fnmatch, hashlib, json, math, shutil, sys, time, warnings, zipfile
+import fnmatch, functools, hashlib, json, math, shutil, sys, time, warnings, zipfile
 from pathlib import Path
 
 import h5py
@@ -14,8 +14,8 @@ import numpy as np
 from .config import TrainConfig, check_replaceable, write_atomic
 from .bundle import input_fits
 from .store import SPLITS, DatasetVersion, load_arrays, load_ids
-from .train import (ENSEMBLE_NAME, GracefulInterrupt, Run, _datasets, _finish, dataset_record, make_callbacks, make_optimizer,
-                            phase_to_resume, read_history, write_run_files)
+from .train import (ENSEMBLE_NAME, Run, _datasets, _finish, dataset_record, fit_phases, make_callbacks, make_optimizer,
+                            read_history, resume_epoch, resume_from, write_run_files)
 
 # %% auto 0
 __all__ = ['MODEL_SUFFIXES', 'load_pretrained', 'layer_table', 'format_layers', 'select_layers', 'freeze', 'unfreeze',
@@ -166,7 +166,7 @@ def fine_tune(base:keras.Model, # the pretrained model (see `load_pretrained`)
     keras.utils.set_random_seed(config.train.seed)
     model = replace_head(base, dataset.n_classes) if new_head else base
     train_ds, val_ds = _datasets(config, dataset)
-    resume = phase_to_resume(run, overwrite)           # a killed fine-tuning goes on from its backup
+    resume = (resume_from(run, overwrite, phased=True) or {}).get("phase")   # a killed fine-tuning goes on in its phase, from its backup
     if resume is None: run.start_afresh()              # overwrite, or killed before its first backup
     write_run_files(run, config, dataset)
     phases = ([("head only", freeze_epochs, config.train.learning_rate, {"all_but_last": 1})] if freeze_epochs else [])
@@ -183,28 +183,23 @@ def _scaled_schedule(config:TrainConfig, factor:float) -> TrainConfig:
     return config.update({f"lr_scheduler.{kind}.{k}": getattr(getattr(config.lr_scheduler, kind), k) * factor for k in keys}) if factor != 1 else config
 
 def _fit_phases(model, config, dataset, run, phases, train_ds, val_ds, info:dict, verbose,
-                resume:dict|None=None) -> Run: # the phase a killed run goes on in (`phase_to_resume`)
-    "Fit each (name, epochs, learning rate, frozen selection) phase in turn, continuing one history."
+                resume:dict|None=None) -> Run: # the phase a killed run goes on in (its backup's, `resume_from`)
+    "Fit each (name, epochs, learning rate, frozen selection) phase in turn, continuing one history (`fit_phases`)."
     steps = math.ceil(dataset.count("train") / config.train.batch_size)
     run.mark("running", started=time.time())
-    start, epoch, record = time.time(), (resume or {}).get("start", 0), []
+    start, record = time.time(), []
     info = dict(info, planned=[name for name, *_ in phases])
-    for i, (name, epochs, lr, selection) in enumerate(phases):
+    def prepare(name, epochs, lr, selection):
         unfreeze(model)
         frozen = freeze(model, **selection)
         _compile(model, config, lr)
         record.append(dict(phase=name, epochs=epochs, learning_rate=lr, frozen_layers=frozen,
                            trainable_params=int(sum(np.prod(w.shape) for w in model.trainable_weights))))
         run.write_json("transfer.json", dict(info, phases=record))
-        if resume and i < resume["index"]: continue   # finished before the kill: the backup of a later phase holds its result
-        cbs = make_callbacks(_scaled_schedule(config, lr / config.train.learning_rate), run, steps, phase={"index": i, "start": epoch})
-        model.fit(train_ds, validation_data=val_ds, initial_epoch=epoch, epochs=epoch + epochs, callbacks=cbs,
-                  verbose=verbose, shuffle=False)
-        epoch = len(read_history(run).get("epoch", []))
-        if next(c for c in cbs if isinstance(c, GracefulInterrupt)).interrupted: break
-    run = _finish(model, run, cbs, start, config=config, dataset=dataset)
-    shutil.rmtree(run.file("backup"), ignore_errors=True)      # kept between the phases until the run is saved
-    return run
+    def callbacks(i, phase): return make_callbacks(_scaled_schedule(config, phases[i][2] / config.train.learning_rate), run, steps, phase=phase)
+    cbs = fit_phases(model, run, [(p[1], functools.partial(prepare, *p)) for p in phases], callbacks, resume,
+                     x=train_ds, validation_data=val_ds, verbose=verbose)
+    return _finish(model, run, cbs, start, config=config, dataset=dataset)     # which removes the backup, kept between the phases
 
 # %% ../nbs/08_transfer.ipynb
 def _warn_trained_on_test(dataset:DatasetVersion, recorded:dict):
@@ -231,6 +226,10 @@ def continue_training(run, # a `Run` or run folder made by `train` or `fine_tune
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1: raise ValueError(f"epochs must be an int >= 1, got {epochs!r}")
     config = TrainConfig.from_dict(json.loads(run.file("config.json").read_text()))
     _one_model(config, f"continue_training of {run.path}")
+    resuming = run.status == "running" and "continued_at" in run.info     # a killed continue_training: go on from its backup
+    if run.status in ("new", "running") and not resuming:
+        raise ValueError(f"{run.path} has not finished its training (status {run.status}): run that training again, which goes on "
+                         "from its backup, then continue it")
     if run.file("transfer.json").is_file() and run.status == "interrupted":   # a fine-tuning stopped before its last phase
         t = json.loads(run.file("transfer.json").read_text()); done = [p["phase"] for p in t.get("phases", [])]
         if done and t.get("planned", done)[-1] != done[-1]:
@@ -249,10 +248,12 @@ def continue_training(run, # a `Run` or run folder made by `train` or `fine_tune
     train_ds, val_ds = _datasets(config, dataset)
     if dataset.version != recorded.get("version"):   # evaluate scores the run on the data it trained on last
         run.write_json("dataset.json", {**dataset_record(dataset), "continued_from": recorded})
-    run.mark("running", continued=time.time(), continued_on=dataset.version, test_accuracy=None)
-    start, epoch = time.time(), len(read_history(run).get("epoch", []))
+    first = run.info["continued_at"] if resuming else len(read_history(run).get("epoch", []))
+    epoch = resume_epoch(run, start=first) if resuming else first
+    run.mark("running", **({} if resuming else {"continued": time.time()}), continued_at=first, continued_on=dataset.version, test_accuracy=None)
+    start = time.time()
     cbs = make_callbacks(config, run, math.ceil(dataset.count("train") / config.train.batch_size))
-    model.fit(train_ds, validation_data=val_ds, initial_epoch=epoch, epochs=epoch + epochs, callbacks=cbs, verbose=verbose, shuffle=False)
+    model.fit(train_ds, validation_data=val_ds, initial_epoch=epoch, epochs=first + epochs, callbacks=cbs, verbose=verbose, shuffle=False)
     return _finish(model, run, cbs, start, config=config, dataset=dataset)
 
 # %% ../nbs/08_transfer.ipynb
