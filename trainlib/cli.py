@@ -43,13 +43,10 @@ def train_model_distributed(args) -> int:
     check_distributed_backend(keras_backend())       # these three checks need no Keras: they run before TensorFlow loads
     distributed_settings(args.coordinator, args.num_processes, args.process_id)
     import_tensorflow_quietly()
-    from trainlib.multiworker import check_same_config, init_distributed, train_distributed
+    from trainlib.multiworker import init_distributed, train_distributed
     s = init_distributed(args.coordinator, args.num_processes, args.process_id)
-    check_same_config(config)                        # before the preflight builds the model: a seed given to one process only is named
-    if not args.no_check:                            # the check builds the model: replicated variables must be equal on every process
-        import keras; keras.utils.set_random_seed(config.train.seed)
-        run_preflight(args.config, parse_overrides(args.set), overwrite=args.overwrite)
-    run, metrics = train_distributed(config, worker_dir=args.worker_dir, overwrite=args.overwrite, verbose=args.verbose, config_checked=True)
+    preflight = None if args.no_check else lambda: run_preflight(args.config, parse_overrides(args.set), overwrite=args.overwrite)
+    run, metrics = train_distributed(config, worker_dir=args.worker_dir, overwrite=args.overwrite, verbose=args.verbose, preflight=preflight)
     if metrics is None:
         print(f"process {s['process_id']} of {s['num_processes']}: trained in lock-step; process 0 writes the run"); return 0
     print(f"run: {run.path}\ntest accuracy: {metrics['accuracy']:.4f} ({metrics['n']} examples, {metrics['epochs']} epochs, {s['num_processes']} processes)")

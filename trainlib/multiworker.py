@@ -90,7 +90,7 @@ def check_same_config(config:TrainConfig):
 # %% ../nbs/11d_multiworker.ipynb
 def train_distributed(config:TrainConfig, *, worker_dir:str|None=None, # run folders of processes > 0 (default: a temporary folder, removed)
                       overwrite:bool=False, verbose="auto",
-                      config_checked:bool=False, # the caller ran `check_same_config(config)` already (the CLI does, before its preflight)
+                      preflight=None, # run on every process once the config is the same on all, with the seed set (it may build the model): the CLI's checks
                      ) -> tuple[Run, dict|None]:
     "Train `config` as one process of the group `init_distributed` joined; return `(run, metrics)`, metrics None on processes > 0."
     dist = keras.distribution.distribution()
@@ -100,7 +100,9 @@ def train_distributed(config:TrainConfig, *, worker_dir:str|None=None, # run fol
     if config.train.batch_size % devices:
         raise ValueError(f"train.batch_size is the global batch, split evenly over the {devices} devices of the {n} process(es): "
                          f"it must be a multiple of {devices}, got {config.train.batch_size}")
-    if not config_checked: check_same_config(config)
+    check_same_config(config)                 # first: a seed given to one process only is named, not found as unequal weights
+    if preflight is not None:                 # replicated variables must be equal on every process: the same seed before any model
+        keras.utils.set_random_seed(config.train.seed); preflight()
     dataset = make_dataset(config)
     print(f"process {rank} of {n}: {dataset}", file=sys.stderr)
     check_same_settings({"dataset version": dataset.version})
