@@ -373,10 +373,10 @@ class _SearchInterrupt(keras.callbacks.Callback):
 
 # %% ../nbs/07_tune.ipynb
 def failed_in_a_row(error:Exception, limit:int, # tune.max_consecutive_failed_trials
-                    last:str) -> str|None:      # the last failed trial's reason
+                    last) -> str|None:      # the last failed trial's reason, or a function giving it (called only for keras-tuner's error)
     "Why the search stopped, when `error` is keras-tuner's: `limit` trials failed in a row; None for any other error."
     if not isinstance(error, RuntimeError) or "consecutive failures" not in str(error): return None
-    return f"{limit} failed trials in a row (tune.max_consecutive_failed_trials); the last one: {last}"
+    return f"{limit} failed trials in a row (tune.max_consecutive_failed_trials); the last one: {last() if callable(last) else last}"
 
 # %% ../nbs/07_tune.ipynb
 def tune(config:TrainConfig, dataset:DatasetVersion, *, overwrite:bool|None=None, verbose=1,
@@ -798,7 +798,7 @@ class WorkerWatch:
             if trial.trial_id in oracle._retry_queue: oracle._retry_queue.remove(trial.trial_id)   # a restarted chief queued it: its worker finished it
             try: return end(trial)
             except RuntimeError as e:      # too many failed trials in a row: stop the chief (the watch interrupts it), not the worker's call
-                last = _reason(trial, _trial_times(oracle._project_dir).get(trial.trial_id, {})) or "see the worker's output"
+                last = lambda: _reason(trial, _trial_times(oracle._project_dir).get(trial.trial_id, {})) or "see the worker's output"
                 if (why := failed_in_a_row(e, oracle.max_consecutive_failed_trials, last)) is None: raise
                 self.reason, self.too_many_failed = why, True
             finally:                       # keras-tuner saved before the trial left ongoing_trials: a restart would run it again
