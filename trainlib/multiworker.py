@@ -97,10 +97,10 @@ def train_distributed(config:TrainConfig, *, worker_dir:str|None=None, # run fol
     n = dist.num_processes if dist is not None else 1
     rank = __import__("jax").process_index() if n > 1 else 0
     devices = len(__import__("jax").devices()) if dist is not None else 1
+    check_same_config(config)                 # first: a setting given to one process only is named, not found as unequal weights or a hang
     if config.train.batch_size % devices:
         raise ValueError(f"train.batch_size is the global batch, split evenly over the {devices} devices of the {n} process(es): "
                          f"it must be a multiple of {devices}, got {config.train.batch_size}")
-    check_same_config(config)                 # first: a seed given to one process only is named, not found as unequal weights
     if preflight is not None:                 # replicated variables must be equal on every process: the same seed before any model
         keras.utils.set_random_seed(config.train.seed); preflight()
     dataset = make_dataset(config)
