@@ -15,7 +15,7 @@ from .config import FeedforwardConfig, check_output_file, check_replaceable, mod
 from .sequences import DATASETS, SequenceData, load_dataset, read_sequences
 from .models import build_feedforward, output_heads
 from .store import finish_pipeline
-from .train import Checkpoints, GracefulInterrupt, Run, drop_backup, read_history, resumable_callbacks, resume_epoch, save_model_atomic
+from .train import Checkpoints, GracefulInterrupt, Run, drop_backup, finished_run, read_history, resumable_callbacks, resume_epoch, save_model_atomic
 
 # %% auto 0
 __all__ = ['HEAD_LOSSES', 'EVAL_SEED', 'Prepared', 'prepare', 'compile_feedforward', 'epoch_plan', 'head_metrics',
@@ -157,9 +157,7 @@ def train_feedforward(config:FeedforwardConfig, *, callbacks:list|None=None, ove
     run = feedforward_run(config)
     check_replaceable(run.path)
     if not overwrite: run.check_settings("config.json", config.to_dict())
-    if run.status in ("trained", "interrupted") and not overwrite:
-        print(f"{run.path}: already {run.status}; returning it (pass overwrite=True, or --overwrite, to train again)", file=sys.stderr)
-        return run
+    if finished_run(run, overwrite, file=sys.stderr): return run
     keras.utils.set_random_seed(config.seed)
     prep = prepare(config)
     plan = epoch_plan(config, prep)

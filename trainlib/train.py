@@ -21,10 +21,10 @@ from .bundle import write_bundle
 __all__ = ['SCORE_FILES', 'H5_ADVICE', 'ENSEMBLE_NAME', 'VECTOR_FLAGS', 'NUMERICS_ENV', 'cyclic_lr', 'sgdr_lr', 'ScheduleLR',
            'make_lr_callback', 'GracefulInterrupt', 'Run', 'load_model', 'read_history', 'run_id', 'run_for',
            'monitor_mode', 'save_model_atomic', 'Checkpoints', 'has_state', 'callback_state', 'restore_callback_state',
-           'PeriodicBackup', 'backup_state', 'resume_from', 'resume_epoch', 'drop_backup', 'trim_history',
-           'sgdr_cycle_ends', 'snapshot_epochs', 'Snapshots', 'snapshot_ensemble', 'resumable_callbacks',
-           'make_callbacks', 'make_optimizer', 'epoch_steps', 'compile_model', 'pad_batches', 'process_batches',
-           'agreed', 'fit_phases', 'cpu_facts', 'dataset_record', 'write_run_files', 'train']
+           'PeriodicBackup', 'backup_state', 'resume_from', 'resume_epoch', 'drop_backup', 'finished_run',
+           'trim_history', 'sgdr_cycle_ends', 'snapshot_epochs', 'Snapshots', 'snapshot_ensemble',
+           'resumable_callbacks', 'make_callbacks', 'make_optimizer', 'epoch_steps', 'compile_model', 'pad_batches',
+           'process_batches', 'agreed', 'fit_phases', 'cpu_facts', 'dataset_record', 'write_run_files', 'train']
 
 # %% ../nbs/06_train.ipynb
 def cyclic_lr(step:int, *, base_lr:float=1e-3, max_lr:float=5e-2, step_size:int=100,
@@ -275,7 +275,7 @@ def restore_callback_state(cb, state:dict|None, arrays:list|None=None):
 def _write_arrays(path, arrays:list):
     "`arrays` as one .npz file, written under a temporary name and renamed."
     tmp = path.with_name(".tmp-" + path.name)
-    with open(tmp, "wb") as f: np.savez(f, *arrays)
+    with open(tmp, "wb") as f: np.savez(f, *(a.astype(np.float32) if a.dtype.kind == "V" else a for a in arrays))  # bfloat16: `set_weights` casts back
     os.replace(tmp, path)
 
 def _read_arrays(path) -> list:
@@ -312,7 +312,8 @@ class PeriodicBackup(keras.callbacks.BackupAndRestore):
         self._load_model(); self._saved = time.monotonic()
     def on_epoch_end(self, epoch, logs=None):
         self._current_epoch = epoch + 1
-        last = self._current_epoch >= self.params["epochs"] or self.model.stop_training    # before `Checkpoints` puts the best weights back
+        stopped = any(getattr(c, "stopped_epoch", 0) for c in self.callbacks)     # by early stopping (Ctrl+C's epoch is cut short: not saved for it)
+        last = self._current_epoch >= self.params["epochs"] or stopped          # saved before `Checkpoints` puts the best weights back
         if agreed(last or time.monotonic() - self._saved >= self.interval):
             self._save_model(); self._saved = time.monotonic()
     def on_train_end(self, logs=None): pass     # kept: a kill before the run is saved, or early in its next phase, goes on from here
@@ -331,8 +332,8 @@ class PeriodicBackup(keras.callbacks.BackupAndRestore):
         seeds = [np.asarray(v.numpy()).tolist() for v in _seed_states(self.model)]
         write_atomic(self.folder/"state.json", json.dumps({"epoch": self._current_epoch, "weights": name, "seeds": seeds,
                                                            "callbacks": callbacks, "phase": self.phase}) + "\n")
-        for f in self.folder.glob("epoch-*"):
-            if f.name not in files: f.unlink(missing_ok=True)
+        for f in self.folder.iterdir():             # the older backup, and temporary files a kill left
+            if f.name not in files | {"state.json"}: f.unlink(missing_ok=True)
 
 def backup_state(folder) -> dict|None:
     "The `{'epoch', 'weights', 'seeds', 'callbacks'}` a `PeriodicBackup` in `folder` would resume from, or None."
@@ -362,7 +363,17 @@ def resume_epoch(run:Run, overwrite:bool=False, start:int=0) -> int:
 
 def drop_backup(run:Run):
     "Remove the run's backup, once the run is saved: a `PeriodicBackup` keeps it for a kill before then."
+    run.file("backup/state.json").unlink(missing_ok=True)     # first: a kill during the removal leaves no state naming removed files
     shutil.rmtree(run.file("backup"), ignore_errors=True)
+
+def finished_run(run:Run, overwrite:bool=False, file=None) -> bool:
+    "Whether `run`'s training ended and it is returned as it is (not with `overwrite`), saying so; a killed `continue_training` of it counts: calling that again goes on."
+    if overwrite: return False
+    if run.status in ("trained", "interrupted", "complete"): what = f"already {run.status}"
+    elif run.status == "running" and "continued_at" in run.info: what = "trained, and a continue_training of it was killed (call that again to go on)"
+    else: return False
+    print(f"{run.path}: {what}; returning it (pass overwrite=True, or --overwrite, to train again)", file=file)
+    return True
 
 def trim_history(path, epochs:int):
     "Keep the header and the first `epochs` rows of `history.csv` (a killed run may have logged epochs its backup does not hold)."
@@ -584,9 +595,7 @@ def train(config:TrainConfig, dataset:DatasetVersion, *, callbacks:list|None=Non
     check_replaceable(run.path)                      # an output folder that is not a run is never written into
     if not overwrite:                                # nor is a run made with other settings returned or resumed
         run.check_settings("config.json", config.to_dict()); run.check_settings("dataset.json", {"version": dataset.version})
-    if run.status in ("trained", "interrupted", "complete") and not overwrite:
-        print(f"{run.path}: already {run.status}; returning it (pass overwrite=True, or --overwrite, to train again)")
-        return run
+    if finished_run(run, overwrite): return run
     if config.train.deterministic: tf.config.experimental.enable_op_determinism()
     keras.utils.set_random_seed(config.train.seed)
     resume = resume_epoch(run, overwrite)

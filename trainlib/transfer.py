@@ -14,8 +14,8 @@ import numpy as np
 from .config import TrainConfig, check_replaceable, write_atomic
 from .bundle import input_fits
 from .store import SPLITS, DatasetVersion, load_arrays, load_ids
-from .train import (ENSEMBLE_NAME, Run, _datasets, _finish, dataset_record, fit_phases, make_callbacks, make_optimizer,
-                            read_history, resume_epoch, resume_from, write_run_files)
+from .train import (ENSEMBLE_NAME, Run, _datasets, _finish, dataset_record, drop_backup, finished_run, fit_phases, make_callbacks, make_optimizer,
+                            read_history, resume_from, write_run_files)
 
 # %% auto 0
 __all__ = ['MODEL_SUFFIXES', 'load_pretrained', 'layer_table', 'format_layers', 'select_layers', 'freeze', 'unfreeze',
@@ -161,8 +161,7 @@ def fine_tune(base:keras.Model, # the pretrained model (see `load_pretrained`)
     check_replaceable(run.path)
     if not overwrite:
         run.check_settings("config.json", config.to_dict()); run.check_settings("dataset.json", {"version": dataset.version})
-    if run.status in ("trained", "interrupted", "complete") and not overwrite:
-        print(f"{run.path}: already {run.status}; returning it (pass overwrite=True, or --overwrite, to train again)"); return run
+    if finished_run(run, overwrite): return run
     keras.utils.set_random_seed(config.train.seed)
     model = replace_head(base, dataset.n_classes) if new_head else base
     train_ds, val_ds = _datasets(config, dataset)
@@ -215,6 +214,11 @@ def _warn_trained_on_test(dataset:DatasetVersion, recorded:dict):
                                    "its test score will not be held out")
         earlier = earlier.get("continued_from")
 
+def _restore_best(run:Run):
+    "Put the finished run's best model (model.keras) back as checkpoints/best.keras: a killed continuation may have written a later epoch's there."
+    tmp = run.file("checkpoints/.tmp-best.keras")
+    shutil.copyfile(run.file("model.keras"), tmp); tmp.replace(run.file("checkpoints/best.keras"))
+
 def continue_training(run, # a `Run` or run folder made by `train` or `fine_tune`
                       epochs:int=1000, # more epochs (NeatMS's default)
                       dataset:DatasetVersion|None=None, # None: the run's own dataset (dataset.json)
@@ -249,7 +253,11 @@ def continue_training(run, # a `Run` or run folder made by `train` or `fine_tune
     if dataset.version != recorded.get("version"):   # evaluate scores the run on the data it trained on last
         run.write_json("dataset.json", {**dataset_record(dataset), "continued_from": recorded})
     first = run.info["continued_at"] if resuming else len(read_history(run).get("epoch", []))
-    epoch = resume_epoch(run, start=first) if resuming else first
+    if resuming:
+        state = resume_from(run, start=first)
+        if state is None: _restore_best(run)        # killed before its first backup: it starts again from the finished run
+    else: state = None; drop_backup(run)            # a backup a kill left after the run was saved is not this continuation's
+    epoch = first if state is None else state["epoch"]
     run.mark("running", **({} if resuming else {"continued": time.time()}), continued_at=first, continued_on=dataset.version, test_accuracy=None)
     start = time.time()
     cbs = make_callbacks(config, run, math.ceil(dataset.count("train") / config.train.batch_size))
