@@ -36,19 +36,23 @@ def init_distributed(coordinator:str|None=None, # HOST:PORT of process 0 (defaul
     return settings
 
 # %% ../nbs/11d_multiworker.ipynb
-def check_same_start(starts:list, # per process: (finished before, epoch its backup resumes from)
+def check_same_start(starts:list, # per process: (finished before (-1: a continuation of it was killed), epoch its backup resumes from)
                     ):
     "Fail unless every process would start the run from the same place (lock-step needs the same epochs everywhere)."
     starts = [tuple(int(v) for v in s) for s in starts]
+    if killed := [i for i, s in enumerate(starts) if s[0] < 0]:
+        raise ValueError(f"a continue_training of the run of process {killed[0]} was killed: call continue_training again (one process), "
+                         "which goes on from its backup, or pass --overwrite")
     if any(s != starts[0] for s in starts):
         raise ValueError("the processes would start this run from different places, (finished, resume epoch) per process: "
                          f"{starts}; give every process a persistent --worker-dir to resume, or pass --overwrite")
 
 def _start(config:TrainConfig, dataset, overwrite:bool) -> tuple[int, int]:
-    "(1 if the run is finished, the epoch its backup resumes from), as `trainlib.train.train` would see them."
+    "(1 if the run is finished, -1 if a continuation of it was killed, the epoch its backup resumes from), as `trainlib.train.train` would see them."
     run = run_for(config, dataset)
     if overwrite: return (0, 0)
-    return (int(run.status in ("trained", "interrupted", "complete")), (backup_state(run.file("backup")) or {}).get("epoch", 0))
+    finished = -1 if run.continuation_killed else int(run.status in ("trained", "interrupted", "complete"))
+    return (finished, (backup_state(run.file("backup")) or {}).get("epoch", 0))
 
 # %% ../nbs/11d_multiworker.ipynb
 PER_MACHINE = ("etl.data_path", "etl.test_path", "etl.split_path", "etl.dataset_dir", "shared.output_dir",

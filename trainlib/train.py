@@ -107,6 +107,8 @@ class Run:
         f = self.file("run.json")
         return json.loads(f.read_text()) if f.is_file() else {}
     status = property(lambda self: self.info.get("status", "new"))
+    continuation_killed = property(lambda self: self.status == "running" and "continued_at" in self.info,
+                                   doc="Whether a `continue_training` of the finished run was killed (calling it again goes on).")
 
     def write_json(self, name:str, obj) -> Path:
         "Write `obj` as JSON into the run folder, atomically."
@@ -288,12 +290,13 @@ def _seed_states(model) -> list:
 class PeriodicBackup(keras.callbacks.BackupAndRestore):
     "Keras's `BackupAndRestore` at epoch ends, every `interval` s at most and at the fit's last epoch; weights, epoch, random states and `callbacks`' state are replaced together, atomically. The backup stays: `drop_backup` once the run is saved."
     def __init__(self, backup_dir, interval:float=30.0, callbacks:list=(),
-                 phase:dict|None=None): # of a training in phases: `{"index", "start"}`; only this phase's backup is loaded
+                 phase:dict|None=None, # of a training in phases: `{"index", "start"}`; only this phase's backup is loaded
+                 first:int|None=None): # with no backup to resume, back up at the fit's start as epoch `first` (a continuation's starting point)
         super().__init__(str(backup_dir), delete_checkpoint=False)
-        self.folder, self.interval, self.callbacks, self.phase = Path(backup_dir), interval, list(callbacks), phase
-    def _load_model(self):
+        self.folder, self.interval, self.callbacks, self.phase, self.first = Path(backup_dir), interval, list(callbacks), phase, first
+    def _load_model(self) -> bool:
         state = backup_state(self.folder)
-        if state is None or state.get("phase") != self.phase: return      # another phase's: its optimizer and frozen layers differ
+        if state is None or state.get("phase") != self.phase: return False     # another phase's: its optimizer and frozen layers differ
         if self.model.optimizer is not None and not self.model.optimizer.built:
             self.model.optimizer.build(self.model.trainable_variables)
         self.model.load_weights(self.folder/state["weights"])
@@ -307,9 +310,12 @@ class PeriodicBackup(keras.callbacks.BackupAndRestore):
                 restore_callback_state(c, s["state"], _read_arrays(self.folder/s["arrays"]) if s.get("arrays") else None)
         if any(getattr(c, "stopped_epoch", 0) for c in self.callbacks):   # early stopping had ended the run: no more epochs
             self.model._initial_epoch = self.params.get("epochs", state["epoch"])
+        return True
     def on_train_begin(self, logs=None):
         self.model._initial_epoch = None     # Keras's fit takes a set one over its own initial_epoch: an earlier phase's resume must not leak into this fit
-        self._load_model(); self._saved = time.monotonic()
+        loaded = self._load_model(); self._saved = time.monotonic()
+        if agreed(not loaded and self.first is not None):      # the files it starts from are replaced when the run is saved
+            self._current_epoch = self.first; self._save_model()
     def on_epoch_end(self, epoch, logs=None):
         self._current_epoch = epoch + 1
         stopped = any(getattr(c, "stopped_epoch", 0) for c in self.callbacks)     # by early stopping (Ctrl+C's epoch is cut short: not saved for it)
@@ -367,12 +373,12 @@ def drop_backup(run:Run):
     shutil.rmtree(run.file("backup"), ignore_errors=True)
 
 def finished_run(run:Run, overwrite:bool=False, file=None) -> bool:
-    "Whether `run`'s training ended and it is returned as it is (not with `overwrite`), saying so; a killed `continue_training` of it counts: calling that again goes on."
-    if overwrite: return False
-    if run.status in ("trained", "interrupted", "complete"): what = f"already {run.status}"
-    elif run.status == "running" and "continued_at" in run.info: what = "trained, and a continue_training of it was killed (call that again to go on)"
-    else: return False
-    print(f"{run.path}: {what}; returning it (pass overwrite=True, or --overwrite, to train again)", file=file)
+    "Whether `run`'s training ended and it is returned as it is (not with `overwrite`), saying so; a run whose `continue_training` was killed is refused: calling that again goes on."
+    if overwrite or run.status not in ("trained", "interrupted", "complete") and not run.continuation_killed: return False
+    if run.continuation_killed:
+        raise ValueError(f"{run.path}: a continue_training of this run was killed; call continue_training again, which goes on from "
+                         "its backup, or pass overwrite=True (CLI: --overwrite) to train afresh")
+    print(f"{run.path}: already {run.status}; returning it (pass overwrite=True, or --overwrite, to train again)", file=file)
     return True
 
 def trim_history(path, epochs:int):
@@ -439,22 +445,24 @@ def snapshot_ensemble(files:list) -> keras.Model:
 def resumable_callbacks(run:Run, counting:list, # callbacks whose state is backed up with the weights (`has_state`); None ones are left out
                         interval:float, # seconds between backups (and best-model writes)
                         phase:dict|None=None, # in a training in phases, this one's `{"index", "start"}` (see `PeriodicBackup`)
-                        tensorboard:bool=True) -> list:
+                        tensorboard:bool=True,
+                        first:int|None=None) -> list: # a continuation's first epoch: backed up at its start (see `PeriodicBackup`)
     "`counting`, then the history log, the backup a killed run resumes from, TensorBoard logs and Ctrl+C handling, all writing into `run`."
     counting = [c for c in counting if c is not None]
     return [*counting, keras.callbacks.CSVLogger(str(run.file("history.csv")), append=True),
-            PeriodicBackup(run.file("backup"), interval, counting, phase),      # after CSVLogger: a backup never holds an unlogged epoch
+            PeriodicBackup(run.file("backup"), interval, counting, phase, first),      # after CSVLogger: a backup never holds an unlogged epoch
             *([keras.callbacks.TensorBoard(str(run.file("tensorboard")), write_graph=False, profile_batch=0)] if tensorboard else []),
             GracefulInterrupt()]
 
 def make_callbacks(config:TrainConfig, run:Run, steps_per_epoch:int,
                    stateful:list=(), # callbacks of yours whose state (`has_state`) is backed up with trainlib's
-                   phase:dict|None=None) -> list: # in a training in phases, this one's `{"index", "start"}` (see `PeriodicBackup`)
+                   phase:dict|None=None, # in a training in phases, this one's `{"index", "start"}` (see `PeriodicBackup`)
+                   first:int|None=None) -> list: # a continuation's first epoch: backed up at its start
     "The callbacks of a training run, writing into `run`."
     t, m = config.train, config.train.monitor
     return resumable_callbacks(run, [Checkpoints(run.file("checkpoints"), m, t.checkpoint_interval, history=read_history(run)),
                                      keras.callbacks.EarlyStopping(monitor=m, mode=monitor_mode(m), patience=t.patience),
-                                     make_lr_callback(config, steps_per_epoch), *stateful], t.checkpoint_interval, phase)
+                                     make_lr_callback(config, steps_per_epoch), *stateful], t.checkpoint_interval, phase, first=first)
 
 # %% ../nbs/06_train.ipynb
 def make_optimizer(config:TrainConfig) -> keras.optimizers.Optimizer:

@@ -214,11 +214,6 @@ def _warn_trained_on_test(dataset:DatasetVersion, recorded:dict):
                                    "its test score will not be held out")
         earlier = earlier.get("continued_from")
 
-def _restore_best(run:Run):
-    "Put the finished run's best model (model.keras) back as checkpoints/best.keras: a killed continuation may have written a later epoch's there."
-    tmp = run.file("checkpoints/.tmp-best.keras")
-    shutil.copyfile(run.file("model.keras"), tmp); tmp.replace(run.file("checkpoints/best.keras"))
-
 def continue_training(run, # a `Run` or run folder made by `train` or `fine_tune`
                       epochs:int=1000, # more epochs (NeatMS's default)
                       dataset:DatasetVersion|None=None, # None: the run's own dataset (dataset.json)
@@ -230,7 +225,7 @@ def continue_training(run, # a `Run` or run folder made by `train` or `fine_tune
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1: raise ValueError(f"epochs must be an int >= 1, got {epochs!r}")
     config = TrainConfig.from_dict(json.loads(run.file("config.json").read_text()))
     _one_model(config, f"continue_training of {run.path}")
-    resuming = run.status == "running" and "continued_at" in run.info     # a killed continue_training: go on from its backup
+    resuming = run.continuation_killed                    # a killed continue_training: go on from its backup
     if run.status in ("new", "running") and not resuming:
         raise ValueError(f"{run.path} has not finished its training (status {run.status}): run that training again, which goes on "
                          "from its backup, then continue it")
@@ -253,14 +248,12 @@ def continue_training(run, # a `Run` or run folder made by `train` or `fine_tune
     if dataset.version != recorded.get("version"):   # evaluate scores the run on the data it trained on last
         run.write_json("dataset.json", {**dataset_record(dataset), "continued_from": recorded})
     first = run.info["continued_at"] if resuming else len(read_history(run).get("epoch", []))
-    if resuming:
-        state = resume_from(run, start=first)
-        if state is None: _restore_best(run)        # killed before its first backup: it starts again from the finished run
+    if resuming: state = resume_from(run, start=first)
     else: state = None; drop_backup(run)            # a backup a kill left after the run was saved is not this continuation's
     epoch = first if state is None else state["epoch"]
     run.mark("running", **({} if resuming else {"continued": time.time()}), continued_at=first, continued_on=dataset.version, test_accuracy=None)
     start = time.time()
-    cbs = make_callbacks(config, run, math.ceil(dataset.count("train") / config.train.batch_size))
+    cbs = make_callbacks(config, run, math.ceil(dataset.count("train") / config.train.batch_size), first=first)   # its start backed up: saving the run replaces the files it starts from
     model.fit(train_ds, validation_data=val_ds, initial_epoch=epoch, epochs=first + epochs, callbacks=cbs, verbose=verbose, shuffle=False)
     return _finish(model, run, cbs, start, config=config, dataset=dataset)
 
