@@ -21,8 +21,8 @@ from .bundle import write_bundle
 __all__ = ['SCORE_FILES', 'H5_ADVICE', 'ENSEMBLE_NAME', 'VECTOR_FLAGS', 'NUMERICS_ENV', 'cyclic_lr', 'sgdr_lr', 'ScheduleLR',
            'make_lr_callback', 'GracefulInterrupt', 'Run', 'load_model', 'read_history', 'run_id', 'run_for',
            'monitor_mode', 'save_model_atomic', 'Checkpoints', 'has_state', 'callback_state', 'restore_callback_state',
-           'PeriodicBackup', 'backup_state', 'resume_from', 'resume_epoch', 'drop_backup', 'finished_run',
-           'trim_history', 'sgdr_cycle_ends', 'snapshot_epochs', 'Snapshots', 'snapshot_ensemble',
+           'PeriodicBackup', 'backup_state', 'resume_from', 'resume_epoch', 'drop_backup', 'check_not_continuing',
+           'finished_run', 'trim_history', 'sgdr_cycle_ends', 'snapshot_epochs', 'Snapshots', 'snapshot_ensemble',
            'resumable_callbacks', 'make_callbacks', 'make_optimizer', 'epoch_steps', 'compile_model', 'pad_batches',
            'process_batches', 'agreed', 'fit_phases', 'cpu_facts', 'dataset_record', 'write_run_files', 'train']
 
@@ -314,7 +314,7 @@ class PeriodicBackup(keras.callbacks.BackupAndRestore):
     def on_train_begin(self, logs=None):
         self.model._initial_epoch = None     # Keras's fit takes a set one over its own initial_epoch: an earlier phase's resume must not leak into this fit
         loaded = self._load_model(); self._saved = time.monotonic()
-        if agreed(not loaded and self.first is not None):      # the files it starts from are replaced when the run is saved
+        if self.first is not None and agreed(not loaded):      # the files it starts from are replaced when the run is saved
             self._current_epoch = self.first; self._save_model()
     def on_epoch_end(self, epoch, logs=None):
         self._current_epoch = epoch + 1
@@ -372,12 +372,17 @@ def drop_backup(run:Run):
     run.file("backup/state.json").unlink(missing_ok=True)     # first: a kill during the removal leaves no state naming removed files
     shutil.rmtree(run.file("backup"), ignore_errors=True)
 
-def finished_run(run:Run, overwrite:bool=False, file=None) -> bool:
-    "Whether `run`'s training ended and it is returned as it is (not with `overwrite`), saying so; a run whose `continue_training` was killed is refused: calling that again goes on."
-    if overwrite or run.status not in ("trained", "interrupted", "complete") and not run.continuation_killed: return False
+def check_not_continuing(run:Run):
+    "Raise if a `continue_training` of `run` was killed: its files hold neither the finished run nor the continued one."
     if run.continuation_killed:
         raise ValueError(f"{run.path}: a continue_training of this run was killed; call continue_training again, which goes on from "
                          "its backup, or pass overwrite=True (CLI: --overwrite) to train afresh")
+
+def finished_run(run:Run, overwrite:bool=False, file=None) -> bool:
+    "Whether `run`'s training ended and it is returned as it is (not with `overwrite`), saying so; raises for a killed `continue_training` of it (`check_not_continuing`)."
+    if overwrite: return False
+    check_not_continuing(run)
+    if run.status not in ("trained", "interrupted", "complete"): return False
     print(f"{run.path}: already {run.status}; returning it (pass overwrite=True, or --overwrite, to train again)", file=file)
     return True
 
@@ -450,7 +455,7 @@ def resumable_callbacks(run:Run, counting:list, # callbacks whose state is backe
     "`counting`, then the history log, the backup a killed run resumes from, TensorBoard logs and Ctrl+C handling, all writing into `run`."
     counting = [c for c in counting if c is not None]
     return [*counting, keras.callbacks.CSVLogger(str(run.file("history.csv")), append=True),
-            PeriodicBackup(run.file("backup"), interval, counting, phase, first),      # after CSVLogger: a backup never holds an unlogged epoch
+            PeriodicBackup(run.file("backup"), interval, counting, phase, first=first),      # after CSVLogger: a backup never holds an unlogged epoch
             *([keras.callbacks.TensorBoard(str(run.file("tensorboard")), write_graph=False, profile_batch=0)] if tensorboard else []),
             GracefulInterrupt()]
 
