@@ -9,7 +9,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import (FeedforwardConfig, SegmentConfig, TrainConfig, check_replaceable, check_run_settings, check_tracker,
+from .config import (FeedforwardConfig, SegmentConfig, TrainConfig, check_not_continuing, check_replaceable, check_run_settings, check_tracker,
                              load_config, load_feedforward_config, load_python_config)
 from .data import open_csv, iter_signal_rows, list_csv_files, read_split_file
 
@@ -215,6 +215,7 @@ def check_run_folder(config:TrainConfig, overwrite:bool=False) -> str:
     if not (folder/"config.json").is_file(): return f"{folder}: a new run"
     if overwrite: return f"{folder}: replaced (overwrite)"
     check_run_settings(folder, "config.json", config.to_dict())
+    check_not_continuing(folder)
     return f"{folder}: holds a run with these settings, which is resumed or returned"
 
 # %% ../nbs/11c_check.ipynb

@@ -16,11 +16,12 @@ __all__ = ['CAPFINDER_SECTIONS', 'CAPFINDER_KEYS', 'COMET_KEYS', 'REPORT_FILES',
            'param', 'check_value', 'check_type', 'Section', 'EtlConfig', 'TuneConfig', 'TrainParams', 'SharedConfig',
            'ReduceLROnPlateauConfig', 'CyclicLRConfig', 'SGDRConfig', 'LRSchedulerConfig', 'TrainConfig',
            'from_capfinder', 'write_atomic', 'check_replaceable', 'check_output_file', 'run_record', 'run_kind',
-           'model_folder', 'flatten_params', 'settings_diff', 'check_run_settings', 'check_tracker', 'load_yaml',
-           'load_json', 'utf8_error_line', 'not_utf8', 'read_utf8', 'yaml_error', 'parse_config_text', 'load_config',
-           'resolve_inputs', 'save_config', 'check_spatial_transforms', 'SegmentConfig', 'load_python_config',
-           'FeedforwardConfig', 'load_feedforward_config', 'check_image_architecture', 'ImageTrainConfig',
-           'distributed_settings', 'keras_backend', 'check_distributed_backend']
+           'model_folder', 'flatten_params', 'settings_diff', 'check_run_settings', 'continuation_killed',
+           'check_not_continuing', 'check_tracker', 'load_yaml', 'load_json', 'utf8_error_line', 'not_utf8',
+           'read_utf8', 'yaml_error', 'parse_config_text', 'load_config', 'resolve_inputs', 'save_config',
+           'check_spatial_transforms', 'SegmentConfig', 'load_python_config', 'FeedforwardConfig',
+           'load_feedforward_config', 'check_image_architecture', 'ImageTrainConfig', 'distributed_settings',
+           'keras_backend', 'check_distributed_backend']
 
 # %% ../nbs/00_config.ipynb
 def param(default, help:str="", **rule):
@@ -361,6 +362,18 @@ def check_run_settings(folder, name:str, settings:dict):
     if diff := settings_diff(json.loads(f.read_text()), settings, "in the run"):
         raise ValueError(f"{folder} holds a run made with other settings ({diff}): choose another run name or output folder, "
                          "or pass overwrite=True (--overwrite) to replace it")
+
+def continuation_killed(folder) -> bool:
+    "Whether a `continue_training` of the finished run in `folder` was killed (its run.json: `running`, with `continued_at`)."
+    f = Path(folder)/"run.json"
+    info = json.loads(f.read_text()) if f.is_file() else {}
+    return info.get("status") == "running" and "continued_at" in info
+
+def check_not_continuing(folder):
+    "Raise if a `continue_training` of the run in `folder` was killed: its files hold neither the finished run nor the continued one."
+    if continuation_killed(folder):
+        raise ValueError(f"{folder}: a continue_training of this run was killed; call continue_training again, which goes on from its "
+                         "backup, or train the run afresh (train or fine_tune with overwrite=True, CLI: --overwrite)")
 
 # %% ../nbs/00_config.ipynb
 TRACKER_MODULES = {"mlflow": ("mlflow", "mlflow-skinny sqlalchemy alembic"), "comet": ("comet_ml", "comet-ml")}   # train.tracking -> (module, what to pip install)

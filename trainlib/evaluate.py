@@ -12,11 +12,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, classification_report, confusion_matrix, roc_auc_score, roc_curve
 
-from .config import check_output_file, check_type, check_value, model_folder, not_utf8, write_atomic
+from .config import check_not_continuing, check_output_file, check_type, check_value, model_folder, not_utf8, write_atomic
 from .data import pad_or_truncate, parse_series
 from .peaks import PEAK_COLUMNS, read_peaks
 from .store import DatasetVersion, load_arrays, to_tf_dataset
-from .train import Run, check_not_continuing, load_model, read_history
+from .train import Run, load_model, read_history
 from .transfer import load_pretrained
 from .bundle import bundle_path, check_inputs, input_fits, load_bundle_model, read_bundle, read_labels, update_bundle
 
@@ -79,7 +79,7 @@ def check_model_fits(model, # a loaded `keras.Model`
 # %% ../nbs/09_evaluate.ipynb
 def evaluate(run:Run, dataset:DatasetVersion, split:str="test", *, batch_size:int=256) -> dict:
     "Score the run's model on `split` of `dataset`; write metrics.json and plots (test), or metrics_<split>.json (others)."
-    check_not_continuing(run)                       # its model.keras is the finished run's, its history the killed continuation's
+    check_not_continuing(run.path)                  # its model.keras is the finished run's, its history the killed continuation's
     if dataset.count(split) == 0: raise ValueError(f"split {split!r} of dataset {dataset.version} is empty; nothing to evaluate")
     model = load_model(run)
     check_model_fits(model, dataset, run.file("model.keras"))
@@ -146,6 +146,7 @@ def _positive(classes:list, positive:str|None) -> str:
 
 def optimise_threshold(run:Run, dataset:DatasetVersion, positive:str|None=None, split:str="val", *, batch_size:int=256) -> dict:
     "Pick the `positive` class's threshold maximising TPR - FPR on `split`; store it in metrics.json; save roc.png."
+    check_not_continuing(run.path)
     positive = _positive(dataset.classes, positive)
     if dataset.count(split) == 0: raise ValueError(f"split {split!r} of dataset {dataset.version} is empty; cannot pick a threshold")
     _, y = load_arrays(dataset, split)

@@ -51,8 +51,9 @@ def _start(config:TrainConfig, dataset, overwrite:bool) -> tuple[int, int]:
     "(1 if the run is finished, -1 if a continuation of it was killed, the epoch its backup resumes from), as `trainlib.train.train` would see them."
     run = run_for(config, dataset)
     if overwrite: return (0, 0)
-    finished = -1 if run.continuation_killed else int(run.status in ("trained", "interrupted", "complete"))
-    return (finished, (backup_state(run.file("backup")) or {}).get("epoch", 0))
+    if run.continuation_killed: return (-1, 0)
+    if run.status in ("trained", "interrupted", "complete"): return (1, 0)     # returned as it is: a backup a kill left after its save does not count
+    return (0, (backup_state(run.file("backup")) or {}).get("epoch", 0))
 
 # %% ../nbs/11d_multiworker.ipynb
 PER_MACHINE = ("etl.data_path", "etl.test_path", "etl.split_path", "etl.dataset_dir", "shared.output_dir",

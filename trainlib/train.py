@@ -11,7 +11,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from .config import TrainConfig, check_replaceable, check_run_settings, write_atomic
+from .config import TrainConfig, check_not_continuing, check_replaceable, check_run_settings, continuation_killed, write_atomic
 from .store import DatasetVersion, to_tf_dataset
 from .augment import time_warp_map
 from .models import build_model
@@ -21,8 +21,8 @@ from .bundle import write_bundle
 __all__ = ['SCORE_FILES', 'H5_ADVICE', 'ENSEMBLE_NAME', 'VECTOR_FLAGS', 'NUMERICS_ENV', 'cyclic_lr', 'sgdr_lr', 'ScheduleLR',
            'make_lr_callback', 'GracefulInterrupt', 'Run', 'load_model', 'read_history', 'run_id', 'run_for',
            'monitor_mode', 'save_model_atomic', 'Checkpoints', 'has_state', 'callback_state', 'restore_callback_state',
-           'PeriodicBackup', 'backup_state', 'resume_from', 'resume_epoch', 'drop_backup', 'check_not_continuing',
-           'finished_run', 'trim_history', 'sgdr_cycle_ends', 'snapshot_epochs', 'Snapshots', 'snapshot_ensemble',
+           'PeriodicBackup', 'backup_state', 'resume_from', 'resume_epoch', 'drop_backup', 'finished_run',
+           'trim_history', 'sgdr_cycle_ends', 'snapshot_epochs', 'Snapshots', 'snapshot_ensemble',
            'resumable_callbacks', 'make_callbacks', 'make_optimizer', 'epoch_steps', 'compile_model', 'pad_batches',
            'process_batches', 'agreed', 'fit_phases', 'cpu_facts', 'dataset_record', 'write_run_files', 'train']
 
@@ -107,7 +107,7 @@ class Run:
         f = self.file("run.json")
         return json.loads(f.read_text()) if f.is_file() else {}
     status = property(lambda self: self.info.get("status", "new"))
-    continuation_killed = property(lambda self: self.status == "running" and "continued_at" in self.info,
+    continuation_killed = property(lambda self: continuation_killed(self.path),
                                    doc="Whether a `continue_training` of the finished run was killed (calling it again goes on).")
 
     def write_json(self, name:str, obj) -> Path:
@@ -272,12 +272,12 @@ def restore_callback_state(cb, state:dict|None, arrays:list|None=None):
     if hasattr(cb, "set_state"): cb.set_state(state)
     else:
         for a, v in state.items(): setattr(cb, a, v)
-    if arrays is not None: cb.set_arrays(arrays)
+    if arrays is not None and hasattr(cb, "set_arrays"): cb.set_arrays(arrays)
 
 def _write_arrays(path, arrays:list):
     "`arrays` as one .npz file, written under a temporary name and renamed."
     tmp = path.with_name(".tmp-" + path.name)
-    with open(tmp, "wb") as f: np.savez(f, *(a.astype(np.float32) if a.dtype.kind == "V" else a for a in arrays))  # bfloat16: `set_weights` casts back
+    with open(tmp, "wb") as f: np.savez(f, *(a.astype(np.float32) if a.dtype.kind == "V" else a for a in map(np.asarray, arrays)))  # bfloat16: `set_weights` casts back
     os.replace(tmp, path)
 
 def _read_arrays(path) -> list:
@@ -318,9 +318,10 @@ class PeriodicBackup(keras.callbacks.BackupAndRestore):
             self._current_epoch = self.first; self._save_model()
     def on_epoch_end(self, epoch, logs=None):
         self._current_epoch = epoch + 1
-        stopped = any(getattr(c, "stopped_epoch", 0) for c in self.callbacks)     # by early stopping (Ctrl+C's epoch is cut short: not saved for it)
-        last = self._current_epoch >= self.params["epochs"] or stopped          # saved before `Checkpoints` puts the best weights back
-        if agreed(last or time.monotonic() - self._saved >= self.interval):
+        stopped = any(getattr(c, "stopped_epoch", 0) for c in self.callbacks)     # by early stopping, after a whole epoch
+        cut = self.model.stop_training and not stopped                            # by Ctrl+C or `TerminateOnNaN`: the epoch may be cut short
+        last = self._current_epoch >= self.params["epochs"] or stopped            # saved before `Checkpoints` puts the best weights back
+        if agreed(not cut and (last or time.monotonic() - self._saved >= self.interval)):
             self._save_model(); self._saved = time.monotonic()
     def on_train_end(self, logs=None): pass     # kept: a kill before the run is saved, or early in its next phase, goes on from here
     def _save_model(self):
@@ -342,7 +343,7 @@ class PeriodicBackup(keras.callbacks.BackupAndRestore):
             if f.name not in files | {"state.json"}: f.unlink(missing_ok=True)
 
 def backup_state(folder) -> dict|None:
-    "The `{'epoch', 'weights', 'seeds', 'callbacks'}` a `PeriodicBackup` in `folder` would resume from, or None."
+    "The `{'epoch', 'weights', 'seeds', 'callbacks', 'phase'}` a `PeriodicBackup` in `folder` would resume from (a callback's `arrays`: its .npz file), or None."
     f = Path(folder)/"state.json"
     return json.loads(f.read_text()) if f.is_file() else None
 
@@ -362,26 +363,19 @@ def resume_from(run:Run, overwrite:bool=False,
         print(f"{run.path}: resuming the killed run{where} after epoch {state['epoch']}", file=sys.stderr)
     return state
 
-def resume_epoch(run:Run, overwrite:bool=False, start:int=0) -> int:
-    "The epoch a killed training in one phase goes on from: its backup's (see `resume_from`), or `start` without one."
-    state = resume_from(run, overwrite, start=start)
-    return start if state is None else state["epoch"]
+def resume_epoch(run:Run, overwrite:bool=False) -> int:
+    "The epoch a killed training in one phase goes on from: its backup's (see `resume_from`), or 0 without one."
+    return (resume_from(run, overwrite) or {}).get("epoch", 0)
 
 def drop_backup(run:Run):
     "Remove the run's backup, once the run is saved: a `PeriodicBackup` keeps it for a kill before then."
     run.file("backup/state.json").unlink(missing_ok=True)     # first: a kill during the removal leaves no state naming removed files
     shutil.rmtree(run.file("backup"), ignore_errors=True)
 
-def check_not_continuing(run:Run):
-    "Raise if a `continue_training` of `run` was killed: its files hold neither the finished run nor the continued one."
-    if run.continuation_killed:
-        raise ValueError(f"{run.path}: a continue_training of this run was killed; call continue_training again, which goes on from "
-                         "its backup, or pass overwrite=True (CLI: --overwrite) to train afresh")
-
 def finished_run(run:Run, overwrite:bool=False, file=None) -> bool:
     "Whether `run`'s training ended and it is returned as it is (not with `overwrite`), saying so; raises for a killed `continue_training` of it (`check_not_continuing`)."
     if overwrite: return False
-    check_not_continuing(run)
+    check_not_continuing(run.path)
     if run.status not in ("trained", "interrupted", "complete"): return False
     print(f"{run.path}: already {run.status}; returning it (pass overwrite=True, or --overwrite, to train again)", file=file)
     return True

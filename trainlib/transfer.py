@@ -236,6 +236,9 @@ def continue_training(run, # a `Run` or run folder made by `train` or `fine_tune
                              "would train with that phase's frozen layers; fine-tune it again (overwrite=True, CLI: transfer --overwrite)")
     recorded = json.loads(run.file("dataset.json").read_text())
     dataset = dataset or DatasetVersion(recorded["path"])
+    if resuming and (info := run.info)["continued_to"] != info["continued_at"] + epochs or resuming and info["continued_on"] != dataset.version:
+        raise ValueError(f"{run.path}: a continue_training to epoch {info['continued_to']} on dataset {info['continued_on']} was killed; call it "
+                         f"again with epochs={info['continued_to'] - info['continued_at']} and that dataset, which goes on from its backup")
     if "classes" in recorded and list(dataset.classes) != list(recorded["classes"]):
         raise ValueError(f"dataset {dataset.version} has classes {list(dataset.classes)}, but {run.path} was trained on {recorded['classes']}: "
                          "continue on data of the same classes, or fine_tune the model for new ones")
@@ -251,7 +254,7 @@ def continue_training(run, # a `Run` or run folder made by `train` or `fine_tune
     if resuming: state = resume_from(run, start=first)
     else: state = None; drop_backup(run)            # a backup a kill left after the run was saved is not this continuation's
     epoch = first if state is None else state["epoch"]
-    run.mark("running", **({} if resuming else {"continued": time.time()}), continued_at=first, continued_on=dataset.version, test_accuracy=None)
+    run.mark("running", **({} if resuming else {"continued": time.time()}), continued_at=first, continued_to=first + epochs, continued_on=dataset.version, test_accuracy=None)
     start = time.time()
     cbs = make_callbacks(config, run, math.ceil(dataset.count("train") / config.train.batch_size), first=first)   # its start backed up: saving the run replaces the files it starts from
     model.fit(train_ds, validation_data=val_ds, initial_epoch=epoch, epochs=first + epochs, callbacks=cbs, verbose=verbose, shuffle=False)
