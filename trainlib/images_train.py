@@ -18,7 +18,7 @@ from .store import DatasetVersion, finish_pipeline, load_arrays, load_ids
 from .augment import lighting_map, mix_map
 from .models import IMAGE_MODELS, MODELS, build_model
 from .label_losses import AsymmetricLoss, label_scores, multilabel_metrics, single_label_loss
-from .train import Checkpoints, Run, ScheduleLR, _env, dataset_record, drop_backup, finished_run, fit_phases, read_history, resume_from, resumable_callbacks, save_model_atomic
+from .train import Checkpoints, Run, ScheduleLR, _env, dataset_record, drop_backup, finished_run, fit_phases, read_history, resume_phase, resumable_callbacks, save_model_atomic
 from .transfer import freeze, load_pretrained, unfreeze
 from .bundle import check_labels, load_bundle_model, read_bundle, read_labels, write_bundle
 
@@ -155,7 +155,7 @@ def train_images(input, # folder of images (searched recursively)
         val_ds = _pipeline(xv, np.eye(dataset.n_classes, dtype="float32")[yv] if single_label else yv, batch_size)
     loss = single_label_loss(0.1 if label_smoothing else 0.0) if single_label else AsymmetricLoss(gamma_neg=negative_downweighting)
     metrics = (lambda: [keras.metrics.CategoricalAccuracy(name="accuracy")]) if single_label else (lambda: multilabel_metrics(threshold))
-    resume = (resume_from(run, overwrite, phased=True) or {}).get("phase")     # a killed run goes on in its phase, from its backup
+    resume = resume_phase(run, overwrite)      # a killed run goes on in its phase, from its backup
     if resume is None: run.start_afresh()
     run.write_json("config.json", {k: (str(v) if isinstance(v, Path) else v) for k, v in args.items()})
     run.write_json("dataset.json", {**dataset_record(dataset), "multi_label": not single_label, "batch_size": batch_size, **how})

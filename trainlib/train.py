@@ -21,8 +21,8 @@ from .bundle import write_bundle
 __all__ = ['SCORE_FILES', 'H5_ADVICE', 'ENSEMBLE_NAME', 'VECTOR_FLAGS', 'NUMERICS_ENV', 'cyclic_lr', 'sgdr_lr', 'ScheduleLR',
            'make_lr_callback', 'GracefulInterrupt', 'Run', 'load_model', 'read_history', 'run_id', 'run_for',
            'monitor_mode', 'save_model_atomic', 'Checkpoints', 'has_state', 'callback_state', 'restore_callback_state',
-           'PeriodicBackup', 'backup_state', 'resume_from', 'resume_epoch', 'drop_backup', 'finished_run',
-           'trim_history', 'sgdr_cycle_ends', 'snapshot_epochs', 'Snapshots', 'snapshot_ensemble',
+           'PeriodicBackup', 'backup_state', 'resume_from', 'resume_epoch', 'resume_phase', 'drop_backup',
+           'finished_run', 'trim_history', 'sgdr_cycle_ends', 'snapshot_epochs', 'Snapshots', 'snapshot_ensemble',
            'resumable_callbacks', 'make_callbacks', 'make_optimizer', 'epoch_steps', 'compile_model', 'pad_batches',
            'process_batches', 'agreed', 'fit_phases', 'cpu_facts', 'dataset_record', 'write_run_files', 'train']
 
@@ -292,7 +292,7 @@ class PeriodicBackup(keras.callbacks.BackupAndRestore):
     def __init__(self, backup_dir, interval:float=30.0, callbacks:list=(),
                  phase:dict|None=None, # of a training in phases: `{"index", "start"}`; only this phase's backup is loaded
                  first:int|None=None): # with no backup to resume, back up at the fit's start as epoch `first` (a continuation's starting point)
-        super().__init__(str(backup_dir), delete_checkpoint=False)
+        super().__init__(str(backup_dir), delete_checkpoint=False)    # kept: a kill before the run is saved, or early in its next phase, goes on from it
         self.folder, self.interval, self.callbacks, self.phase, self.first = Path(backup_dir), interval, list(callbacks), phase, first
     def _load_model(self) -> bool:
         state = backup_state(self.folder)
@@ -308,7 +308,7 @@ class PeriodicBackup(keras.callbacks.BackupAndRestore):
         for c, s in zip(self.callbacks, saved):     # trainlib's come first; a callback of yours left out on resume starts afresh
             if s["class"] == type(c).__name__:
                 restore_callback_state(c, s["state"], _read_arrays(self.folder/s["arrays"]) if s.get("arrays") else None)
-        if any(getattr(c, "stopped_epoch", 0) for c in self.callbacks):   # early stopping had ended the run: no more epochs
+        if self._early_stopped():                  # early stopping had ended the run: no more epochs
             self.model._initial_epoch = self.params.get("epochs", state["epoch"])
         return True
     def on_train_begin(self, logs=None):
@@ -316,14 +316,14 @@ class PeriodicBackup(keras.callbacks.BackupAndRestore):
         loaded = self._load_model(); self._saved = time.monotonic()
         if self.first is not None and agreed(not loaded):      # the files it starts from are replaced when the run is saved
             self._current_epoch = self.first; self._save_model()
+    def _early_stopped(self) -> bool: return any(getattr(c, "stopped_epoch", 0) for c in self.callbacks)
     def on_epoch_end(self, epoch, logs=None):
         self._current_epoch = epoch + 1
-        stopped = any(getattr(c, "stopped_epoch", 0) for c in self.callbacks)     # by early stopping, after a whole epoch
+        stopped = self._early_stopped()                                           # after a whole epoch
         cut = self.model.stop_training and not stopped                            # by Ctrl+C or `TerminateOnNaN`: the epoch may be cut short
         last = self._current_epoch >= self.params["epochs"] or stopped            # saved before `Checkpoints` puts the best weights back
         if agreed(not cut and (last or time.monotonic() - self._saved >= self.interval)):
             self._save_model(); self._saved = time.monotonic()
-    def on_train_end(self, logs=None): pass     # kept: a kill before the run is saved, or early in its next phase, goes on from here
     def _save_model(self):
         self.folder.mkdir(parents=True, exist_ok=True)
         name = f"epoch-{self._current_epoch:05d}.weights.h5"
@@ -366,6 +366,10 @@ def resume_from(run:Run, overwrite:bool=False,
 def resume_epoch(run:Run, overwrite:bool=False) -> int:
     "The epoch a killed training in one phase goes on from: its backup's (see `resume_from`), or 0 without one."
     return (resume_from(run, overwrite) or {}).get("epoch", 0)
+
+def resume_phase(run:Run, overwrite:bool=False) -> dict|None:
+    "The phase (`{'index', 'start'}`) a killed training in phases goes on in: its backup's (see `resume_from`), or None without one."
+    return (resume_from(run, overwrite, phased=True) or {}).get("phase")
 
 def drop_backup(run:Run):
     "Remove the run's backup, once the run is saved: a `PeriodicBackup` keeps it for a kill before then."

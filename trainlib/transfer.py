@@ -15,7 +15,7 @@ from .config import TrainConfig, check_replaceable, write_atomic
 from .bundle import input_fits
 from .store import SPLITS, DatasetVersion, load_arrays, load_ids
 from .train import (ENSEMBLE_NAME, Run, _datasets, _finish, dataset_record, drop_backup, finished_run, fit_phases, make_callbacks, make_optimizer,
-                            read_history, resume_from, write_run_files)
+                            read_history, resume_from, resume_phase, write_run_files)
 
 # %% auto 0
 __all__ = ['MODEL_SUFFIXES', 'load_pretrained', 'layer_table', 'format_layers', 'select_layers', 'freeze', 'unfreeze',
@@ -165,7 +165,7 @@ def fine_tune(base:keras.Model, # the pretrained model (see `load_pretrained`)
     keras.utils.set_random_seed(config.train.seed)
     model = replace_head(base, dataset.n_classes) if new_head else base
     train_ds, val_ds = _datasets(config, dataset)
-    resume = (resume_from(run, overwrite, phased=True) or {}).get("phase")   # a killed fine-tuning goes on in its phase, from its backup
+    resume = resume_phase(run, overwrite)              # a killed fine-tuning goes on in its phase, from its backup
     if resume is None: run.start_afresh()              # overwrite, or killed before its first backup
     write_run_files(run, config, dataset)
     phases = ([("head only", freeze_epochs, config.train.learning_rate, {"all_but_last": 1})] if freeze_epochs else [])
@@ -236,7 +236,7 @@ def continue_training(run, # a `Run` or run folder made by `train` or `fine_tune
                              "would train with that phase's frozen layers; fine-tune it again (overwrite=True, CLI: transfer --overwrite)")
     recorded = json.loads(run.file("dataset.json").read_text())
     dataset = dataset or DatasetVersion(recorded["path"])
-    if resuming and (info := run.info)["continued_to"] != info["continued_at"] + epochs or resuming and info["continued_on"] != dataset.version:
+    if resuming and ((info := run.info)["continued_to"] - info["continued_at"], info["continued_on"]) != (epochs, dataset.version):
         raise ValueError(f"{run.path}: a continue_training to epoch {info['continued_to']} on dataset {info['continued_on']} was killed; call it "
                          f"again with epochs={info['continued_to'] - info['continued_at']} and that dataset, which goes on from its backup")
     if "classes" in recorded and list(dataset.classes) != list(recorded["classes"]):
