@@ -156,12 +156,28 @@ def test_cv_rule_picks_the_best_mean_and_breaks_ties_toward_more_snapshots():
     rec = lambda lr, d, accs: dict(dataset=d, model="fcn", min_lr=lr, n_heldout=10,
                                    heldout_accuracy={str(k): a for k, a in enumerate(accs, 1)})
     rs = [rec(1e-4, "a", [0.5, 0.9, 0.8]), rec(1e-4, "b", [0.5, 0.9, 0.8]), rec(1e-5, "a", [0.5, 0.6, 0.7]), rec(1e-5, "b", [0.5, 0.6, 0.7])]
-    assert choose(rs)["chosen"] == dict(min_lr=1e-4, snapshots=2, mean=0.9)
+    assert choose(rs)["chosen"] == dict(cycle_length=100, min_lr=1e-4, snapshots=2, mean=0.9)    # records without a cycle length: 100
     rs[0]["heldout_accuracy"]["3"] = rs[1]["heldout_accuracy"]["3"] = 0.899                  # within the tie margin: more snapshots win
     assert choose(rs)["chosen"]["snapshots"] == 3
     tie = [rec(lr, "a", [0.5, 0.5, 0.9]) for lr in (1e-4, 1e-5)]                               # and then the higher floor
     assert choose(tie)["chosen"]["min_lr"] == 1e-4
     assert {(c["min_lr"], c["snapshots"]) for c in choose(rs[:3])["candidates"]} == {(1e-4, k) for k in (1, 2, 3)}  # 1e-5 lacks pair b
+
+
+def test_cv_rule_against_the_recipe_changes_it_only_for_a_margin():
+    "`choose(records, incumbent)`: the recipe stays unless a candidate's mean beats it by the tie margin; then the best such, more snapshots on a tie."
+    choose = _bench("recipe_cv").choose
+    rec = lambda cycle, d, accs: dict(dataset=d, model="fcn", min_lr=1e-4, cycle_length=cycle, n_heldout=100,
+                                      heldout_accuracy={str(k): a for k, a in enumerate(accs, 1)})
+    old = [dict(rec(100, d, [0.90, 0.90, 0.89]), cycle_length=None) for d in "ab"]
+    for r in old: del r["cycle_length"]                                                      # older records: cycles of 100
+    close = [rec(50, d, [0.85, 0.902, 0.90, 0.88, 0.88, 0.88]) for d in "ab"]                 # best 0.902: within the margin
+    out = choose(old + close, incumbent=(100, 1e-4, 2))
+    assert out["chosen"] == dict(cycle_length=100, min_lr=1e-4, snapshots=2, mean=0.9) and out["incumbent"]["snapshots"] == 2
+    assert choose(old + close)["chosen"]["cycle_length"] == 50                                 # the plain rule: the tie goes to more snapshots
+    far = [rec(50, d, [0.85, 0.91, 0.95, 0.949, 0.90, 0.88]) for d in "ab"]                   # k = 3 and 4 beat it, tied with each other
+    assert choose(old + far, incumbent=(100, 1e-4, 2))["chosen"] == dict(cycle_length=50, min_lr=1e-4, snapshots=4, mean=0.949)
+    with pytest.raises(ValueError, match="not scored"): choose(far, incumbent=(100, 1e-4, 2))
 
 
 def test_shorten_recipe_keeps_the_cycles_and_caps_the_snapshots():
