@@ -4,7 +4,7 @@
 
 # %% ../nbs/06b_feedforward.ipynb 3
 from __future__ import annotations
-import csv, datetime, hashlib, io, json, math, sys, time
+import csv, datetime, hashlib, io, json, math, time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,7 +15,7 @@ from .config import FeedforwardConfig, check_output_file, check_replaceable, mod
 from .sequences import DATASETS, SequenceData, load_dataset, read_sequences
 from .models import build_feedforward, output_heads
 from .store import finish_pipeline
-from .train import Checkpoints, GracefulInterrupt, Run, drop_backup, finished_run, read_history, resumable_callbacks, resume_epoch, save_model_atomic
+from .train import Checkpoints, Run, drop_backup, finished_run, mark_finished, read_history, resumable_callbacks, resume_epoch, save_model_atomic
 
 # %% auto 0
 __all__ = ['HEAD_LOSSES', 'EVAL_SEED', 'Prepared', 'prepare', 'compile_feedforward', 'epoch_plan', 'head_metrics',
@@ -157,7 +157,7 @@ def train_feedforward(config:FeedforwardConfig, *, callbacks:list|None=None, ove
     run = feedforward_run(config)
     check_replaceable(run.path)
     if not overwrite: run.check_settings("config.json", config.to_dict())
-    if finished_run(run, overwrite, file=sys.stderr): return run
+    if finished_run(run, overwrite): return run
     keras.utils.set_random_seed(config.seed)
     prep = prepare(config)
     plan = epoch_plan(config, prep)
@@ -187,10 +187,7 @@ def train_feedforward(config:FeedforwardConfig, *, callbacks:list|None=None, ove
     save_model_atomic(model, run.file("model.keras"))
     metrics = {s: head_metrics(model, prep, s) for s in ("val", "test")}
     run.write_json("metrics.json", metrics)
-    best = next(c for c in cbs if isinstance(c, Checkpoints))
-    interrupted = next(c for c in cbs if isinstance(c, GracefulInterrupt)).interrupted
-    run.mark("interrupted" if interrupted else "trained", epochs=len(read_history(run).get("epoch", [])), monitor=monitor,
-             best_epoch=None if best.best_epoch is None else best.best_epoch + 1, fit_seconds=round(time.time() - start, 2))
+    mark_finished(run, cbs, start, monitor=monitor)
     drop_backup(run)
     return run
 

@@ -18,7 +18,7 @@ from .store import DatasetVersion, finish_pipeline, load_arrays, load_ids
 from .augment import lighting_map, mix_map
 from .models import IMAGE_MODELS, MODELS, build_model
 from .label_losses import AsymmetricLoss, label_scores, multilabel_metrics, single_label_loss
-from .train import Checkpoints, Run, ScheduleLR, _env, dataset_record, drop_backup, finished_run, fit_phases, read_history, resume_phase, resumable_callbacks, save_model_atomic
+from .train import Checkpoints, Run, ScheduleLR, _env, dataset_record, drop_backup, finished_run, fit_phases, mark_finished, read_history, resume_phase, resumable_callbacks, save_model_atomic
 from .transfer import freeze, load_pretrained, unfreeze
 from .bundle import check_labels, load_bundle_model, read_bundle, read_labels, write_bundle
 
@@ -139,7 +139,7 @@ def train_images(input, # folder of images (searched recursively)
     dataset = DatasetVersion(make_image_dataset(input, dataset_dir, label_table, labels_from, image_size, channels,
                                                 validation_set, validation_set_fraction, single_label, ignore_quality))
     if not overwrite: run.check_settings("dataset.json", {"version": dataset.version})   # the same command on changed images or labels
-    if finished_run(run, overwrite, file=sys.stderr): return run
+    if finished_run(run, overwrite): return run
     model, how = image_model(dataset.n_classes, dataset.input_shape, multi_label=not single_label, architecture=architecture,
                              model_hp=model_hp, pretrained_model=pretrained_model, classes=dataset.classes, base=base)
     if tuple(model.input_shape[1:]) != tuple(dataset.input_shape):
@@ -186,9 +186,7 @@ def train_images(input, # folder of images (searched recursively)
     run.write_json("metrics.json", {"val": scores, "phases": record})
     write_bundle(run.path, model=model, config=json.loads(run.file("config.json").read_text()), dataset=dataset,
                  metrics={"split": "val", "threshold": threshold, **scores} if scores else None)
-    best = cbs[0]
-    run.mark("interrupted" if cbs[-1].interrupted else "trained", epochs=len(read_history(run).get("epoch", [])),
-             best_epoch=None if best.best_epoch is None else best.best_epoch + 1, fit_seconds=round(time.time() - start, 2))
+    mark_finished(run, cbs, start)
     drop_backup(run)
     return run
 

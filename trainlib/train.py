@@ -24,7 +24,8 @@ __all__ = ['SCORE_FILES', 'H5_ADVICE', 'ENSEMBLE_NAME', 'VECTOR_FLAGS', 'NUMERIC
            'PeriodicBackup', 'backup_state', 'resume_from', 'resume_epoch', 'resume_phase', 'drop_backup',
            'finished_run', 'trim_history', 'sgdr_cycle_ends', 'snapshot_epochs', 'Snapshots', 'snapshot_ensemble',
            'resumable_callbacks', 'make_callbacks', 'make_optimizer', 'epoch_steps', 'compile_model', 'pad_batches',
-           'process_batches', 'agreed', 'fit_phases', 'cpu_facts', 'dataset_record', 'write_run_files', 'train']
+           'process_batches', 'agreed', 'fit_phases', 'cpu_facts', 'dataset_record', 'write_run_files', 'train',
+           'mark_finished']
 
 # %% ../nbs/06_train.ipynb
 def cyclic_lr(step:int, *, base_lr:float=1e-3, max_lr:float=5e-2, step_size:int=100,
@@ -376,12 +377,12 @@ def drop_backup(run:Run):
     run.file("backup/state.json").unlink(missing_ok=True)     # first: a kill during the removal leaves no state naming removed files
     shutil.rmtree(run.file("backup"), ignore_errors=True)
 
-def finished_run(run:Run, overwrite:bool=False, file=None) -> bool:
-    "Whether `run`'s training ended and it is returned as it is (not with `overwrite`), saying so; raises for a killed `continue_training` of it (`check_not_continuing`)."
+def finished_run(run:Run, overwrite:bool=False) -> bool:
+    "Whether `run`'s training ended and it is returned as it is (not with `overwrite`), saying so on stderr; raises for a killed `continue_training` of it (`check_not_continuing`)."
     if overwrite: return False
     check_not_continuing(run.path)
     if run.status not in ("trained", "interrupted", "complete"): return False
-    print(f"{run.path}: already {run.status}; returning it (pass overwrite=True, or --overwrite, to train again)", file=file)
+    print(f"{run.path}: already {run.status}; returning it (pass overwrite=True, or --overwrite, to train again)", file=sys.stderr)
     return True
 
 def trim_history(path, epochs:int):
@@ -637,10 +638,13 @@ def _finish(model, run:Run, cbs:list, start:float, *, config:TrainConfig|None=No
     if snaps: model = snapshot_ensemble(snaps)
     for name in ("model.keras", "model.h5"): save_model_atomic(model, run.file(name))
     if config is not None: write_bundle(run.path, model=model, config=config, dataset=dataset)   # + model.weights.h5
-    interrupted = next(c for c in cbs if isinstance(c, GracefulInterrupt)).interrupted
-    best = next(c for c in cbs if isinstance(c, Checkpoints))
-    run.mark("interrupted" if interrupted else "trained", epochs=len(read_history(run).get("epoch", [])),
-             best_epoch=None if best.best_epoch is None else best.best_epoch + 1, fit_seconds=round(time.time() - start, 2),
-             **({"snapshots": [f.name for f in snaps]} if snaps else {}))
+    mark_finished(run, cbs, start, **({"snapshots": [f.name for f in snaps]} if snaps else {}))
     drop_backup(run)
     return run
+
+def mark_finished(run:Run, cbs:list, start:float, **info):
+    "Mark `run` trained, or interrupted (Ctrl+C), after a fit with trainlib's callbacks `cbs` begun at `start`: its epochs, best epoch, fit seconds and `info`."
+    best = next(c for c in cbs if isinstance(c, Checkpoints))
+    interrupted = next(c for c in cbs if isinstance(c, GracefulInterrupt)).interrupted
+    run.mark("interrupted" if interrupted else "trained", epochs=len(read_history(run).get("epoch", [])),
+             best_epoch=None if best.best_epoch is None else best.best_epoch + 1, fit_seconds=round(time.time() - start, 2), **info)

@@ -5,6 +5,7 @@
 # %% ../nbs/07_tune.ipynb 3
 from __future__ import annotations
 import _thread, contextlib, csv, hashlib, importlib, io, json, math, multiprocessing, os, signal, sys, threading, time, traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -373,7 +374,7 @@ class _SearchInterrupt(keras.callbacks.Callback):
 
 # %% ../nbs/07_tune.ipynb
 def failed_in_a_row(error:Exception, limit:int, # tune.max_consecutive_failed_trials
-                    last) -> str|None:      # the last failed trial's reason, or a function giving it (called only for keras-tuner's error)
+                    last:str|Callable[[], str]) -> str|None:      # the last failed trial's reason, or a function giving it (called only for keras-tuner's error)
     "Why the search stopped, when `error` is keras-tuner's: `limit` trials failed in a row; None for any other error."
     if not isinstance(error, RuntimeError) or "consecutive failures" not in str(error): return None
     return f"{limit} failed trials in a row (tune.max_consecutive_failed_trials); the last one: {last() if callable(last) else last}"
