@@ -91,13 +91,20 @@ bench: install
 	$(BIN)/python bench/etl.py
 	$(BIN)/python bench/roofline.py
 	$(BIN)/python bench/backends.py
-	$(BIN)/python bench/recipe_cv.py --min-lr 1e-4 --name recipe_cv_minlr_1e-4
-	$(BIN)/python bench/recipe_cv.py --min-lr 1e-5 --name recipe_cv_minlr_1e-5
+	$(BIN)/python bench/recipe_cv.py --min-lr 1e-4 --cycle-length 100 --name recipe_cv_minlr_1e-4
+	$(BIN)/python bench/recipe_cv.py --min-lr 1e-5 --cycle-length 100 --name recipe_cv_minlr_1e-5
 	$(BIN)/python bench/recipe_cv.py --merge bench/results/recipe_cv_minlr_1e-4.json bench/results/recipe_cv_minlr_1e-5.json
-	$(BIN)/python bench/recipe_cv.py --min-lr 1e-4 --repeat 1 --name recipe_cv_minlr_1e-4_r1
-	$(BIN)/python bench/recipe_cv.py --min-lr 1e-4 --repeat 2 --name recipe_cv_minlr_1e-4_r2
+	$(BIN)/python bench/recipe_cv.py --min-lr 1e-4 --cycle-length 100 --repeat 1 --name recipe_cv_minlr_1e-4_r1
+	$(BIN)/python bench/recipe_cv.py --min-lr 1e-4 --cycle-length 100 --repeat 2 --name recipe_cv_minlr_1e-4_r2
 	$(BIN)/python bench/recipe_cv.py --merge bench/results/recipe_cv_minlr_1e-4.json bench/results/recipe_cv_minlr_1e-4_r1.json \
 		bench/results/recipe_cv_minlr_1e-4_r2.json --name recipe_cv_repeats
+	$(BIN)/python bench/recipe_cv.py --min-lr 1e-4 --cycle-length 50 --repeat 0 --name recipe_cv_c50_r0
+	$(BIN)/python bench/recipe_cv.py --min-lr 1e-4 --cycle-length 50 --repeat 1 --name recipe_cv_c50_r1
+	$(BIN)/python bench/recipe_cv.py --min-lr 1e-4 --cycle-length 50 --repeat 2 --datasets italypowerdemand gunpoint --name recipe_cv_c50_r2_ipd_gp
+	$(BIN)/python bench/recipe_cv.py --min-lr 1e-4 --cycle-length 50 --repeat 2 --datasets arrowhead --name recipe_cv_c50_r2_ah
+	$(BIN)/python bench/recipe_cv.py --merge bench/results/recipe_cv_minlr_1e-4.json bench/results/recipe_cv_minlr_1e-4_r1.json \
+		bench/results/recipe_cv_minlr_1e-4_r2.json bench/results/recipe_cv_c50_r0.json bench/results/recipe_cv_c50_r1.json \
+		bench/results/recipe_cv_c50_r2_ipd_gp.json bench/results/recipe_cv_c50_r2_ah.json --against-recipe --name recipe_cv_cycles
 	$(BIN)/python bench/accuracy.py
 	$(MAKE) bench-wallclock
 	$(BIN)/python bench/table.py

@@ -36,9 +36,13 @@ last 2 averaged), scored by those repeats' existing records (their older records
 cycles of 100). The rule, fixed before any challenger ran (`--merge ... --against-recipe`): each candidate's pooled
 six-pair mean as above; the recipe changes only to a candidate whose mean is at least 0.0025 (the tie margin) above
 the incumbent's; among several such, the best mean, ties within the margin going to more snapshots, then to the
-higher floor. Otherwise the recipe stays. Each record also carries the held-out log loss of every k (information only:
+higher floor (and then to the longer cycles). Otherwise the recipe stays. Each record also carries the held-out log loss of every k (information only:
 the rule does not read it). If the recipe changes, bench/accuracy.py scores it on the test files: the six pairs on
 seeds 0-2, and GunPoint FCN on seeds 3-9 as well.
+Mended after a review, before the merge was run (the rule as meant, made exact): the margins are compared in whole
+units of 0.0001 (the means' rounding), since a float difference of two such means can fall a hair under 0.0025; only
+candidates scored on exactly the recipe's folds (set, model, repeat, fold) compete; a fold scored twice for one
+candidate (a file merged twice) is an error; the last tie-break goes to the longer cycles.
 """
 import argparse, csv, json, statistics, sys
 from pathlib import Path
@@ -47,7 +51,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import write_result, scratch_dir
 from accuracy import DATASETS, RECIPE, ROOT, recipe_config, shorten_recipe, snapshot_probabilities
 
-TIE = 0.0025     # a difference in mean held-out accuracy below this is a tie (see the rule above)
+TIE_UNITS = 25   # a difference in mean held-out accuracy below 0.0025 is a tie (see the rule above); in units of 0.0001, the means' rounding, so comparisons are exact
 OLD_CYCLE = 100  # the cycle length of the records written before they named theirs
 
 
@@ -105,12 +109,16 @@ def cv_one(name:str, model:str, min_lr:float, folds:int, tmp:Path, epochs:int|No
 
 def choose(records:list[dict], incumbent:tuple|None=None) -> dict:
     """Mean held-out accuracy per candidate (cycle length, floor, k) and per pair, and the candidate the rule picks.
-    With `incumbent` (cycle length, floor, k), the rule against the recipe: it stays unless a candidate beats it by `TIE`."""
+    With `incumbent` (cycle length, floor, k), the rule against the recipe: it stays unless a candidate beats it by the tie margin."""
     pairs = sorted({(r["dataset"], r["model"]) for r in records})
-    table = {}
+    table, folds = {}, {}
     for r in records:
+        cycle, fold = r.get("cycle_length", OLD_CYCLE), (r["dataset"], r["model"], r.get("repeat") or 0, r["fold"])
         for k, acc in r["heldout_accuracy"].items():
-            c = table.setdefault((r.get("cycle_length", OLD_CYCLE), r["min_lr"], int(k)), {}).setdefault((r["dataset"], r["model"]), [0, 0])
+            seen = folds.setdefault((cycle, r["min_lr"], int(k)), set())
+            if fold in seen: raise ValueError(f"fold {fold} (set, model, repeat, fold) is scored twice for cycles of {cycle}, floor {r['min_lr']:g}, k = {k}: a file merged twice?")
+            seen.add(fold)
+            c = table.setdefault((cycle, r["min_lr"], int(k)), {}).setdefault((r["dataset"], r["model"]), [0, 0])
             c[0] += acc * r["n_heldout"]; c[1] += r["n_heldout"]
     rows = []
     for (cycle, lr, k), per in sorted(table.items()):
@@ -118,14 +126,16 @@ def choose(records:list[dict], incumbent:tuple|None=None) -> dict:
         accs = {f"{d}/{m}": round(a / n, 4) for (d, m), (a, n) in sorted(per.items())}
         rows.append(dict(cycle_length=cycle, min_lr=lr, snapshots=k, mean=round(statistics.mean(accs.values()), 4), per_pair=accs))
     key = lambda r: (r["cycle_length"], r["min_lr"], r["snapshots"])
+    gap = lambda a, b: round((a - b) * 10_000)     # in units of 0.0001, the means' rounding: exact, where a float difference is not
     if incumbent is None: pool = rows
     else:
         held = [r for r in rows if key(r) == tuple(incumbent)]
         if not held: raise ValueError(f"the recipe {incumbent} (cycle length, floor, snapshots) is not scored on every pair in these records")
-        pool = [r for r in rows if r["mean"] - held[0]["mean"] >= TIE] or held
+        same = [r for r in rows if folds[key(r)] == folds[key(held[0])]]     # only candidates scored on the recipe's very folds compete
+        pool = [r for r in same if gap(r["mean"], held[0]["mean"]) >= TIE_UNITS] or held
     best = max(r["mean"] for r in pool)
-    tied = [r for r in pool if best - r["mean"] < TIE]
-    pick = max(tied, key=lambda r: (r["snapshots"], r["min_lr"]))
+    tied = [r for r in pool if gap(best, r["mean"]) < TIE_UNITS]
+    pick = max(tied, key=lambda r: (r["snapshots"], r["min_lr"], r["cycle_length"]))
     return dict(candidates=rows, chosen=dict(cycle_length=pick["cycle_length"], min_lr=pick["min_lr"], snapshots=pick["snapshots"], mean=pick["mean"]),
                 **({} if incumbent is None else dict(incumbent=dict(zip(("cycle_length", "min_lr", "snapshots"), incumbent)))))
 
@@ -150,15 +160,18 @@ def main(argv=None):
         parts = [json.loads(f.read_text()) for f in a.merge]
         records = [r for x in parts for r in x["records"]]
         incumbent = None
-        if a.against_recipe:
+        if a.against_recipe:                       # the recipe as the file has it now
             from trainlib.config import load_config
             s = load_config(RECIPE).lr_scheduler.sgdr
             incumbent = (s.cycle_length, s.min_lr, s.snapshots)
         return write_result(a.name, dict(parts=[dict(command=x["command"], date=x["date"], machine=x["machine"]) for x in parts],
                                          records=records, **choose(records, incumbent)))
+    if a.against_recipe: p.error("--against-recipe goes with --merge")
     if a.folds < 2: p.error(f"--folds must be >= 2, got {a.folds}")
     tmp = scratch_dir("recipe-cv")
-    if a.cycle_length is not None and a.cycle_length < 1: p.error(f"--cycle-length must be >= 1, got {a.cycle_length}")
+    from trainlib.config import load_config
+    if a.cycle_length is not None and not 1 <= a.cycle_length <= load_config(RECIPE).train.max_epochs:
+        p.error(f"--cycle-length must be between 1 and the recipe's {load_config(RECIPE).train.max_epochs} epochs, got {a.cycle_length}")
     settings = dict(datasets=a.datasets, models=a.models, min_lr=a.min_lr, cycle_length=a.cycle_length or "recipe", folds=a.folds,
                     repeat=a.repeat, epochs=a.epochs or "recipe", recipe=str(RECIPE))
     todo = [(lr, d, m) for lr in a.min_lr for d in a.datasets for m in a.models]

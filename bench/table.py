@@ -25,7 +25,8 @@ def rows(results:Path=RESULTS, include_smoke:bool=False):
     for f in sorted(results.glob("*.json")):
         if f.stem.endswith("_smoke") and not include_smoke: continue     # toy sizes: they check the scripts run, their numbers mean nothing
         if f.stem.startswith("accuracy_") and not f.stem.endswith("_smoke"): continue  # one protocol's part of a run; `accuracy.py --merge` joins them into accuracy.json
-        if f.stem.startswith("recipe_cv_minlr_"): continue  # one floor's or repeat's part; `recipe_cv.py --merge` joins them (recipe_cv.json, recipe_cv_repeats.json)
+        if f.stem.startswith(("recipe_cv_minlr_", "recipe_cv_c50_")): continue  # one floor's, cycle length's or repeat's part; `recipe_cv.py --merge` joins them (recipe_cv.json, recipe_cv_repeats.json, recipe_cv_cycles.json)
+        if f.stem.startswith("recipe_cv_c100_repro"): continue  # a check that an old part's runs repeat: in the text
         if f.stem.startswith("pipeline_teardown"): continue  # a diagnostic: its fits are described in the text, not tabulated
         if f.stem.startswith("isa_"): continue  # accuracy.py runs under an instruction-set limit: variants_table
         r = json.loads(f.read_text())
@@ -69,11 +70,15 @@ def rows(results:Path=RESULTS, include_smoke:bool=False):
                     + ", ".join(f"{p} protocol {sum(g) / len(g):+.3f} over {len(g)} (set, model) pairs" for p, g in gaps.items())
                     + "; per set in the accuracy table below" + (" (incomplete)" if r.get("complete") is False else ""))
         elif r["benchmark"].startswith("recipe_cv"):
-            c = r["chosen"]
+            c, inc = r["chosen"], r.get("incumbent")
             repeats = sorted({x.get("repeat", 0) for x in r["records"]})
-            what = (f"{len(r['records'])} fold runs on the UCR training files (repeats {', '.join(map(str, repeats))}); chosen: floor {c['min_lr']:g}, average of the last "
+            cycles = len({x.get("cycle_length", 100) for x in r["candidates"]}) > 1       # name the cycle length only where it varies
+            name = lambda x: (f"cycles of {x.get('cycle_length', 100)}, " if cycles else "") + f"{x['min_lr']:g}/{x['snapshots']}"
+            what = (f"{len(r['records'])} fold runs on the UCR training files (repeats {', '.join(map(str, repeats))}); "
+                    + (f"against the recipe ({name(inc)}): " if inc else "") + "chosen: "
+                    + (f"cycles of {c['cycle_length']}, " if cycles else "") + f"floor {c['min_lr']:g}, average of the last "
                     f"{c['snapshots']} snapshots (mean held-out accuracy {c['mean']}); all: "
-                    + ", ".join(f"{x['min_lr']:g}/{x['snapshots']}: {x['mean']}" for x in r["candidates"]))
+                    + ", ".join(f"{name(x)}: {x['mean']}" for x in r["candidates"]))
         else: what = ", ".join(f"{k}={v}" for k, v in r.items() if isinstance(v, (int, float, str)) and k not in ("command", "date"))
         yield f"| {r['benchmark']} | {what} | `{r['command']}` | {r['date']} | {where} |"
 

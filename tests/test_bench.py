@@ -153,7 +153,7 @@ def test_cv_folds_split_the_training_file_only(tmp_path, seed):
 
 def test_cv_rule_picks_the_best_mean_and_breaks_ties_toward_more_snapshots():
     choose = _bench("recipe_cv").choose
-    rec = lambda lr, d, accs: dict(dataset=d, model="fcn", min_lr=lr, n_heldout=10,
+    rec = lambda lr, d, accs: dict(dataset=d, model="fcn", min_lr=lr, fold=0, n_heldout=10,
                                    heldout_accuracy={str(k): a for k, a in enumerate(accs, 1)})
     rs = [rec(1e-4, "a", [0.5, 0.9, 0.8]), rec(1e-4, "b", [0.5, 0.9, 0.8]), rec(1e-5, "a", [0.5, 0.6, 0.7]), rec(1e-5, "b", [0.5, 0.6, 0.7])]
     assert choose(rs)["chosen"] == dict(cycle_length=100, min_lr=1e-4, snapshots=2, mean=0.9)    # records without a cycle length: 100
@@ -167,7 +167,7 @@ def test_cv_rule_picks_the_best_mean_and_breaks_ties_toward_more_snapshots():
 def test_cv_rule_against_the_recipe_changes_it_only_for_a_margin():
     "`choose(records, incumbent)`: the recipe stays unless a candidate's mean beats it by the tie margin; then the best such, more snapshots on a tie."
     choose = _bench("recipe_cv").choose
-    rec = lambda cycle, d, accs: dict(dataset=d, model="fcn", min_lr=1e-4, cycle_length=cycle, n_heldout=100,
+    rec = lambda cycle, d, accs: dict(dataset=d, model="fcn", min_lr=1e-4, cycle_length=cycle, fold=0, n_heldout=100,
                                       heldout_accuracy={str(k): a for k, a in enumerate(accs, 1)})
     old = [dict(rec(100, d, [0.90, 0.90, 0.89]), cycle_length=None) for d in "ab"]
     for r in old: del r["cycle_length"]                                                      # older records: cycles of 100
@@ -178,6 +178,23 @@ def test_cv_rule_against_the_recipe_changes_it_only_for_a_margin():
     far = [rec(50, d, [0.85, 0.91, 0.95, 0.949, 0.90, 0.88]) for d in "ab"]                   # k = 3 and 4 beat it, tied with each other
     assert choose(old + far, incumbent=(100, 1e-4, 2))["chosen"] == dict(cycle_length=50, min_lr=1e-4, snapshots=4, mean=0.949)
     with pytest.raises(ValueError, match="not scored"): choose(far, incumbent=(100, 1e-4, 2))
+    edge = [rec(50, d, [0.85, 0.9254, 0.90, 0.88, 0.88, 0.88]) for d in "ab"]                 # exactly 0.0025 above 0.9229: it wins
+    base = [rec(100, d, [0.90, 0.9229, 0.89]) for d in "ab"]                                  # (0.9254 - 0.9229 < 0.0025 in floats)
+    assert choose(base + edge, incumbent=(100, 1e-4, 2))["chosen"]["cycle_length"] == 50
+    edge = [rec(50, d, [0.85, 0.9253, 0.90, 0.88, 0.88, 0.88]) for d in "ab"]                 # 0.0024 above: the recipe stays
+    assert choose(base + edge, incumbent=(100, 1e-4, 2))["chosen"]["cycle_length"] == 100
+
+
+def test_cv_rule_compares_only_the_same_folds_and_refuses_a_fold_twice():
+    "Against the recipe, a candidate scored on other (set, model, repeat, fold)s does not compete; a fold scored twice is an error."
+    choose = _bench("recipe_cv").choose
+    rec = lambda cycle, d, repeat, acc: dict(dataset=d, model="fcn", min_lr=1e-4, cycle_length=cycle, repeat=repeat, fold=0, n_heldout=100,
+                                             heldout_accuracy={"1": acc, "2": acc})
+    old = [rec(100, d, r, a) for d in "ab" for r, a in ((0, 0.95), (1, 0.90), (2, 0.90))]
+    part = [rec(50, d, 0, 0.95) for d in "ab"]                                                 # repeat 0 only: 0.95 against 0.9167 pooled
+    out = choose(old + part, incumbent=(100, 1e-4, 2))
+    assert out["chosen"]["cycle_length"] == 100 and {c["cycle_length"] for c in out["candidates"]} == {50, 100}
+    with pytest.raises(ValueError, match="scored twice"): choose(old + old[:1])
 
 
 def test_shorten_recipe_keeps_the_cycles_and_caps_the_snapshots():
