@@ -15,7 +15,7 @@ from .config import FeedforwardConfig, check_output_file, check_replaceable, mod
 from .sequences import DATASETS, SequenceData, load_dataset, read_sequences
 from .models import build_feedforward, output_heads
 from .store import finish_pipeline
-from .train import Checkpoints, Run, drop_backup, finished_run, mark_finished, read_history, resumable_callbacks, resume_epoch, save_model_atomic
+from .train import Checkpoints, Run, finished_run, mark_finished, read_history, resumable_callbacks, resume_epoch, save_model_atomic
 
 # %% auto 0
 __all__ = ['HEAD_LOSSES', 'EVAL_SEED', 'Prepared', 'prepare', 'compile_feedforward', 'epoch_plan', 'head_metrics',
@@ -188,7 +188,6 @@ def train_feedforward(config:FeedforwardConfig, *, callbacks:list|None=None, ove
     metrics = {s: head_metrics(model, prep, s) for s in ("val", "test")}
     run.write_json("metrics.json", metrics)
     mark_finished(run, cbs, start, monitor=monitor)
-    drop_backup(run)
     return run
 
 # %% ../nbs/06b_feedforward.ipynb

@@ -18,7 +18,7 @@ from .store import DatasetVersion, finish_pipeline, load_arrays, load_ids
 from .augment import lighting_map, mix_map
 from .models import IMAGE_MODELS, MODELS, build_model
 from .label_losses import AsymmetricLoss, label_scores, multilabel_metrics, single_label_loss
-from .train import Checkpoints, Run, ScheduleLR, _env, dataset_record, drop_backup, finished_run, fit_phases, mark_finished, read_history, resume_phase, resumable_callbacks, save_model_atomic
+from .train import Checkpoints, Run, ScheduleLR, _env, dataset_record, finished_run, fit_phases, mark_finished, read_history, resume_phase, resumable_callbacks, save_model_atomic
 from .transfer import freeze, load_pretrained, unfreeze
 from .bundle import check_labels, load_bundle_model, read_bundle, read_labels, write_bundle
 
@@ -187,7 +187,6 @@ def train_images(input, # folder of images (searched recursively)
     write_bundle(run.path, model=model, config=json.loads(run.file("config.json").read_text()), dataset=dataset,
                  metrics={"split": "val", "threshold": threshold, **scores} if scores else None)
     mark_finished(run, cbs, start)
-    drop_backup(run)
     return run
 
 def _env_images(seed):

@@ -639,12 +639,12 @@ def _finish(model, run:Run, cbs:list, start:float, *, config:TrainConfig|None=No
     for name in ("model.keras", "model.h5"): save_model_atomic(model, run.file(name))
     if config is not None: write_bundle(run.path, model=model, config=config, dataset=dataset)   # + model.weights.h5
     mark_finished(run, cbs, start, **({"snapshots": [f.name for f in snaps]} if snaps else {}))
-    drop_backup(run)
     return run
 
 def mark_finished(run:Run, cbs:list, start:float, **info):
-    "Mark `run` trained, or interrupted (Ctrl+C), after a fit with trainlib's callbacks `cbs` begun at `start`: its epochs, best epoch, fit seconds and `info`."
+    "Mark the saved `run` trained, or interrupted (Ctrl+C), after a fit with trainlib's callbacks `cbs` begun at `start` (its epochs, best epoch, fit seconds and `info`); then drop its backup."
     best = next(c for c in cbs if isinstance(c, Checkpoints))
     interrupted = next(c for c in cbs if isinstance(c, GracefulInterrupt)).interrupted
     run.mark("interrupted" if interrupted else "trained", epochs=len(read_history(run).get("epoch", [])),
              best_epoch=None if best.best_epoch is None else best.best_epoch + 1, fit_seconds=round(time.time() - start, 2), **info)
+    drop_backup(run)
