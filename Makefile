@@ -105,6 +105,12 @@ bench: install
 	$(BIN)/python bench/recipe_cv.py --merge bench/results/recipe_cv_minlr_1e-4.json bench/results/recipe_cv_minlr_1e-4_r1.json \
 		bench/results/recipe_cv_minlr_1e-4_r2.json bench/results/recipe_cv_c50_r0.json bench/results/recipe_cv_c50_r1.json \
 		bench/results/recipe_cv_c50_r2_ipd_gp.json bench/results/recipe_cv_c50_r2_ah.json --against-recipe --name recipe_cv_cycles
+	$(BIN)/python bench/recipe_cv.py --min-lr 1e-4 --cycle-length 100 --repeat 3 --name recipe_cv_c100_r3
+	$(BIN)/python bench/recipe_cv.py --min-lr 1e-4 --cycle-length 50 --repeat 3 --name recipe_cv_c50_r3
+	$(BIN)/python bench/recipe_cv.py --merge bench/results/recipe_cv_minlr_1e-4.json bench/results/recipe_cv_minlr_1e-4_r1.json \
+		bench/results/recipe_cv_minlr_1e-4_r2.json bench/results/recipe_cv_c100_r3.json bench/results/recipe_cv_c50_r0.json \
+		bench/results/recipe_cv_c50_r1.json bench/results/recipe_cv_c50_r2_ipd_gp.json bench/results/recipe_cv_c50_r2_ah.json \
+		bench/results/recipe_cv_c50_r3.json --against-recipe --log-loss-repeats 3 --name recipe_cv_log_loss
 	$(BIN)/python bench/accuracy.py
 	$(MAKE) bench-wallclock
 	$(BIN)/python bench/table.py

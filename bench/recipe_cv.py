@@ -2,7 +2,7 @@
 
 python bench/recipe_cv.py [--min-lr 1e-4 1e-5] [--cycle-length 100] [--datasets ...] [--models resnet fcn] [--folds 3] [--repeat 0] [--name recipe_cv]
 python bench/recipe_cv.py --smoke      (3 epochs, ItalyPowerDemand FCN, 2 folds: checks the script runs)
-python bench/recipe_cv.py --merge bench/results/recipe_cv_a.json bench/results/recipe_cv_b.json [--against-recipe] [--name recipe_cv]
+python bench/recipe_cv.py --merge bench/results/recipe_cv_a.json bench/results/recipe_cv_b.json [--against-recipe [--log-loss-repeats 3]] [--name recipe_cv]
 
 The test files of bench/accuracy.py steered the recipe's earlier choices (bench/README.md). This benchmark makes the
 remaining two choices without them: each UCR training file is split into `--folds` stratified folds (fixed split,
@@ -69,6 +69,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import write_result, scratch_dir
 from accuracy import DATASETS, RECIPE, ROOT, recipe_config, shorten_recipe, snapshot_probabilities
 
+LOSS_UNITS = 100  # the log-loss stage's margin, 0.01, in the same units (see "A finer signal" above)
 TIE_UNITS = 25   # a difference in mean held-out accuracy below 0.0025 is a tie (see the rule above); in units of 0.0001, the means' rounding, so comparisons are exact
 OLD_CYCLE = 100  # the cycle length of the records written before they named theirs
 
@@ -125,9 +126,24 @@ def cv_one(name:str, model:str, min_lr:float, folds:int, tmp:Path, epochs:int|No
     return out
 
 
-def choose(records:list[dict], incumbent:tuple|None=None) -> dict:
+def pooled_log_loss(records:list[dict], repeats:list[int]) -> dict[tuple, dict[tuple, float]]:
+    "Held-out log loss per candidate (cycle length, floor, k) and per (set, model): the mean over all its held-out series in `repeats`."
+    sums = {}
+    for r in records:
+        if (r.get("repeat") or 0) not in repeats: continue
+        if "heldout_log_loss" not in r: raise ValueError(f"the record of {r['dataset']}/{r['model']} repeat {r.get('repeat') or 0} fold {r['fold']} has no held-out log loss")
+        for k, loss in r["heldout_log_loss"].items():
+            c = sums.setdefault((r.get("cycle_length", OLD_CYCLE), r["min_lr"], int(k)), {}).setdefault((r["dataset"], r["model"]), [0, 0])
+            c[0] += loss * r["n_heldout"]; c[1] += r["n_heldout"]
+    return {cand: {pair: s / n for pair, (s, n) in per.items()} for cand, per in sums.items()}
+
+
+def choose(records:list[dict], incumbent:tuple|None=None, loss_repeats:list[int]|None=None) -> dict:
     """Mean held-out accuracy per candidate (cycle length, floor, k) and per pair, and the candidate the rule picks.
-    With `incumbent` (cycle length, floor, k), the rule against the recipe: it stays unless a candidate beats it by the tie margin."""
+    With `incumbent` (cycle length, floor, k), the rule against the recipe: it stays unless a candidate beats it by the tie margin.
+    With `loss_repeats` too, the log-loss rule: candidates less than the tie margin below the recipe's accuracy stay in, and
+    the recipe changes to the one with the lowest held-out log loss over those repeats only if that is `LOSS_UNITS` lower."""
+    if loss_repeats and incumbent is None: raise ValueError("the log-loss rule compares against the recipe: give `incumbent`")
     pairs = sorted({(r["dataset"], r["model"]) for r in records})
     table, folds = {}, {}
     for r in records:
@@ -145,6 +161,7 @@ def choose(records:list[dict], incumbent:tuple|None=None) -> dict:
         rows.append(dict(cycle_length=cycle, min_lr=lr, snapshots=k, mean=round(statistics.mean(accs.values()), 4), per_pair=accs))
     key = lambda r: (r["cycle_length"], r["min_lr"], r["snapshots"])
     gap = lambda a, b: round((a - b) * 10_000)     # in units of 0.0001, the means' rounding: exact, where a float difference is not
+    if loss_repeats: return _choose_by_log_loss(records, rows, folds, tuple(incumbent), loss_repeats)
     if incumbent is None: pool = rows
     else:
         held = [r for r in rows if key(r) == tuple(incumbent)]
@@ -158,6 +175,27 @@ def choose(records:list[dict], incumbent:tuple|None=None) -> dict:
                 **({} if incumbent is None else dict(incumbent=dict(zip(("cycle_length", "min_lr", "snapshots"), incumbent)))))
 
 
+def _choose_by_log_loss(records, rows, folds, incumbent, loss_repeats) -> dict:
+    "The second stage of `choose` with `loss_repeats` (the rule in the module docstring, \"A finer signal\")."
+    key = lambda r: (r["cycle_length"], r["min_lr"], r["snapshots"])
+    units = lambda x: round(x * 10_000)
+    held = [r for r in rows if key(r) == incumbent]
+    if not held: raise ValueError(f"the recipe {incumbent} (cycle length, floor, snapshots) is not scored on every pair in these records")
+    losses, pairs = pooled_log_loss(records, loss_repeats), {tuple(p.split("/")) for p in held[0]["per_pair"]}
+    loss_folds = lambda c: {f for f in folds[c] if f[2] in loss_repeats}
+    if set(losses.get(incumbent, {})) != pairs: raise ValueError(f"the recipe {incumbent} has no log loss on every pair in repeats {loss_repeats}")
+    for r in rows:
+        if set(losses.get(key(r), {})) == pairs and loss_folds(key(r)) == loss_folds(incumbent):
+            r["per_pair_log_loss"] = {f"{d}/{m}": round(v, 4) for (d, m), v in sorted(losses[key(r)].items())}
+            r["log_loss"] = round(statistics.mean(losses[key(r)].values()), 4)
+    stay = [r for r in rows if folds[key(r)] == folds[incumbent] and "log_loss" in r
+            and units(held[0]["mean"]) - units(r["mean"]) < TIE_UNITS]          # stage 1: not a tie margin below the recipe's accuracy
+    best = min(stay, key=lambda r: (units(r["log_loss"]), -r["snapshots"], -r["cycle_length"]))
+    pick = best if units(held[0]["log_loss"]) - units(best["log_loss"]) >= LOSS_UNITS else held[0]
+    return dict(candidates=rows, log_loss_repeats=sorted(loss_repeats), incumbent=dict(zip(("cycle_length", "min_lr", "snapshots"), incumbent)),
+                chosen=dict(cycle_length=pick["cycle_length"], min_lr=pick["min_lr"], snapshots=pick["snapshots"], mean=pick["mean"], log_loss=pick["log_loss"]))
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=list(DATASETS))
@@ -165,6 +203,8 @@ def main(argv=None):
     p.add_argument("--min-lr", nargs="+", type=float, default=[1e-4, 1e-5], help="learning-rate floors to compare")
     p.add_argument("--cycle-length", type=int, default=None, help="SGDR cycle length in epochs (default: the recipe's)")
     p.add_argument("--against-recipe", action="store_true", help="with --merge: the recipe as it is stays unless a candidate beats it by the tie margin")
+    p.add_argument("--log-loss-repeats", nargs="+", type=int, default=None,
+                   help="with --against-recipe: the log-loss rule, judged on these repeats (see the docstring)")
     p.add_argument("--folds", type=int, default=3)
     p.add_argument("--repeat", type=int, default=0, help="seed of the fold split and of training (the repeats of cross-validation)")
     p.add_argument("--epochs", type=int, default=None, help="scale the recipe to this many epochs (smoke checks only)")
@@ -177,14 +217,16 @@ def main(argv=None):
     if a.merge:
         parts = [json.loads(f.read_text()) for f in a.merge]
         records = [r for x in parts for r in x["records"]]
+        if a.log_loss_repeats and not a.against_recipe: p.error("--log-loss-repeats goes with --against-recipe")
         incumbent = None
         if a.against_recipe:                       # the recipe as the file has it now
             from trainlib.config import load_config
             s = load_config(RECIPE).lr_scheduler.sgdr
             incumbent = (s.cycle_length, s.min_lr, s.snapshots)
         return write_result(a.name, dict(parts=[dict(command=x["command"], date=x["date"], machine=x["machine"]) for x in parts],
-                                         records=records, **choose(records, incumbent)))
+                                         records=records, **choose(records, incumbent, a.log_loss_repeats)))
     if a.against_recipe: p.error("--against-recipe goes with --merge")
+    if a.log_loss_repeats: p.error("--log-loss-repeats goes with --merge --against-recipe")
     if a.folds < 2: p.error(f"--folds must be >= 2, got {a.folds}")
     tmp = scratch_dir("recipe-cv")
     from trainlib.config import load_config

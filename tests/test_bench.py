@@ -197,6 +197,43 @@ def test_cv_rule_compares_only_the_same_folds_and_refuses_a_fold_twice():
     with pytest.raises(ValueError, match="scored twice"): choose(old + old[:1])
 
 
+def test_cv_log_loss_rule_guards_accuracy_then_needs_a_margin():
+    "`choose(records, incumbent, loss_repeats)`: accuracy over every repeat as a guard, then log loss over the named repeats, 0.01 lower to change."
+    choose = _bench("recipe_cv").choose
+    def recs(cycle, accs, losses, repeat, n=100):
+        return [dict(dataset=d, model="fcn", min_lr=1e-4, cycle_length=cycle, repeat=repeat, fold=0, n_heldout=n,
+                     heldout_accuracy={str(k): a for k, a in enumerate(accs, 1)},
+                     heldout_log_loss={str(k): x for k, x in enumerate(losses, 1)}) for d in "ab"]
+    inc = recs(100, [0.9, 0.9, 0.9], [0.35, 0.30, 0.295], 0) + recs(100, [0.9, 0.9, 0.9], [0.35, 0.30, 0.295], 3)
+    pick = lambda ch: choose(inc + ch, incumbent=(100, 1e-4, 2), loss_repeats=[3])["chosen"]
+    assert pick([])["snapshots"] == 2                                                         # its own k = 3 is only 0.005 lower
+    early = recs(50, [0.9] * 3, [0.01] * 3, 0)                                               # repeat 0's log loss is not judged
+    assert pick(early + recs(50, [0.9] * 3, [0.40, 0.2901, 0.35], 3))["cycle_length"] == 100   # 0.0099 lower: the recipe stays
+    out = pick(early + recs(50, [0.9] * 3, [0.40, 0.29, 0.35], 3))                              # 0.01 lower: it changes
+    assert out == dict(cycle_length=50, min_lr=1e-4, snapshots=2, mean=0.9, log_loss=0.29)
+    # the accuracy guard: the lowest log loss (k = 3) is 0.0025 below the recipe's accuracy, so the next (k = 2) is picked
+    ch = recs(50, [0.9, 0.9, 0.9], [0.4, 0.25, 0.1], 0) + recs(50, [0.9, 0.9, 0.895], [0.4, 0.25, 0.1], 3)
+    assert pick(ch)["snapshots"] == 2
+    ch = recs(50, [0.9, 0.9, 0.9], [0.4, 0.25, 0.1], 0) + recs(50, [0.9, 0.9, 0.8952], [0.4, 0.25, 0.1], 3)
+    assert pick(ch)["snapshots"] == 3                                                          # 0.0024 below: a tie, it stays in
+    # a candidate without repeat 3 does not compete, and equal log losses go to more snapshots
+    assert pick(early)["cycle_length"] == 100
+    assert pick(early + recs(50, [0.9] * 3, [0.2, 0.2, 0.2], 3))["snapshots"] == 3
+    with pytest.raises(ValueError, match="incumbent"): choose(inc, loss_repeats=[3])
+    bare = recs(50, [0.9] * 3, [0.2] * 3, 3)
+    for r in bare: del r["heldout_log_loss"]
+    with pytest.raises(ValueError, match="no held-out log loss"): pick(early + bare)
+
+
+def test_cv_log_loss_is_pooled_over_held_out_series():
+    "Each pair's log loss is the mean over all its held-out series in the named repeats: folds weigh by their size."
+    pooled = _bench("recipe_cv").pooled_log_loss
+    rec = lambda fold, n, loss, repeat=3: dict(dataset="a", model="fcn", min_lr=1e-4, cycle_length=50, repeat=repeat, fold=fold,
+                                                 n_heldout=n, heldout_log_loss={"1": loss})
+    out = pooled([rec(0, 10, 0.1), rec(1, 30, 0.5), rec(2, 99, 9.0, repeat=0)], [3])
+    assert out == {(50, 1e-4, 1): {("a", "fcn"): pytest.approx(0.4)}}
+
+
 def test_shorten_recipe_keeps_the_cycles_and_caps_the_snapshots():
     "`accuracy.shorten_recipe`: the SGDR cycles shrink by the same factor (also when each cycle is longer than the last), and the snapshots never exceed the cycles that end."
     accuracy = _bench("accuracy")
