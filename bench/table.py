@@ -25,7 +25,7 @@ def rows(results:Path=RESULTS, include_smoke:bool=False):
     for f in sorted(results.glob("*.json")):
         if f.stem.endswith("_smoke") and not include_smoke: continue     # toy sizes: they check the scripts run, their numbers mean nothing
         if f.stem.startswith("accuracy_") and not f.stem.endswith("_smoke"): continue  # one protocol's part of a run; `accuracy.py --merge` joins them into accuracy.json
-        if f.stem.startswith(("recipe_cv_minlr_", "recipe_cv_c50_")): continue  # one floor's, cycle length's or repeat's part; `recipe_cv.py --merge` joins them (recipe_cv.json, recipe_cv_repeats.json, recipe_cv_cycles.json)
+        if f.stem.startswith(("recipe_cv_minlr_", "recipe_cv_c50_", "recipe_cv_c100_r")): continue  # one floor's, cycle length's or repeat's part; `recipe_cv.py --merge` joins them (recipe_cv.json, recipe_cv_repeats.json, recipe_cv_cycles.json, recipe_cv_log_loss.json)
         if f.stem.startswith("recipe_cv_c100_repro"): continue  # a check that an old part's runs repeat: in the text
         if f.stem.startswith("pipeline_teardown"): continue  # a diagnostic: its fits are described in the text, not tabulated
         if f.stem.startswith("isa_"): continue  # accuracy.py runs under an instruction-set limit: variants_table
@@ -74,11 +74,13 @@ def rows(results:Path=RESULTS, include_smoke:bool=False):
             repeats = sorted({x.get("repeat", 0) for x in r["records"]})
             cycles = len({x.get("cycle_length", 100) for x in r["candidates"]}) > 1       # name the cycle length only where it varies
             name = lambda x: (f"cycles of {x.get('cycle_length', 100)}, " if cycles else "") + f"{x['min_lr']:g}/{x['snapshots']}"
+            loss = lambda x: f", log loss {x['log_loss']}" if "log_loss" in x else ""     # the log-loss rule's second measure (its repeats only)
             what = (f"{len(r['records'])} fold runs on the UCR training files (repeats {', '.join(map(str, repeats))}); "
                     + (f"against the recipe ({name(inc)}): " if inc else "") + "chosen: "
                     + (f"cycles of {c['cycle_length']}, " if cycles else "") + f"floor {c['min_lr']:g}, average of the last "
-                    f"{c['snapshots']} snapshots (mean held-out accuracy {c['mean']}); all: "
-                    + ", ".join(f"{name(x)}: {x['mean']}" for x in r["candidates"]))
+                    f"{c['snapshots']} snapshots (mean held-out accuracy {c['mean']}{loss(c)}"
+                    + (f" over repeat{'s' * (len(r['log_loss_repeats']) > 1)} {', '.join(map(str, r['log_loss_repeats']))}" if "log_loss_repeats" in r else "")
+                    + "); all: " + ", ".join(f"{name(x)}: {x['mean']}{loss(x)}" for x in r["candidates"]))
         else: what = ", ".join(f"{k}={v}" for k, v in r.items() if isinstance(v, (int, float, str)) and k not in ("command", "date"))
         yield f"| {r['benchmark']} | {what} | `{r['command']}` | {r['date']} | {where} |"
 

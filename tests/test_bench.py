@@ -234,6 +234,22 @@ def test_cv_log_loss_is_pooled_over_held_out_series():
     assert out == {(50, 1e-4, 1): {("a", "fcn"): pytest.approx(0.4)}}
 
 
+def test_table_row_of_the_log_loss_rule_names_both_measures(tmp_path):
+    "`table.py` writes a log-loss merge's pick with its log loss and repeats; the parts of repeat 3 are not rows of their own."
+    table = _bench("table")
+    machine = dict(cores=2, memory_mib=4096, load_at_start=0.1)
+    cand = lambda c, k, acc, loss: dict(cycle_length=c, min_lr=1e-4, snapshots=k, mean=acc, log_loss=loss)
+    merged = dict(benchmark="recipe_cv_log_loss", command="cmd", date="d", machine=machine, log_loss_repeats=[3],
+                  records=[dict(repeat=r) for r in (0, 3)], incumbent=dict(cycle_length=100, min_lr=1e-4, snapshots=2),
+                  candidates=[cand(100, 2, 0.9229, 0.31), cand(50, 5, 0.9216, 0.28)], chosen=cand(50, 5, 0.9216, 0.28))
+    (tmp_path/"recipe_cv_log_loss.json").write_text(json.dumps(merged))
+    (tmp_path/"recipe_cv_c100_r3.json").write_text(json.dumps(dict(merged, benchmark="recipe_cv_c100_r3")))
+    rows = list(table.rows(tmp_path))
+    assert len(rows) == 1 and "| recipe_cv_log_loss |" in rows[0], rows
+    assert "average of the last 5 snapshots (mean held-out accuracy 0.9216, log loss 0.28 over repeat 3)" in rows[0]
+    assert "cycles of 100, 0.0001/2: 0.9229, log loss 0.31" in rows[0]
+
+
 def test_shorten_recipe_keeps_the_cycles_and_caps_the_snapshots():
     "`accuracy.shorten_recipe`: the SGDR cycles shrink by the same factor (also when each cycle is longer than the last), and the snapshots never exceed the cycles that end."
     accuracy = _bench("accuracy")
