@@ -131,7 +131,8 @@ def pooled_log_loss(records:list[dict], repeats:list[int]) -> dict[tuple, dict[t
     sums = {}
     for r in records:
         if (r.get("repeat") or 0) not in repeats: continue
-        if "heldout_log_loss" not in r: raise ValueError(f"the record of {r['dataset']}/{r['model']} repeat {r.get('repeat') or 0} fold {r['fold']} has no held-out log loss")
+        if set(r.get("heldout_log_loss", ())) != set(r.get("heldout_accuracy", r.get("heldout_log_loss", ()))) or not r.get("heldout_log_loss"):
+            raise ValueError(f"the record of {r['dataset']}/{r['model']} repeat {r.get('repeat') or 0} fold {r['fold']} has no held-out log loss for every k it scores")
         for k, loss in r["heldout_log_loss"].items():
             c = sums.setdefault((r.get("cycle_length", OLD_CYCLE), r["min_lr"], int(k)), {}).setdefault((r["dataset"], r["model"]), [0, 0])
             c[0] += loss * r["n_heldout"]; c[1] += r["n_heldout"]

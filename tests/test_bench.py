@@ -219,10 +219,21 @@ def test_cv_log_loss_rule_guards_accuracy_then_needs_a_margin():
     # a candidate without repeat 3 does not compete, and equal log losses go to more snapshots
     assert pick(early)["cycle_length"] == 100
     assert pick(early + recs(50, [0.9] * 3, [0.2, 0.2, 0.2], 3))["snapshots"] == 3
+    assert pick(recs(50, [0.9] * 3, [0.295] * 3, 0) + recs(50, [0.9] * 3, [0.295] * 3, 3))["cycle_length"] == 100  # then longer cycles
+    short = recs(50, [0.9] * 3, [0.01] * 3, 3)                                   # scored on repeat 3 only, not on the recipe's folds
+    assert pick(short)["cycle_length"] == 100
+    assert pick(recs(50, [0.99] * 3, [0.29] * 3, 0) + recs(50, [0.99] * 3, [0.29] * 3, 3))["cycle_length"] == 50  # far above: in
+    # each pair counts: pair a's log loss 0.18 and pair b's 0.40 average 0.29, 0.01 below the recipe's 0.30
+    uneven = early + recs(50, [0.9] * 3, [0.4, 0.18, 0.4], 3)
+    uneven[-1]["heldout_log_loss"]["2"] = 0.40
+    assert pick(uneven)["log_loss"] == 0.29 and pick(uneven[:-1] + [dict(uneven[-1], heldout_log_loss={"1": 0.4, "2": 0.41, "3": 0.4})])["cycle_length"] == 100
     with pytest.raises(ValueError, match="incumbent"): choose(inc, loss_repeats=[3])
     bare = recs(50, [0.9] * 3, [0.2] * 3, 3)
     for r in bare: del r["heldout_log_loss"]
     with pytest.raises(ValueError, match="no held-out log loss"): pick(early + bare)
+    gap = recs(50, [0.9] * 3, [0.2] * 3, 3)
+    del gap[1]["heldout_log_loss"]["2"]                                           # one k without its log loss on one fold
+    with pytest.raises(ValueError, match="every k"): pick(early + gap)
 
 
 def test_cv_log_loss_is_pooled_over_held_out_series():
