@@ -131,11 +131,12 @@ def pooled_log_loss(records:list[dict], repeats:list[int]) -> dict[tuple, dict[t
     sums = {}
     for r in records:
         if (r.get("repeat") or 0) not in repeats: continue
-        if set(r.get("heldout_log_loss", ())) != set(r.get("heldout_accuracy", r.get("heldout_log_loss", ()))) or not r.get("heldout_log_loss"):
+        loss = r.get("heldout_log_loss") or {}
+        if not loss or set(loss) != set(r.get("heldout_accuracy", loss)):
             raise ValueError(f"the record of {r['dataset']}/{r['model']} repeat {r.get('repeat') or 0} fold {r['fold']} has no held-out log loss for every k it scores")
-        for k, loss in r["heldout_log_loss"].items():
+        for k, x in loss.items():
             c = sums.setdefault((r.get("cycle_length", OLD_CYCLE), r["min_lr"], int(k)), {}).setdefault((r["dataset"], r["model"]), [0, 0])
-            c[0] += loss * r["n_heldout"]; c[1] += r["n_heldout"]
+            c[0] += x * r["n_heldout"]; c[1] += r["n_heldout"]
     return {cand: {pair: s / n for pair, (s, n) in per.items()} for cand, per in sums.items()}
 
 
@@ -177,7 +178,7 @@ def choose(records:list[dict], incumbent:tuple|None=None, loss_repeats:list[int]
 
 
 def _choose_by_log_loss(records, rows, folds, incumbent, loss_repeats) -> dict:
-    "The second stage of `choose` with `loss_repeats` (the rule in the module docstring, \"A finer signal\")."
+    "`choose` with `loss_repeats`: the accuracy guard, then the log loss (the rule in the module docstring, \"A finer signal\")."
     key = lambda r: (r["cycle_length"], r["min_lr"], r["snapshots"])
     units = lambda x: round(x * 10_000)
     held = [r for r in rows if key(r) == incumbent]
