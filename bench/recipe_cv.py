@@ -126,18 +126,37 @@ def cv_one(name:str, model:str, min_lr:float, folds:int, tmp:Path, epochs:int|No
     return out
 
 
-def pooled_log_loss(records:list[dict], repeats:list[int]) -> dict[tuple, dict[tuple, float]]:
-    "Held-out log loss per candidate (cycle length, floor, k) and per (set, model): the mean over all its held-out series in `repeats`."
+CANDIDATE = ("cycle_length", "min_lr", "snapshots")   # what names a candidate; the records written before cycle lengths varied lack the first
+
+
+def _candidate(r:dict, k) -> tuple:
+    "The candidate (cycle length, floor, k) that record `r` scores with its last `k` snapshots."
+    return (r.get("cycle_length", OLD_CYCLE), r["min_lr"], int(k))
+
+
+def _units(x:float) -> int:
+    "`x` in units of 0.0001, the means' rounding: differences of these are exact, where a float difference is not."
+    return round(x * 10_000)
+
+
+def _pooled(records:list[dict], field:str) -> dict[tuple, dict[tuple, float]]:
+    "`field` (a value per k) per candidate and per (set, model), averaged over all the held-out series of `records`."
     sums = {}
     for r in records:
-        if (r.get("repeat") or 0) not in repeats: continue
+        for k, x in r[field].items():
+            c = sums.setdefault(_candidate(r, k), {}).setdefault((r["dataset"], r["model"]), [0, 0])
+            c[0] += x * r["n_heldout"]; c[1] += r["n_heldout"]
+    return {cand: {pair: s / n for pair, (s, n) in per.items()} for cand, per in sums.items()}
+
+
+def pooled_log_loss(records:list[dict], repeats:list[int]) -> dict[tuple, dict[tuple, float]]:
+    "Held-out log loss per candidate (cycle length, floor, k) and per (set, model): the mean over all its held-out series in `repeats`."
+    chosen = [r for r in records if (r.get("repeat") or 0) in repeats]
+    for r in chosen:
         loss = r.get("heldout_log_loss") or {}
         if not loss or set(loss) != set(r.get("heldout_accuracy", loss)):
             raise ValueError(f"the record of {r['dataset']}/{r['model']} repeat {r.get('repeat') or 0} fold {r['fold']} has no held-out log loss for every k it scores")
-        for k, x in loss.items():
-            c = sums.setdefault((r.get("cycle_length", OLD_CYCLE), r["min_lr"], int(k)), {}).setdefault((r["dataset"], r["model"]), [0, 0])
-            c[0] += x * r["n_heldout"]; c[1] += r["n_heldout"]
-    return {cand: {pair: s / n for pair, (s, n) in per.items()} for cand, per in sums.items()}
+    return _pooled(chosen, "heldout_log_loss")
 
 
 def choose(records:list[dict], incumbent:tuple|None=None, loss_repeats:list[int]|None=None) -> dict:
@@ -146,56 +165,50 @@ def choose(records:list[dict], incumbent:tuple|None=None, loss_repeats:list[int]
     With `loss_repeats` too, the log-loss rule: candidates less than the tie margin below the recipe's accuracy stay in, and
     the recipe changes to the one with the lowest held-out log loss over those repeats only if that is `LOSS_UNITS` lower."""
     if loss_repeats and incumbent is None: raise ValueError("the log-loss rule compares against the recipe: give `incumbent`")
-    pairs = sorted({(r["dataset"], r["model"]) for r in records})
-    table, folds = {}, {}
+    folds = {}
     for r in records:
-        cycle, fold = r.get("cycle_length", OLD_CYCLE), (r["dataset"], r["model"], r.get("repeat") or 0, r["fold"])
-        for k, acc in r["heldout_accuracy"].items():
-            seen = folds.setdefault((cycle, r["min_lr"], int(k)), set())
-            if fold in seen: raise ValueError(f"fold {fold} (set, model, repeat, fold) is scored twice for cycles of {cycle}, floor {r['min_lr']:g}, k = {k}: a file merged twice?")
+        fold = (r["dataset"], r["model"], r.get("repeat") or 0, r["fold"])
+        for k in r["heldout_accuracy"]:
+            seen = folds.setdefault(c := _candidate(r, k), set())
+            if fold in seen: raise ValueError(f"fold {fold} (set, model, repeat, fold) is scored twice for cycles of {c[0]}, floor {c[1]:g}, k = {c[2]}: a file merged twice?")
             seen.add(fold)
-            c = table.setdefault((cycle, r["min_lr"], int(k)), {}).setdefault((r["dataset"], r["model"]), [0, 0])
-            c[0] += acc * r["n_heldout"]; c[1] += r["n_heldout"]
+    pairs = {(r["dataset"], r["model"]) for r in records}
     rows = []
-    for (cycle, lr, k), per in sorted(table.items()):
-        if set(per) != set(pairs): continue        # a candidate must be scored on every pair (all its folds)
-        accs = {f"{d}/{m}": round(a / n, 4) for (d, m), (a, n) in sorted(per.items())}
-        rows.append(dict(cycle_length=cycle, min_lr=lr, snapshots=k, mean=round(statistics.mean(accs.values()), 4), per_pair=accs))
-    key = lambda r: (r["cycle_length"], r["min_lr"], r["snapshots"])
-    gap = lambda a, b: round((a - b) * 10_000)     # in units of 0.0001, the means' rounding: exact, where a float difference is not
-    if loss_repeats: return _choose_by_log_loss(records, rows, folds, tuple(incumbent), loss_repeats)
-    if incumbent is None: pool = rows
+    for cand, per in sorted(_pooled(records, "heldout_accuracy").items()):
+        if set(per) != pairs: continue        # a candidate must be scored on every pair (all its folds)
+        accs = {f"{d}/{m}": round(a, 4) for (d, m), a in sorted(per.items())}
+        rows.append(dict(zip(CANDIDATE, cand), mean=round(statistics.mean(accs.values()), 4), per_pair=accs))
+    key = lambda r: tuple(r[f] for f in CANDIDATE)
+    if incumbent is None: pick = _best_by_accuracy(rows)
     else:
-        held = [r for r in rows if key(r) == tuple(incumbent)]
-        if not held: raise ValueError(f"the recipe {incumbent} (cycle length, floor, snapshots) is not scored on every pair in these records")
-        same = [r for r in rows if folds[key(r)] == folds[key(held[0])]]     # only candidates scored on the recipe's very folds compete
-        pool = [r for r in same if gap(r["mean"], held[0]["mean"]) >= TIE_UNITS] or held
-    best = max(r["mean"] for r in pool)
-    tied = [r for r in pool if gap(best, r["mean"]) < TIE_UNITS]
-    pick = max(tied, key=lambda r: (r["snapshots"], r["min_lr"], r["cycle_length"]))
-    return dict(candidates=rows, chosen=dict(cycle_length=pick["cycle_length"], min_lr=pick["min_lr"], snapshots=pick["snapshots"], mean=pick["mean"]),
-                **({} if incumbent is None else dict(incumbent=dict(zip(("cycle_length", "min_lr", "snapshots"), incumbent)))))
+        held = next((r for r in rows if key(r) == tuple(incumbent)), None)
+        if held is None: raise ValueError(f"the recipe {incumbent} (cycle length, floor, snapshots) is not scored on every pair in these records")
+        same = [r for r in rows if folds[key(r)] == folds[key(held)]]     # only candidates scored on the recipe's very folds compete
+        if loss_repeats: pick = _pick_by_log_loss(records, same, held, pairs, loss_repeats)
+        else: pick = _best_by_accuracy([r for r in same if _units(r["mean"]) - _units(held["mean"]) >= TIE_UNITS] or [held])
+    return dict(candidates=rows, chosen={**{f: pick[f] for f in CANDIDATE}, "mean": pick["mean"], **({"log_loss": pick["log_loss"]} if loss_repeats else {})},
+                **({} if incumbent is None else dict(incumbent=dict(zip(CANDIDATE, incumbent)))),
+                **({"log_loss_repeats": sorted(loss_repeats)} if loss_repeats else {}))
 
 
-def _choose_by_log_loss(records, rows, folds, incumbent, loss_repeats) -> dict:
-    "`choose` with `loss_repeats`: the accuracy guard, then the log loss (the rule in the module docstring, \"A finer signal\")."
-    key = lambda r: (r["cycle_length"], r["min_lr"], r["snapshots"])
-    units = lambda x: round(x * 10_000)
-    held = [r for r in rows if key(r) == incumbent]
-    if not held: raise ValueError(f"the recipe {incumbent} (cycle length, floor, snapshots) is not scored on every pair in these records")
-    losses, pairs = pooled_log_loss(records, loss_repeats), {tuple(p.split("/")) for p in held[0]["per_pair"]}
-    loss_folds = lambda c: {f for f in folds[c] if f[2] in loss_repeats}
-    if set(losses.get(incumbent, {})) != pairs: raise ValueError(f"the recipe {incumbent} has no log loss on every pair in repeats {loss_repeats}")
-    for r in rows:
-        if set(losses.get(key(r), {})) == pairs and loss_folds(key(r)) == loss_folds(incumbent):
-            r["per_pair_log_loss"] = {f"{d}/{m}": round(v, 4) for (d, m), v in sorted(losses[key(r)].items())}
-            r["log_loss"] = round(statistics.mean(losses[key(r)].values()), 4)
-    stay = [r for r in rows if folds[key(r)] == folds[incumbent] and "log_loss" in r
-            and units(held[0]["mean"]) - units(r["mean"]) < TIE_UNITS]          # stage 1: not a tie margin below the recipe's accuracy
-    best = min(stay, key=lambda r: (units(r["log_loss"]), -r["snapshots"], -r["cycle_length"]))
-    pick = best if units(held[0]["log_loss"]) - units(best["log_loss"]) >= LOSS_UNITS else held[0]
-    return dict(candidates=rows, log_loss_repeats=sorted(loss_repeats), incumbent=dict(zip(("cycle_length", "min_lr", "snapshots"), incumbent)),
-                chosen=dict(cycle_length=pick["cycle_length"], min_lr=pick["min_lr"], snapshots=pick["snapshots"], mean=pick["mean"], log_loss=pick["log_loss"]))
+def _best_by_accuracy(pool:list[dict]) -> dict:
+    "The best mean of `pool`, candidates within the tie margin of it going to more snapshots, then the higher floor, then the longer cycles."
+    best = max(_units(r["mean"]) for r in pool)
+    return max((r for r in pool if best - _units(r["mean"]) < TIE_UNITS), key=lambda r: (r["snapshots"], r["min_lr"], r["cycle_length"]))
+
+
+def _pick_by_log_loss(records:list[dict], same:list[dict], held:dict, pairs:set, loss_repeats:list[int]) -> dict:
+    "The log-loss rule (the module docstring, \"A finer signal\") over `same`, the candidates on the recipe `held`'s folds; each gets its `log_loss`."
+    losses = pooled_log_loss(records, loss_repeats)
+    key = tuple(held[f] for f in CANDIDATE)
+    if set(losses.get(key, {})) != pairs: raise ValueError(f"the recipe {key} has no log loss on every pair in repeats {loss_repeats}")
+    for r in same:             # on the recipe's folds, so on its folds of `loss_repeats` too: a log loss on every pair
+        per = losses[tuple(r[f] for f in CANDIDATE)]
+        r["per_pair_log_loss"] = {f"{d}/{m}": round(v, 4) for (d, m), v in sorted(per.items())}
+        r["log_loss"] = round(statistics.mean(per.values()), 4)
+    stay = [r for r in same if _units(held["mean"]) - _units(r["mean"]) < TIE_UNITS]     # stage 1: not a tie margin below the recipe's accuracy
+    best = min(stay, key=lambda r: (_units(r["log_loss"]), -r["snapshots"], -r["cycle_length"]))
+    return best if _units(held["log_loss"]) - _units(best["log_loss"]) >= LOSS_UNITS else held
 
 
 def main(argv=None):
