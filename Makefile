@@ -122,10 +122,11 @@ bench: install
 # then the same with WALLCLOCK_PAIRS="arrowhead:fcn arrowhead:resnet gunpoint:resnet" (at 107fa70).
 WALLCLOCK_PAIRS ?= arrowhead:fcn arrowhead:resnet gunpoint:fcn gunpoint:resnet italypowerdemand:fcn italypowerdemand:resnet
 WALLCLOCK_NAME ?= accuracy_alone
+WALLCLOCK_RECIPE ?= nbs/reports/ucr_recipe.yaml
 bench-wallclock: install
 	for p in $(WALLCLOCK_PAIRS); do d=$${p%:*}; m=$${p#*:}; \
-	  $(BIN)/python bench/accuracy.py --protocol trainlib plain --datasets $$d --models $$m --seeds 0 --name $(WALLCLOCK_NAME)_$${d}_$${m}_a && \
-	  $(BIN)/python bench/accuracy.py --protocol plain trainlib --datasets $$d --models $$m --seeds 0 --name $(WALLCLOCK_NAME)_$${d}_$${m}_b || exit 1; \
+	  $(BIN)/python bench/accuracy.py --protocol trainlib plain --recipe $(WALLCLOCK_RECIPE) --datasets $$d --models $$m --seeds 0 --name $(WALLCLOCK_NAME)_$${d}_$${m}_a && \
+	  $(BIN)/python bench/accuracy.py --protocol plain trainlib --recipe $(WALLCLOCK_RECIPE) --datasets $$d --models $$m --seeds 0 --name $(WALLCLOCK_NAME)_$${d}_$${m}_b || exit 1; \
 	done
 
 # The same scripts at toy size (checks they run; CI runs this through tests/test_bench.py): results and their table go to
