@@ -9,6 +9,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from common import RESULTS
+from recipe_cv import OLD_CYCLE
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 ACC_START, ACC_END = "<!-- accuracy:start -->", "<!-- accuracy:end -->"
 ACC_ROUNDS = {"accuracy-intel": "accuracy_intel.json"}   # README marker -> merged result file of a second CPU's accuracy table
@@ -72,8 +73,8 @@ def rows(results:Path=RESULTS, include_smoke:bool=False):
         elif r["benchmark"].startswith("recipe_cv"):
             c, inc = r["chosen"], r.get("incumbent")
             repeats = sorted({x.get("repeat", 0) for x in r["records"]})
-            cycles = len({x.get("cycle_length", 100) for x in r["candidates"]}) > 1       # name the cycle length only where it varies
-            name = lambda x: (f"cycles of {x.get('cycle_length', 100)}, " if cycles else "") + f"{x['min_lr']:g}/{x['snapshots']}"
+            cycles = len({x.get("cycle_length", OLD_CYCLE) for x in r["candidates"]}) > 1       # name the cycle length only where it varies
+            name = lambda x: (f"cycles of {x.get('cycle_length', OLD_CYCLE)}, " if cycles else "") + f"{x['min_lr']:g}/{x['snapshots']}"
             loss = lambda x: f", log loss {x['log_loss']}" if "log_loss" in x else ""     # the log-loss rule's second measure (its repeats only)
             what = (f"{len(r['records'])} fold runs on the UCR training files (repeats {', '.join(map(str, repeats))}); "
                     + (f"against the recipe ({name(inc)}): " if inc else "") + "chosen: "
