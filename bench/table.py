@@ -19,7 +19,8 @@ VARIANT_ROUNDS = {"gunpoint-fcn-variants": ("gunpoint", "fcn", (
     "accuracy_snap2_wallclock_fcn_ag.json", "accuracy_snap2_fcn_ag_s12.json", "accuracy_published_gunpoint_fcn_s*.json",  # AMD
     "accuracy_300ep_one_cycle_recipe/accuracy_fcn.json:plain",                 # AMD, plain seeds 1-2 (an older recipe's round)
     "accuracy_notune_gunpoint_fcn_a.json", "accuracy_intel_fcn_s12.json", "accuracy_intel_gunpoint_fcn_seeds_*.json",      # Intel
-    "isa_*_gunpoint_fcn_*.json"))}
+    "isa_*_gunpoint_fcn_*.json")),
+    "gunpoint-fcn-four-cycles": ("gunpoint", "fcn", ("candidate_4cycles/c4_gunpoint_fcn_*.json",), "4 cycles")}   # a candidate recipe (bench/candidates/ucr_recipe_4cycles.yaml)
 
 
 def rows(results:Path=RESULTS, include_smoke:bool=False):
@@ -145,8 +146,8 @@ def _variant(machine:dict) -> str:
     return f"{cpu}, XLA ≤ {limit}" if limit else cpu
 
 
-def variants_table(results:Path, dataset:str, model:str, patterns:tuple):
-    "Test accuracy of every run of (`dataset`, `model`) in the files matching `patterns`: a row per (protocol, seed), a column per CPU and XLA instruction-set limit."
+def variants_table(results:Path, dataset:str, model:str, patterns:tuple, recipe:str="recipe"):
+    "Test accuracy of every run of (`dataset`, `model`) in the files matching `patterns`: a row per (protocol, seed), a column per CPU and XLA instruction-set limit; `recipe` names the trainlib runs' rows."
     cells, files = {}, 0
     for pattern in patterns:
         pat, _, only = pattern.partition(":")                  # file.json:plain keeps only its plain runs
@@ -158,7 +159,7 @@ def variants_table(results:Path, dataset:str, model:str, patterns:tuple):
     if not cells: return f"(no {dataset} {model} runs yet)"
     cols = list(dict.fromkeys(k[2] for k in sorted(cells, key=lambda k: (k[2].count("≤"), k[2]))))
     rows_ = sorted({k[:2] for k in cells}, key=lambda k: (("trainlib", "plain", "published").index(k[0]), k[1]))
-    name = dict(trainlib="recipe", plain="plain 300 ep", published="published 1500 ep")
+    name = dict(trainlib=recipe, plain="plain 300 ep", published="published 1500 ep")
     def cell(x):
         if x is None: return ""
         snaps = x.get("snapshot_test_accuracy")
@@ -168,7 +169,7 @@ def variants_table(results:Path, dataset:str, model:str, patterns:tuple):
     for p in dict.fromkeys(k[0] for k in rows_):
         counts = [(c, [x["test_accuracy"] for k, x in cells.items() if k[0] == p and k[2] == c]) for c in cols]
         lines.append(f"\n{name[p]}: runs at 1.0000 / runs: " + "; ".join(f"{c} {sum(a == 1.0 for a in accs)}/{len(accs)}" for c, accs in counts if accs))
-    lines.append(f"\n{len(cells)} runs from {files} result files; recipe cells: the ensemble's accuracy (its snapshots' own).")
+    lines.append(f"\n{len(cells)} runs from {files} result files; {recipe} cells: the ensemble's accuracy (its snapshots' own).")
     return "\n".join(lines)
 
 
@@ -194,7 +195,7 @@ def main(argv=None):
     text = _fill(text, "accuracy", lambda: accuracy_table(a.results, a.include_smoke))
     for marker, name in ACC_ROUNDS.items(): text = _fill(text, marker, lambda: accuracy_table(a.results, name=name))
     for marker, prefix in WALLCLOCK_ROUNDS.items(): text = _fill(text, marker, lambda: wallclock_table(a.results, prefix))
-    for marker, (d, m, pats) in VARIANT_ROUNDS.items(): text = _fill(text, marker, lambda: variants_table(a.results, d, m, pats))
+    for marker, (d, m, pats, *label) in VARIANT_ROUNDS.items(): text = _fill(text, marker, lambda: variants_table(a.results, d, m, pats, *label))
     a.readme.write_text(text)
     print(table)
 

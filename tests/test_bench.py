@@ -312,6 +312,9 @@ def test_variants_table_puts_each_cpu_and_instruction_set_limit_in_its_column(tm
     assert "recipe: runs at 1.0000 / runs: AMD EPYC 0/1; Intel Xeon 1/1; Intel Xeon, XLA ≤ AVX 0/1" in rows
     assert "0.1000" not in "\n".join(rows) and "0.5000" not in "\n".join(rows)
     assert table.variants_table(tmp_path, "arrowhead", "fcn", ("*.json",)).startswith("(no arrowhead fcn runs")
+    named = table.variants_table(tmp_path, "gunpoint", "fcn", ("amd.json",), recipe="4 cycles").splitlines()
+    assert named[2] == "| 4 cycles | 1 | 0.9867 (0.9867, 0.9933) |" and "4 cycles: runs at 1.0000 / runs: AMD EPYC 0/1" in named
+    assert named[-1].endswith("4 cycles cells: the ensemble's accuracy (its snapshots' own).")
 
 
 @pytest.mark.slow
