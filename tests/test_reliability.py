@@ -171,13 +171,17 @@ def test_kill9_mid_training_then_rerun_resumes_and_finishes(tmp_path):
     info = json.loads((run/"run.json").read_text())
     assert info["status"] == "running" and not (run/"metrics.json").exists()    # never marked complete
     assert (run/"backup"/"state.json").is_file()
-    resume_epoch = json.loads((run/"backup"/"state.json").read_text())["epoch"]
+    resume_epoch, before = (json.loads((run/"backup"/"state.json").read_text())[k] for k in ("epoch", "seconds"))
+    assert before > 0, before
     # the same command again resumes from backup/ and finishes with all the epochs
     r = subprocess.run([str(TRAINLIB), "train-model", "--config", "c.json"], capture_output=True, text=True, env=ENV, cwd=tmp_path, timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
     rows = _history(run)
     assert [int(r["epoch"]) for r in rows] == list(range(epochs))
-    assert json.loads((run/"run.json").read_text())["status"] == "complete"
+    done = json.loads((run/"run.json").read_text())
+    assert done["status"] == "complete"
+    # one run in two parts: it started when the killed command did, and its fit seconds count the part before the kill
+    assert done["started"] == info["started"] and done["resumed"] > info["started"] and done["fit_seconds"] > before, (done, before)
     assert not (run/"backup").exists() and not list(run.rglob(".tmp-*"))
     # an uninterrupted run of the same config: the epochs before the resume point are bitwise equal
     (tmp_path/"u.json").write_text(json.dumps({**base, "train": {**base["train"], "run_name": "uninterrupted"}}))
@@ -208,12 +212,15 @@ def test_kill9_in_an_image_runs_second_phase_then_rerun_goes_on_there(tmp_path):
     _kill9_after(args, tmp_path, run, 4)      # two epochs of the unfrozen phase
     killed_at = len(_history(run))
     state = json.loads((run/"backup"/"state.json").read_text())
-    assert 4 <= killed_at < 8 and state["phase"] == {"index": 1, "start": 2}, (killed_at, state)
-    assert json.loads((run/"run.json").read_text())["status"] == "running"
+    assert 4 <= killed_at < 8 and state["phase"] == {"index": 1, "start": 2} and state["seconds"] > 0, (killed_at, state)
+    killed = json.loads((run/"run.json").read_text())
+    assert killed["status"] == "running"
     r = subprocess.run([str(TRAINLIB), *map(str, args)], capture_output=True, text=True, env=ENV, cwd=tmp_path, timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
     assert f"resuming the killed run in its phase 2, after epoch {state['epoch']}" in r.stderr, r.stderr[-3000:]
     assert [int(row["epoch"]) for row in _history(run)] == list(range(8))
-    assert json.loads((run/"run.json").read_text())["status"] == "trained"
+    done = json.loads((run/"run.json").read_text())
+    assert done["status"] == "trained"
+    assert done["started"] == killed["started"] and done["fit_seconds"] > state["seconds"], (done, state)   # both parts, both phases
     assert not (run/"backup").exists() and not list(run.rglob(".tmp-*"))
     assert [p["phase"] for p in json.loads((run/"metrics.json").read_text())["phases"]] == ["head only", "unfrozen"]

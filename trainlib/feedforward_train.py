@@ -15,7 +15,7 @@ from .config import FeedforwardConfig, check_output_file, check_replaceable, mod
 from .sequences import DATASETS, SequenceData, load_dataset, read_sequences
 from .models import build_feedforward, output_heads
 from .store import finish_pipeline
-from .train import Checkpoints, Run, finished_run, mark_finished, read_history, resumable_callbacks, resume_epoch, save_model_atomic
+from .train import Checkpoints, Run, finished_run, mark_finished, read_history, resumable_callbacks, resume_epoch, save_model_atomic, start_fit
 
 # %% auto 0
 __all__ = ['HEAD_LOSSES', 'EVAL_SEED', 'Prepared', 'prepare', 'compile_feedforward', 'epoch_plan', 'head_metrics',
@@ -176,12 +176,11 @@ def train_feedforward(config:FeedforwardConfig, *, callbacks:list|None=None, ove
     monitor = "val_loss" if val_ds is not None else "loss"
     if not resume:
         initial = model.evaluate(val_ds, return_dict=True, verbose=0) if val_ds is not None else {}
-        run.mark("running", started=time.time(), initial_evaluation=initial)
-    run.mark("running", steps_per_epoch=plan["steps_per_epoch"], epoch_examples=plan["epoch_examples"], eval_examples=len(rows))
+        run.mark("running", initial_evaluation=initial)
     interval = config.checkpoint_interval
     cbs = [*resumable_callbacks(run, [Checkpoints(run.file("checkpoints"), monitor, interval, history=read_history(run))], interval),
            *(callbacks or [])]
-    start = time.time()
+    start = start_fit(run, steps_per_epoch=plan["steps_per_epoch"], epoch_examples=plan["epoch_examples"], eval_examples=len(rows))
     model.fit(train_ds, steps_per_epoch=plan["steps_per_epoch"], epochs=config.epochs, validation_data=val_ds,
               callbacks=cbs, verbose=verbose, shuffle=False)   # the tf.data pipeline shuffles
     save_model_atomic(model, run.file("model.keras"))

@@ -18,7 +18,7 @@ from .store import DatasetVersion, finish_pipeline, load_arrays, load_ids
 from .augment import lighting_map, mix_map
 from .models import IMAGE_MODELS, MODELS, build_model
 from .label_losses import AsymmetricLoss, label_scores, multilabel_metrics, single_label_loss
-from .train import Checkpoints, Run, ScheduleLR, _env, dataset_record, finished_run, fit_phases, mark_finished, read_history, resume_phase, resumable_callbacks, save_model_atomic
+from .train import Checkpoints, Run, ScheduleLR, _env, dataset_record, finished_run, fit_phases, mark_finished, read_history, resume_phase, resumable_callbacks, save_model_atomic, start_fit
 from .transfer import freeze, load_pretrained, unfreeze
 from .bundle import check_labels, load_bundle_model, read_bundle, read_labels, write_bundle
 
@@ -167,8 +167,7 @@ def train_images(input, # folder of images (searched recursively)
     phases.append(("unfrozen", epochs, base_learning_rate / 2 if freeze_epochs else base_learning_rate, 0.25, False))
     monitor = "val_loss" if val_ds is not None else "loss"
     settle_onednn_notice()       # the multi-label AUC's first step would log it, at error level
-    run.mark("running", started=time.time(), batch_size=batch_size)
-    start, record = time.time(), []
+    start, record = start_fit(run, batch_size=batch_size), []
     def prepare(name, n, lr, pct, frozen):
         unfreeze(model)
         if frozen: freeze(model, all_but_last=1)

@@ -22,10 +22,10 @@ __all__ = ['SCORE_FILES', 'H5_ADVICE', 'ENSEMBLE_NAME', 'VECTOR_FLAGS', 'NUMERIC
            'make_lr_callback', 'GracefulInterrupt', 'Run', 'load_model', 'read_history', 'run_id', 'run_for',
            'monitor_mode', 'save_model_atomic', 'Checkpoints', 'has_state', 'callback_state', 'restore_callback_state',
            'PeriodicBackup', 'backup_state', 'resume_from', 'resume_epoch', 'resume_phase', 'drop_backup',
-           'finished_run', 'trim_history', 'sgdr_cycle_ends', 'snapshot_epochs', 'Snapshots', 'snapshot_ensemble',
-           'resumable_callbacks', 'make_callbacks', 'make_optimizer', 'epoch_steps', 'compile_model', 'pad_batches',
-           'process_batches', 'agreed', 'fit_phases', 'cpu_facts', 'dataset_record', 'write_run_files', 'train',
-           'mark_finished']
+           'finished_run', 'trim_history', 'start_fit', 'sgdr_cycle_ends', 'snapshot_epochs', 'Snapshots',
+           'snapshot_ensemble', 'resumable_callbacks', 'make_callbacks', 'make_optimizer', 'epoch_steps',
+           'compile_model', 'pad_batches', 'process_batches', 'agreed', 'fit_phases', 'cpu_facts', 'dataset_record',
+           'write_run_files', 'train', 'mark_finished']
 
 # %% ../nbs/06_train.ipynb
 def cyclic_lr(step:int, *, base_lr:float=1e-3, max_lr:float=5e-2, step_size:int=100,
@@ -101,6 +101,13 @@ class Run:
     def __init__(self, path): self.path = Path(path)
     name = property(lambda self: self.path.name)
     def file(self, name:str) -> Path: return self.path/name
+    fit_clock = None     # (when this process began fitting, the fit seconds of the parts before a resume): set by `start_fit`
+
+    def fit_seconds(self) -> float|None:
+        "Seconds of fitting so far, the parts before a resume included (as their backup holds them); None before `start_fit`."
+        if self.fit_clock is None: return None
+        began, before = self.fit_clock
+        return round(before + time.time() - began, 2)
 
     @property
     def info(self) -> dict:
@@ -292,9 +299,10 @@ class PeriodicBackup(keras.callbacks.BackupAndRestore):
     "Keras's `BackupAndRestore` at epoch ends, every `interval` s at most and at the fit's last epoch; weights, epoch, random states and `callbacks`' state are replaced together, atomically. The backup stays: `drop_backup` once the run is saved."
     def __init__(self, backup_dir, interval:float=30.0, callbacks:list=(),
                  phase:dict|None=None, # of a training in phases: `{"index", "start"}`; only this phase's backup is loaded
-                 first:int|None=None): # with no backup to resume, back up at the fit's start as epoch `first` (a continuation's starting point)
+                 first:int|None=None, # with no backup to resume, back up at the fit's start as epoch `first` (a continuation's starting point)
+                 clock=None): # seconds fitted so far, recorded with each backup (`Run.fit_seconds`)
         super().__init__(str(backup_dir), delete_checkpoint=False)    # kept: a kill before the run is saved, or early in its next phase, goes on from it
-        self.folder, self.interval, self.callbacks, self.phase, self.first = Path(backup_dir), interval, list(callbacks), phase, first
+        self.folder, self.interval, self.callbacks, self.phase, self.first, self.clock = Path(backup_dir), interval, list(callbacks), phase, first, clock
     def _load_model(self) -> bool:
         state = backup_state(self.folder)
         if state is None or state.get("phase") != self.phase: return False     # another phase's: its optimizer and frozen layers differ
@@ -338,13 +346,13 @@ class PeriodicBackup(keras.callbacks.BackupAndRestore):
                 _write_arrays(self.folder/entry["arrays"], arrays); files.add(entry["arrays"])
             callbacks.append(entry)
         seeds = [np.asarray(v.numpy()).tolist() for v in _seed_states(self.model)]
-        write_atomic(self.folder/"state.json", json.dumps({"epoch": self._current_epoch, "weights": name, "seeds": seeds,
-                                                           "callbacks": callbacks, "phase": self.phase}) + "\n")
+        write_atomic(self.folder/"state.json", json.dumps({"epoch": self._current_epoch, "weights": name, "seeds": seeds, "callbacks": callbacks,
+                                                           "phase": self.phase, "seconds": self.clock() if self.clock else None}) + "\n")
         for f in self.folder.iterdir():             # the older backup, and temporary files a kill left
             if f.name not in files | {"state.json"}: f.unlink(missing_ok=True)
 
 def backup_state(folder) -> dict|None:
-    "The `{'epoch', 'weights', 'seeds', 'callbacks', 'phase'}` a `PeriodicBackup` in `folder` would resume from (a callback's `arrays`: its .npz file), or None."
+    "The `{'epoch', 'weights', 'seeds', 'callbacks', 'phase', 'seconds'}` a `PeriodicBackup` in `folder` would resume from (a callback's `arrays`: its .npz file; `seconds`: of fitting, or None), or None."
     f = Path(folder)/"state.json"
     return json.loads(f.read_text()) if f.is_file() else None
 
@@ -392,6 +400,19 @@ def trim_history(path, epochs:int):
     lines = path.read_text().splitlines(keepends=True)
     if lines and not lines[-1].endswith("\n"): lines = lines[:-1]     # a row cut off by a kill
     if len(lines) > epochs + 1: write_atomic(path, "".join(lines[:epochs + 1]))
+
+# %% ../nbs/06_train.ipynb
+def start_fit(run:Run, key:str="started", # the run.json field of when this training first began (`continued`: a continuation's)
+              **info) -> float:
+    "Mark `run` running (with `info`), start its fit clock (`Run.fit_seconds`) and return the time. A killed run going on from its backup keeps its `key` and notes when it `resumed`; its clock goes on from the fit seconds the backup holds."
+    now, state, recorded = time.time(), backup_state(run.file("backup")), run.info
+    run.fit_clock = (now, float((state or {}).get("seconds") or 0.0))
+    if state is not None and recorded.get(key) is not None: when = {key: recorded[key], "resumed": now}
+    else:                                         # a fresh start (a continuation's too): an earlier part's resume is not this one's
+        when = {key: now}
+        if "resumed" in recorded: run.write_json("run.json", {k: v for k, v in recorded.items() if k != "resumed"})
+    run.mark("running", **when, **info)
+    return now
 
 # %% ../nbs/06_train.ipynb
 def sgdr_cycle_ends(max_epochs:int, cycle_length:int, mult_factor:float=1.0) -> list[int]:
@@ -454,7 +475,7 @@ def resumable_callbacks(run:Run, counting:list, # callbacks whose state is backe
     "`counting`, then the history log, the backup a killed run resumes from, TensorBoard logs and Ctrl+C handling, all writing into `run`."
     counting = [c for c in counting if c is not None]
     return [*counting, keras.callbacks.CSVLogger(str(run.file("history.csv")), append=True),
-            PeriodicBackup(run.file("backup"), interval, counting, phase, first=first),      # after CSVLogger: a backup never holds an unlogged epoch
+            PeriodicBackup(run.file("backup"), interval, counting, phase, first=first, clock=run.fit_seconds),      # after CSVLogger: a backup never holds an unlogged epoch
             *([keras.callbacks.TensorBoard(str(run.file("tensorboard")), write_graph=False, profile_batch=0)] if tensorboard else []),
             GracefulInterrupt()]
 
@@ -621,8 +642,7 @@ def train(config:TrainConfig, dataset:DatasetVersion, *, callbacks:list|None=Non
     cbs = (make_callbacks(config, run, steps, stateful=[c for c in yours if has_state(c)]) + ([Snapshots(run.file("snapshots"), snaps)] if snaps else [])
            + [c for c in yours if not has_state(c)])
     write_run_files(run, config, dataset)
-    run.mark("running", started=time.time())
-    start = time.time()
+    start = start_fit(run)
     model.fit(train_ds, validation_data=val_ds, epochs=config.train.max_epochs, steps_per_epoch=steps, callbacks=cbs,
               verbose=verbose, shuffle=False)   # the tf.data pipeline shuffles
     return _finish(model, run, cbs, start, config=config, dataset=dataset)
@@ -646,5 +666,6 @@ def mark_finished(run:Run, cbs:list, start:float, **info):
     best = next(c for c in cbs if isinstance(c, Checkpoints))
     interrupted = next(c for c in cbs if isinstance(c, GracefulInterrupt)).interrupted
     run.mark("interrupted" if interrupted else "trained", epochs=len(read_history(run).get("epoch", [])),
-             best_epoch=None if best.best_epoch is None else best.best_epoch + 1, fit_seconds=round(time.time() - start, 2), **info)
+             best_epoch=None if best.best_epoch is None else best.best_epoch + 1,
+             fit_seconds=run.fit_seconds() if run.fit_clock else round(time.time() - start, 2), **info)
     drop_backup(run)

@@ -14,7 +14,7 @@ import numpy as np
 from .config import TrainConfig, check_replaceable, write_atomic
 from .bundle import input_fits
 from .store import SPLITS, DatasetVersion, load_arrays, load_ids
-from .train import (ENSEMBLE_NAME, Run, _datasets, _finish, dataset_record, drop_backup, finished_run, fit_phases, make_callbacks, make_optimizer,
+from .train import (ENSEMBLE_NAME, Run, _datasets, _finish, dataset_record, drop_backup, finished_run, fit_phases, make_callbacks, make_optimizer, start_fit,
                             read_history, resume_from, resume_phase, write_run_files)
 
 # %% auto 0
@@ -185,8 +185,7 @@ def _fit_phases(model, config, dataset, run, phases, train_ds, val_ds, info:dict
                 resume:dict|None=None) -> Run: # the phase a killed run goes on in (its backup's, `resume_from`)
     "Fit each (name, epochs, learning rate, frozen selection) phase in turn, continuing one history (`fit_phases`)."
     steps = math.ceil(dataset.count("train") / config.train.batch_size)
-    run.mark("running", started=time.time())
-    start, record = time.time(), []
+    start, record = start_fit(run), []
     info = dict(info, planned=[name for name, *_ in phases])
     def prepare(name, epochs, lr, selection):
         unfreeze(model)
@@ -254,8 +253,7 @@ def continue_training(run, # a `Run` or run folder made by `train` or `fine_tune
     if resuming: state = resume_from(run, start=first)
     else: state = None; drop_backup(run)            # a backup a kill left after the run was saved is not this continuation's
     epoch = first if state is None else state["epoch"]
-    run.mark("running", **({} if resuming else {"continued": time.time()}), continued_at=first, continued_to=first + epochs, continued_on=dataset.version, test_accuracy=None)
-    start = time.time()
+    start = start_fit(run, "continued", continued_at=first, continued_to=first + epochs, continued_on=dataset.version, test_accuracy=None)
     cbs = make_callbacks(config, run, math.ceil(dataset.count("train") / config.train.batch_size), first=first)   # its start backed up: saving the run replaces the files it starts from
     model.fit(train_ds, validation_data=val_ds, initial_epoch=epoch, epochs=first + epochs, callbacks=cbs, verbose=verbose, shuffle=False)
     return _finish(model, run, cbs, start, config=config, dataset=dataset)
