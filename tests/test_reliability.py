@@ -121,7 +121,10 @@ def test_backup_state_is_consistent_if_killed_between_writes(tmp_path, monkeypat
     model.fit(np.ones((4, 3)), np.ones((4, 2)), verbose=0)
     cb = T.PeriodicBackup(tmp_path/"backup", interval=0); cb.set_model(model)
     cb._current_epoch = 1; cb._save_model()
-    assert T.backup_state(tmp_path/"backup") == {"epoch": 1, "weights": "epoch-00001.weights.h5", "seeds": [], "callbacks": [], "phase": None}   # no dropout, no callbacks, one phase
+    assert T.backup_state(tmp_path/"backup") == {"epoch": 1, "weights": "epoch-00001.weights.h5", "seeds": [], "callbacks": [], "phase": None,
+                                                 "seconds": None}   # no dropout, no callbacks, one phase, no fit clock
+    cb.clock = lambda: 12.5; cb._save_model()
+    assert T.backup_state(tmp_path/"backup")["seconds"] == 12.5         # the run's fit seconds so far (`Run.fit_seconds`)
     monkeypatch.setattr(T, "write_atomic", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt("killed")))
     cb._current_epoch = 2
     with pytest.raises(KeyboardInterrupt): cb._save_model()

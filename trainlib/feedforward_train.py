@@ -4,7 +4,7 @@
 
 # %% ../nbs/06b_feedforward.ipynb 3
 from __future__ import annotations
-import csv, datetime, hashlib, io, json, math, time
+import csv, datetime, hashlib, io, json, math
 from dataclasses import dataclass
 from pathlib import Path
 

@@ -4,7 +4,7 @@
 
 # %% ../nbs/08a_images_train.ipynb 3
 from __future__ import annotations
-import csv, functools, io, json, math, sys, time
+import csv, functools, io, json, math, sys
 from pathlib import Path
 
 import keras

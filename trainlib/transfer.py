@@ -4,7 +4,7 @@
 
 # %% ../nbs/08_transfer.ipynb 3
 from __future__ import annotations
-import fnmatch, functools, hashlib, json, math, shutil, sys, time, warnings, zipfile
+import fnmatch, functools, hashlib, json, math, shutil, sys, warnings, zipfile
 from pathlib import Path
 
 import h5py
