@@ -180,13 +180,13 @@ def train_feedforward(config:FeedforwardConfig, *, callbacks:list|None=None, ove
     interval = config.checkpoint_interval
     cbs = [*resumable_callbacks(run, [Checkpoints(run.file("checkpoints"), monitor, interval, history=read_history(run))], interval),
            *(callbacks or [])]
-    start = start_fit(run, steps_per_epoch=plan["steps_per_epoch"], epoch_examples=plan["epoch_examples"], eval_examples=len(rows))
+    start_fit(run, steps_per_epoch=plan["steps_per_epoch"], epoch_examples=plan["epoch_examples"], eval_examples=len(rows))
     model.fit(train_ds, steps_per_epoch=plan["steps_per_epoch"], epochs=config.epochs, validation_data=val_ds,
               callbacks=cbs, verbose=verbose, shuffle=False)   # the tf.data pipeline shuffles
     save_model_atomic(model, run.file("model.keras"))
     metrics = {s: head_metrics(model, prep, s) for s in ("val", "test")}
     run.write_json("metrics.json", metrics)
-    mark_finished(run, cbs, start, monitor=monitor)
+    mark_finished(run, cbs, monitor=monitor)
     return run
 
 # %% ../nbs/06b_feedforward.ipynb

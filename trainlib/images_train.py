@@ -167,7 +167,8 @@ def train_images(input, # folder of images (searched recursively)
     phases.append(("unfrozen", epochs, base_learning_rate / 2 if freeze_epochs else base_learning_rate, 0.25, False))
     monitor = "val_loss" if val_ds is not None else "loss"
     settle_onednn_notice()       # the multi-label AUC's first step would log it, at error level
-    start, record = start_fit(run, batch_size=batch_size), []
+    start_fit(run, batch_size=batch_size)
+    record = []
     def prepare(name, n, lr, pct, frozen):
         unfreeze(model)
         if frozen: freeze(model, all_but_last=1)
@@ -185,7 +186,7 @@ def train_images(input, # folder of images (searched recursively)
     run.write_json("metrics.json", {"val": scores, "phases": record})
     write_bundle(run.path, model=model, config=json.loads(run.file("config.json").read_text()), dataset=dataset,
                  metrics={"split": "val", "threshold": threshold, **scores} if scores else None)
-    mark_finished(run, cbs, start)
+    mark_finished(run, cbs)
     return run
 
 def _env_images(seed):

@@ -642,13 +642,13 @@ def train(config:TrainConfig, dataset:DatasetVersion, *, callbacks:list|None=Non
     cbs = (make_callbacks(config, run, steps, stateful=[c for c in yours if has_state(c)]) + ([Snapshots(run.file("snapshots"), snaps)] if snaps else [])
            + [c for c in yours if not has_state(c)])
     write_run_files(run, config, dataset)
-    start = start_fit(run)
+    start_fit(run)
     model.fit(train_ds, validation_data=val_ds, epochs=config.train.max_epochs, steps_per_epoch=steps, callbacks=cbs,
               verbose=verbose, shuffle=False)   # the tf.data pipeline shuffles
-    return _finish(model, run, cbs, start, config=config, dataset=dataset)
+    return _finish(model, run, cbs, config=config, dataset=dataset)
 
 # %% ../nbs/06_train.ipynb
-def _finish(model, run:Run, cbs:list, start:float, *, config:TrainConfig|None=None, dataset:DatasetVersion|None=None) -> Run:
+def _finish(model, run:Run, cbs:list, *, config:TrainConfig|None=None, dataset:DatasetVersion|None=None) -> Run:
     "Save the (best) model, or the snapshot ensemble, and, given `config`, its bundle.json; record the outcome."
     snap = next((c for c in cbs if isinstance(c, Snapshots)), None)
     snaps = snap.saved if snap else []
@@ -658,14 +658,13 @@ def _finish(model, run:Run, cbs:list, start:float, *, config:TrainConfig|None=No
     if snaps: model = snapshot_ensemble(snaps)
     for name in ("model.keras", "model.h5"): save_model_atomic(model, run.file(name))
     if config is not None: write_bundle(run.path, model=model, config=config, dataset=dataset)   # + model.weights.h5
-    mark_finished(run, cbs, start, **({"snapshots": [f.name for f in snaps]} if snaps else {}))
+    mark_finished(run, cbs, **({"snapshots": [f.name for f in snaps]} if snaps else {}))
     return run
 
-def mark_finished(run:Run, cbs:list, start:float, **info):
-    "Mark the saved `run` trained, or interrupted (Ctrl+C), after a fit with trainlib's callbacks `cbs` begun at `start` (its epochs, best epoch, fit seconds and `info`); then drop its backup."
+def mark_finished(run:Run, cbs:list, **info):
+    "Mark the saved `run` trained, or interrupted (Ctrl+C), after a fit with trainlib's callbacks `cbs` begun by `start_fit` (its epochs, best epoch, fit seconds and `info`); then drop its backup."
     best = next(c for c in cbs if isinstance(c, Checkpoints))
     interrupted = next(c for c in cbs if isinstance(c, GracefulInterrupt)).interrupted
     run.mark("interrupted" if interrupted else "trained", epochs=len(read_history(run).get("epoch", [])),
-             best_epoch=None if best.best_epoch is None else best.best_epoch + 1,
-             fit_seconds=run.fit_seconds() if run.fit_clock else round(time.time() - start, 2), **info)
+             best_epoch=None if best.best_epoch is None else best.best_epoch + 1, fit_seconds=run.fit_seconds(), **info)
     drop_backup(run)

@@ -185,7 +185,8 @@ def _fit_phases(model, config, dataset, run, phases, train_ds, val_ds, info:dict
                 resume:dict|None=None) -> Run: # the phase a killed run goes on in (its backup's, `resume_from`)
     "Fit each (name, epochs, learning rate, frozen selection) phase in turn, continuing one history (`fit_phases`)."
     steps = math.ceil(dataset.count("train") / config.train.batch_size)
-    start, record = start_fit(run), []
+    start_fit(run)
+    record = []
     info = dict(info, planned=[name for name, *_ in phases])
     def prepare(name, epochs, lr, selection):
         unfreeze(model)
@@ -197,7 +198,7 @@ def _fit_phases(model, config, dataset, run, phases, train_ds, val_ds, info:dict
     def callbacks(i, phase): return make_callbacks(_scaled_schedule(config, phases[i][2] / config.train.learning_rate), run, steps, phase=phase)
     cbs = fit_phases(model, run, [(p[1], functools.partial(prepare, *p)) for p in phases], callbacks, resume,
                      x=train_ds, validation_data=val_ds, verbose=verbose)
-    return _finish(model, run, cbs, start, config=config, dataset=dataset)     # which removes the backup, kept between the phases
+    return _finish(model, run, cbs, config=config, dataset=dataset)     # which removes the backup, kept between the phases
 
 # %% ../nbs/08_transfer.ipynb
 def _warn_trained_on_test(dataset:DatasetVersion, recorded:dict):
@@ -253,10 +254,10 @@ def continue_training(run, # a `Run` or run folder made by `train` or `fine_tune
     if resuming: state = resume_from(run, start=first)
     else: state = None; drop_backup(run)            # a backup a kill left after the run was saved is not this continuation's
     epoch = first if state is None else state["epoch"]
-    start = start_fit(run, "continued", continued_at=first, continued_to=first + epochs, continued_on=dataset.version, test_accuracy=None)
+    start_fit(run, "continued", continued_at=first, continued_to=first + epochs, continued_on=dataset.version, test_accuracy=None)
     cbs = make_callbacks(config, run, math.ceil(dataset.count("train") / config.train.batch_size), first=first)   # its start backed up: saving the run replaces the files it starts from
     model.fit(train_ds, validation_data=val_ds, initial_epoch=epoch, epochs=first + epochs, callbacks=cbs, verbose=verbose, shuffle=False)
-    return _finish(model, run, cbs, start, config=config, dataset=dataset)
+    return _finish(model, run, cbs, config=config, dataset=dataset)
 
 # %% ../nbs/08_transfer.ipynb
 def relabel(dataset:DatasetVersion, # the dataset version to copy
